@@ -1,0 +1,65 @@
+# payment-platform: `make plan` and `make test` work on a fresh machine with Python 3.11+ and nothing else.
+# `make preview` and `make up` additionally need the Pulumi CLI and a Docker engine.
+
+STACK ?= dev
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+# The file state backend lives in the repo (git-ignored), so no Pulumi account or login is needed.
+# Point PULUMI_BACKEND_URL elsewhere (s3://, azblob://, https://api.pulumi.com) to share state.
+PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+PULUMI := PULUMI_BACKEND_URL=$(PULUMI_BACKEND_URL) pulumi
+
+.PHONY: help deps plan render-json lint test pytest preview up destroy pulumi-prereqs clean
+
+help:
+	@echo "make plan STACK=dev|prod   offline render of the stack (no Pulumi CLI or Docker needed)"
+	@echo "make test                  lint, type-check and run the test suite"
+	@echo "make preview STACK=...     pulumi preview --diff against the local state backend"
+	@echo "make up STACK=...          pulumi up --refresh (renews due certificates) against it"
+
+# The virtualenv is rebuilt whenever a requirements file changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+deps: $(VENV)/.installed
+
+plan: deps
+	$(PY) -m plan render --stack $(STACK)
+
+render-json: deps
+	$(PY) -m plan render --stack $(STACK) --format json --output render-$(STACK).json
+
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+pytest: deps
+	$(PY) -m pytest
+
+test: lint pytest
+
+pulumi-prereqs: deps
+	@command -v pulumi >/dev/null || { echo "make $(MAKECMDGOALS) needs the Pulumi CLI (https://www.pulumi.com/docs/install/)"; exit 1; }
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "make $(MAKECMDGOALS) needs a running Docker engine (or DOCKER_HOST)"; exit 1; }
+	@test -n "$$PULUMI_CONFIG_PASSPHRASE$$PULUMI_CONFIG_PASSPHRASE_FILE" || { echo "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE: it encrypts this stack's secrets"; exit 1; }
+	mkdir -p .pulumi-state
+	$(PULUMI) stack select --create $(STACK)
+
+# Fails fast on invalid config: the program checks it before registering anything.
+preview: pulumi-prereqs
+	$(PULUMI) preview --stack $(STACK) --diff
+
+# --refresh: pulumi-tls replaces a certificate inside its early-renewal window only when state is refreshed.
+up: pulumi-prereqs
+	$(PULUMI) up --stack $(STACK) --refresh
+
+destroy: pulumi-prereqs
+	$(PULUMI) destroy --stack $(STACK)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache render-*.json

@@ -1,0 +1,23 @@
+"""payment-platform: the 19-service payment platform on Docker, one Pulumi stack per environment.
+
+Load and check the stack's configuration (nothing is registered if it is invalid), build the platform,
+export what operators look up. The same file runs under `pulumi up` and under `python -m plan render`.
+"""
+
+import pulumi
+
+import stacks
+from components.platform import Platform, PlatformArgs
+
+config = stacks.load()
+platform = Platform("payment", PlatformArgs(config=config))
+
+pulumi.export("profile", config.profile)
+pulumi.export("network", {"name": platform.network.network_name, "subnet": str(config.network.subnet)})
+pulumi.export(
+    "services",
+    {
+        s.name: {"port": s.port, "database": s.database, "replicas": s.replicas, "containers": list(s.container_names)}
+        for s in config.services
+    },
+)

@@ -1,0 +1,93 @@
+"""`python -m plan render ...`: see plan/__init__.py and the README's "Offline plan" section."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from plan import StackFileError, render
+from plan.simulate import SECRET_MARKER
+from plan.table import format_table
+
+EXIT_INVALID_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m plan", description="Offline renders of the Pulumi program.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    r = commands.add_parser("render", help="run __main__.py under the mock runtime and list every resource")
+    r.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to use (default: dev)")
+    r.add_argument("--config-file", type=Path, help="use this stack file instead of Pulumi.<stack>.yaml")
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="like `pulumi config set --path PATH VALUE`; VALUE is parsed as YAML (repeatable)",
+    )
+    r.add_argument(
+        "--set-secret",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="like --set, but the value is a secret (repeatable)",
+    )
+    r.add_argument("--format", choices=("table", "json"), default="table")
+    r.add_argument("--output", type=Path, help="write to FILE instead of standard output")
+    return parser
+
+
+def leaked_secrets(document: Any, path: str = "") -> list[str]:
+    """Where in the render a simulated secret value appears in the clear."""
+    if isinstance(document, dict):
+        return [leak for key, value in document.items() for leak in leaked_secrets(value, f"{path}.{key}".lstrip("."))]
+    if isinstance(document, list):
+        return [leak for i, value in enumerate(document) for leak in leaked_secrets(value, f"{path}[{i}]")]
+    return [path] if isinstance(document, str) and SECRET_MARKER in document else []
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        result = render(
+            args.stack,
+            config_file=args.config_file,
+            sets=tuple(args.set),
+            secret_sets=tuple(args.set_secret),
+        )
+    except StackFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    except pulumi.RunError as error:
+        # What `pulumi up` would print without a traceback: invalid configuration, chiefly.
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+
+    if args.format == "json":
+        text = json.dumps(result.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    else:
+        text = format_table(result)
+    leaks = leaked_secrets(result.to_json())
+    if leaks or SECRET_MARKER in text:
+        # A simulated secret reached the output: some value lost its secret flag on the way. Refuse to
+        # print it; the same path would put a real password into `pulumi preview` output and state.
+        print(
+            f"error: a secret lost its secret flag at {', '.join(leaks) or 'an unknown place'}; "
+            "not printing the render",
+            file=sys.stderr,
+        )
+        return 1
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

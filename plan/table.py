@@ -1,0 +1,68 @@
+"""The human-readable render: one row per resource with the facts a reviewer looks for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from plan.engine import Render, Resource
+
+
+def _network(inputs: Mapping[str, Any]) -> list[str]:
+    subnets = [c.get("subnet") for c in inputs.get("ipamConfigs", [])]
+    return [f"name={inputs.get('name')}", f"driver={inputs.get('driver')}", *(f"subnet={s}" for s in subnets)]
+
+
+def _container(inputs: Mapping[str, Any]) -> list[str]:
+    facts = [f"image={inputs.get('image')}"]
+    for port in inputs.get("ports", []):
+        facts.append(f"port={port.get('ip', '')}:{port.get('external')}->{port.get('internal')}")
+    if "memory" in inputs:
+        facts.append(f"memory={inputs['memory']}M")
+    if "cpus" in inputs:
+        facts.append(f"cpus={inputs['cpus']}")
+    return facts
+
+
+def _volume(inputs: Mapping[str, Any]) -> list[str]:
+    return [f"name={inputs.get('name')}"]
+
+
+def _password(inputs: Mapping[str, Any]) -> list[str]:
+    return [f"length={inputs.get('length')}"]
+
+
+_FACTS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
+    "docker:index/network:Network": _network,
+    "docker:index/container:Container": _container,
+    "docker:index/volume:Volume": _volume,
+    "random:index/randomPassword:RandomPassword": _password,
+}
+
+
+def _short_type(type_: str) -> str:
+    """`docker:index/container:Container` -> `docker:Container`."""
+    package, _, rest = type_.partition(":")
+    return f"{package}:{rest.rsplit(':', 1)[-1]}" if "/" in rest else type_
+
+
+def _flags(resource: Resource) -> list[str]:
+    return [flag for flag, on in (("protect", resource.protect), ("retain", resource.retain_on_delete)) if on]
+
+
+def format_table(render: Render) -> str:
+    names = {r.urn: r.name for r in render.resources}
+    rows = [("TYPE", "NAME", "PARENT", "DETAILS")]
+    for resource in render.resources:
+        describe = _FACTS.get(resource.type)
+        facts = (describe(resource.inputs) if describe else []) + _flags(resource)
+        parent = names.get(resource.parent or "", "")
+        rows.append((_short_type(resource.type), resource.name, parent, " ".join(facts)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        + ("  " + row[3] if row[3] else "")
+        for row in rows
+    ]
+    summary = f"{render.project}/{render.stack}: {len(render.resources)} resources"
+    return "\n".join([*(line.rstrip() for line in lines), "", summary]) + "\n"

@@ -1,0 +1,82 @@
+"""The `dev` and `prod` profiles: every default that differs between environments.
+
+A stack named `dev` or `prod` uses the profile of that name; any other stack sets `profile` (a `staging`
+stack runs prod defaults with `pulumi config set profile prod`). Stack config overrides single values on
+top of a profile; it never has to restate one.
+
+dev follows the seed guide (1 CPU / 512M limits, 0.5 CPU / 256M reservations, every port published) but
+binds published ports to 127.0.0.1, so a laptop does not expose an unauthenticated Redis to its Wi-Fi.
+prod is sized for the seed's recommended 16-core / 32 GB host and publishes only Kong's proxy port.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+from types import MappingProxyType
+
+from stacks.models import LogRotation, Profile, Publish, Resources, RestartPolicy, Workload
+from stacks.units import ByteSize, Cpus
+
+LOOPBACK = IPv4Address("127.0.0.1")
+ANY = IPv4Address("0.0.0.0")
+
+
+def _workload(limit_cpus: str, limit_memory: str, reserve_cpus: str, reserve_memory: str, publish: Publish) -> Workload:
+    return Workload(
+        limits=Resources(cpus=Cpus.parse(limit_cpus), memory=ByteSize.parse(limit_memory)),
+        reservations=Resources(cpus=Cpus.parse(reserve_cpus), memory=ByteSize.parse(reserve_memory)),
+        publish=publish,
+    )
+
+
+_LOCAL = Publish(enabled=True, address=LOOPBACK)
+_HIDDEN = Publish(enabled=False, address=LOOPBACK)
+_PUBLIC = Publish(enabled=True, address=ANY)
+
+# The seed's log rotation, kept in both profiles: json-file, 10m x 3.
+_LOGGING = LogRotation(max_size=ByteSize.parse("10m"), max_files=3)
+# Bounded restarts in both profiles: a container that keeps crashing should page someone rather than
+# loop forever; `restartPolicy: unless-stopped` is the documented opt-out.
+_RESTART = RestartPolicy(policy="on-failure", max_retries=5)
+
+DEV = Profile(
+    name="dev",
+    service=_workload("1.0", "512M", "0.5", "256M", _LOCAL),
+    infrastructure=MappingProxyType(
+        {
+            "postgres": _workload("1.0", "1G", "0.5", "512M", _LOCAL),
+            "redis": _workload("0.5", "256M", "0.25", "128M", _LOCAL),
+            "kafka": _workload("1.0", "1G", "0.5", "512M", _LOCAL),
+            "prometheus": _workload("0.5", "512M", "0.25", "256M", _LOCAL),
+            "grafana": _workload("0.5", "256M", "0.25", "128M", _LOCAL),
+            "jaeger": _workload("0.5", "512M", "0.25", "256M", _LOCAL),
+            "kong": _workload("1.0", "512M", "0.5", "256M", _LOCAL),
+        }
+    ),
+    logging=_LOGGING,
+    restart=_RESTART,
+)
+
+# 16 cores / 32 GB: 21 service containers (payment-gateway x3) reserve 10.5 CPU-shares and 10.5G, the
+# data tier 3.5 CPU and 7.5G, monitoring and the gateway the rest, leaving headroom for the OS and cache.
+PROD = Profile(
+    name="prod",
+    service=_workload("1.0", "1G", "0.5", "512M", _HIDDEN),
+    replicas=MappingProxyType({"payment-gateway": 3}),
+    infrastructure=MappingProxyType(
+        {
+            "postgres": _workload("4.0", "8G", "2.0", "4G", _HIDDEN),
+            "redis": _workload("1.0", "2G", "0.5", "1G", _HIDDEN),
+            "kafka": _workload("2.0", "4G", "1.0", "2G", _HIDDEN),
+            "prometheus": _workload("1.0", "2G", "0.5", "1G", _HIDDEN),
+            "grafana": _workload("0.5", "512M", "0.25", "256M", _HIDDEN),
+            "jaeger": _workload("1.0", "1G", "0.5", "512M", _HIDDEN),
+            "kong": _workload("2.0", "1G", "1.0", "512M", _PUBLIC),
+        }
+    ),
+    logging=_LOGGING,
+    restart=_RESTART,
+    public_infrastructure=frozenset({"kong"}),
+)
+
+PROFILES: MappingProxyType[str, Profile] = MappingProxyType({"dev": DEV, "prod": PROD})

@@ -1,0 +1,47 @@
+"""Shared test helpers: every stack-level test renders through `plan.render`, the engine `python -m plan` uses."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from plan import PROJECT_DIR, Render, render
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+@functools.cache
+def rendered(stack: str, *sets: str) -> Render:
+    """Render a stack once per distinct set of `--set` edits; renders are immutable, so sharing is safe."""
+    return render(stack, sets=sets)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m plan ...` in a fresh interpreter, exactly as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "plan", *args],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def dev() -> Render:
+    return rendered("dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> Render:
+    return rendered("prod")
+
+
+FIXTURES = Path(__file__).parent / "fixtures"

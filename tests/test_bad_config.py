@@ -1,0 +1,281 @@
+"""A corpus of bad configurations: each exits 2 with one line naming its key path, before any resource.
+
+Run through `python -m plan render` in a fresh interpreter, as a user would, so exit status, stderr and
+the absence of a traceback are what a user sees.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from plan import RecordingMonitor, StackFileError, render
+from stacks.errors import ConfigError
+from tests.conftest import run_cli
+
+NEW = "services.loyalty-service"
+CORPUS: list[tuple[str, list[str], str, str]] = [
+    # (case, arguments, key path in the message, what the message says)
+    (
+        "unknown top-level key",
+        ["--set", "servics.payment-gateway.replicas=2"],
+        "payment-platform:servics:",
+        "did you mean 'services'",
+    ),
+    (
+        "unknown service",
+        ["--set", "services.payment-gatway.limits.memory=1G"],
+        "services.payment-gatway:",
+        "did you mean 'payment-gateway'",
+    ),
+    (
+        "unknown nested key",
+        ["--set", "services.payment-gateway.limit.memory=1G"],
+        "services.payment-gateway.limit:",
+        "did you mean 'limits'",
+    ),
+    (
+        "malformed size",
+        ["--set", "services.payment-gateway.limits.memory=12X"],
+        'services.payment-gateway.limits.memory = "12X"',
+        "expected a size",
+    ),
+    (
+        "malformed cpu count",
+        ["--set", "services.order-service.limits.cpus=lots"],
+        'services.order-service.limits.cpus = "lots"',
+        "expected a CPU count",
+    ),
+    (
+        "reservation above limit",
+        ["--set", "services.payment-gateway.reservations.memory=1G"],
+        'services.payment-gateway.reservations.memory = "1G"',
+        "above the limit 512M",
+    ),
+    (
+        "cpu reservation above limit",
+        ["--set", "services.risk-service.reservations.cpus=1.5"],
+        'services.risk-service.reservations.cpus = "1.5"',
+        "above the limit 1",
+    ),
+    (
+        "memory below docker minimum",
+        ["--set", "services.kyc-service.limits.memory=4M", "--set", "services.kyc-service.reservations.memory=2M"],
+        'services.kyc-service.limits.memory = "4M"',
+        "at least 6M",
+    ),
+    (
+        "duplicate port",
+        ["--set", f"{NEW}.port=40003", "--set", f"{NEW}.database=payment_loyalty"],
+        f"{NEW}.port = 40003",
+        "already used by payment-gateway",
+    ),
+    (
+        "port of infrastructure",
+        ["--set", f"{NEW}.port=40432", "--set", f"{NEW}.database=payment_loyalty"],
+        f"{NEW}.port = 40432",
+        "already used by postgres",
+    ),
+    (
+        "privileged port",
+        ["--set", f"{NEW}.port=80", "--set", f"{NEW}.database=payment_loyalty"],
+        f"{NEW}.port = 80",
+        "privileged port",
+    ),
+    (
+        "port out of range",
+        ["--set", f"{NEW}.port=70000", "--set", f"{NEW}.database=payment_loyalty"],
+        f"{NEW}.port = 70000",
+        "at most 65535",
+    ),
+    (
+        "duplicate database",
+        ["--set", f"{NEW}.port=40030", "--set", f"{NEW}.database=payment_order"],
+        f'{NEW}.database = "payment_order"',
+        "already used by order-service",
+    ),
+    (
+        "invalid database name",
+        ["--set", f"{NEW}.port=40030", "--set", f"{NEW}.database=Payment-Loyalty"],
+        f'{NEW}.database = "Payment-Loyalty"',
+        "PostgreSQL name",
+    ),
+    (
+        "reserved database name",
+        ["--set", f"{NEW}.port=40030", "--set", f"{NEW}.database=postgres"],
+        f'{NEW}.database = "postgres"',
+        "not postgres",
+    ),
+    ("new service without database", ["--set", f"{NEW}.port=40030"], f"{NEW}:", "must declare database"),
+    (
+        "invalid service name",
+        ["--set", "services.Loyalty_Service.port=40030", "--set", "services.Loyalty_Service.database=payment_loyalty"],
+        "services.Loyalty_Service:",
+        "not a valid service name",
+    ),
+    (
+        "service named like infrastructure",
+        ["--set", "services.redis.port=40030", "--set", "services.redis.database=payment_redis"],
+        "services.redis:",
+        "not an infrastructure name",
+    ),
+    (
+        "replica container name collision",
+        [
+            "--set",
+            "services.payment-gateway.replicas=2",
+            "--set",
+            "services.payment-gateway-2.port=40030",
+            "--set",
+            "services.payment-gateway-2.database=payment_gw2",
+        ],
+        "services.payment-gateway-2:",
+        "collides with payment-gateway's",
+    ),
+    (
+        "built-in port changed",
+        ["--set", "services.payment-gateway.port=40100"],
+        "services.payment-gateway.port = 40100",
+        "keeps the seed's port (40003)",
+    ),
+    (
+        "replicas below one",
+        ["--set", "services.payment-gateway.replicas=0"],
+        "services.payment-gateway.replicas = 0",
+        "at least 1",
+    ),
+    (
+        "replicas not a number",
+        ["--set", "services.payment-gateway.replicas=three"],
+        'services.payment-gateway.replicas = "three"',
+        "whole number",
+    ),
+    (
+        "service block not a map",
+        ["--set", "services.payment-gateway=big"],
+        'services.payment-gateway = "big"',
+        "expected a map",
+    ),
+    ("public subnet", ["--set", "networkSubnet=8.8.8.0/24"], 'networkSubnet = "8.8.8.0/24"', "private"),
+    ("malformed subnet", ["--set", "networkSubnet=172.28.0.0/33"], 'networkSubnet = "172.28.0.0/33"', "CIDR"),
+    (
+        "subnet with host bits",
+        ["--set", "networkSubnet=172.28.0.1/16"],
+        'networkSubnet = "172.28.0.1/16"',
+        "no host bits",
+    ),
+    ("subnet too small", ["--set", "networkSubnet=10.1.2.0/28"], 'networkSubnet = "10.1.2.0/28"', "/24 or shorter"),
+    (
+        "subnet overlapping docker's bridge",
+        ["--set", "networkSubnet=172.16.0.0/12"],
+        'networkSubnet = "172.16.0.0/12"',
+        "default bridge",
+    ),
+    ("unknown profile", ["--set", "profile=staging"], 'profile = "staging"', "expected 'dev' or 'prod'"),
+    ("stack without profile", ["--stack", "staging"], "payment-platform:profile:", "pulumi config set profile prod"),
+    (
+        "publish address not an address",
+        ["--set", "kong.publish.address=localhost"],
+        'kong.publish.address = "localhost"',
+        "IPv4 address",
+    ),
+    (
+        "publish flag not a boolean",
+        ["--set", "grafana.publish.enabled=maybe"],
+        'grafana.publish.enabled = "maybe"',
+        "true or false",
+    ),
+    (
+        "prod admin ui on a public address",
+        ["--stack", "prod", "--set", "grafana.publish.enabled=true", "--set", "grafana.publish.address=0.0.0.0"],
+        'grafana.publish.address = "0.0.0.0"',
+        "loopback",
+    ),
+    (
+        "prod service on a public address",
+        [
+            "--stack",
+            "prod",
+            "--set",
+            "services.order-service.publish.enabled=true",
+            "--set",
+            "services.order-service.publish.address=0.0.0.0",
+        ],
+        "services.order-service.publish.address",
+        "loopback",
+    ),
+    (
+        "unknown restart policy",
+        ["--set", "restartPolicy=always"],
+        'restartPolicy = "always"',
+        "'on-failure' or 'unless-stopped'",
+    ),
+    ("too many restarts", ["--set", "restartMaxRetries=10"], 'restartMaxRetries = "10"', "at most 5"),
+    (
+        "retries with unless-stopped",
+        ["--set", "restartPolicy=unless-stopped", "--set", "restartMaxRetries=3"],
+        "restartMaxRetries = 3",
+        "only applies to restartPolicy on-failure",
+    ),
+    ("no log files kept", ["--set", "logMaxFiles=0"], 'logMaxFiles = "0"', "at least 1"),
+    ("huge log files", ["--set", "logMaxSize=5G"], 'logMaxSize = "5G"', "between 1M and 1G"),
+    (
+        "declared integer key with text",
+        ["--set", "logMaxFiles=abc"],
+        "'payment-platform:logMaxFiles'",
+        "must be of type 'integer'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "key", "reason"), [c[1:] for c in CORPUS], ids=[c[0] for c in CORPUS])
+def test_bad_config_exits_2_with_one_line_naming_the_key(args: list[str], key: str, reason: str) -> None:
+    result = run_cli("render", *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert key in lines[0]
+    assert reason in lines[0]
+
+
+def test_several_problems_are_listed_one_per_line() -> None:
+    result = run_cli("render", "--set", "services.payment-gateway.replicas=0", "--set", "networkSubnet=8.8.8.0/24")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "error: invalid configuration for stack 'dev' (2 problems):"
+    assert [line.split(" = ")[0].strip() for line in lines[1:]] == [
+        "payment-platform:services.payment-gateway.replicas",
+        "payment-platform:networkSubnet",
+    ]
+
+
+def test_nothing_is_registered_before_config_is_checked() -> None:
+    monitor = RecordingMonitor()
+    with pytest.raises(ConfigError):
+        render("dev", sets=("services.payment-gateway.replicas=0",), monitor=monitor)
+    assert [r.type for r in monitor.records.values()] == ["pulumi:pulumi:Stack"]
+
+
+def test_a_secret_value_is_never_echoed_in_an_error() -> None:
+    result = run_cli("render", "--set-secret", "services.payment-gateway.limits.memory=hunter2hunter2")
+    assert result.returncode == 2
+    assert "hunter2" not in result.stderr
+    assert "payment-platform:services.payment-gateway.limits.memory = [secret]" in result.stderr
+
+
+def test_a_malformed_secret_flag_is_not_echoed() -> None:
+    result = run_cli("render", "--set-secret", "hunter2hunter2")
+    assert result.returncode == 2
+    assert "hunter2" not in result.stderr
+
+
+def test_a_missing_config_file_is_an_error_naming_it() -> None:
+    result = run_cli("render", "--config-file", "/nonexistent/Pulumi.x.yaml")
+    assert result.returncode == 2
+    assert "/nonexistent/Pulumi.x.yaml: no such file" in result.stderr
+
+
+def test_stack_file_errors_are_stack_file_errors() -> None:
+    with pytest.raises(StackFileError, match="invalid config path"):
+        render("dev", sets=("services..x=1",))

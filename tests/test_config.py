@@ -1,0 +1,134 @@
+"""Resolving stack config: profiles, overrides, added services. Pure: no Pulumi runtime involved."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+import pytest
+
+from stacks.catalog import SERVICES, Tier
+from stacks.errors import ConfigError
+from stacks.models import PlatformConfig
+from stacks.resolve import resolve
+
+
+def config(stack: str = "dev", **values: Any) -> PlatformConfig:
+    return resolve(values, project="payment-platform", stack=stack)
+
+
+def test_dev_profile_is_the_seed_sizing() -> None:
+    dev = config("dev")
+    assert dev.profile == "dev"
+    for service in dev.services:
+        assert (str(service.workload.limits.cpus), str(service.workload.limits.memory)) == ("1", "512M")
+        assert (str(service.workload.reservations.cpus), str(service.workload.reservations.memory)) == ("0.5", "256M")
+        assert service.replicas == 1
+        assert service.container_names == (f"payment-{service.name}",)
+
+
+def test_dev_publishes_everything_on_loopback_only() -> None:
+    dev = config("dev")
+    workloads = [s.workload for s in dev.services] + [i.workload for i in dev.infrastructure]
+    assert all(w.publish.enabled and w.publish.address == IPv4Address("127.0.0.1") for w in workloads)
+
+
+def test_prod_publishes_only_kong_publicly() -> None:
+    prod = config("prod")
+    published = {i.name: str(i.workload.publish.address) for i in prod.infrastructure if i.workload.publish.enabled}
+    assert published == {"kong": "0.0.0.0"}
+    assert not any(s.workload.publish.enabled for s in prod.services)
+
+
+def test_prod_runs_three_gateway_replicas_named_like_the_seed() -> None:
+    gateway = config("prod").service("payment-gateway")
+    assert gateway.replicas == 3
+    assert gateway.container_names == (
+        "payment-payment-gateway-1",
+        "payment-payment-gateway-2",
+        "payment-payment-gateway-3",
+    )
+    assert config("prod").service("order-service").replicas == 1
+
+
+def test_prod_is_bigger_than_dev() -> None:
+    dev, prod = config("dev"), config("prod")
+    assert prod.service("order-service").workload.limits.memory > dev.service("order-service").workload.limits.memory
+    assert prod.infra("postgres").workload.limits.memory > dev.infra("postgres").workload.limits.memory
+
+
+def test_log_rotation_and_restart_follow_the_seed() -> None:
+    for stack in ("dev", "prod"):
+        resolved = config(stack)
+        assert resolved.logging.docker_options() == {"max-size": "10m", "max-file": "3"}
+        assert (resolved.restart.policy, resolved.restart.max_retries) == ("on-failure", 5)
+
+
+def test_profile_key_overrides_the_stack_name() -> None:
+    staging = config("staging", profile="prod")
+    assert staging.profile == "prod"
+    assert staging.stack == "staging"
+    assert staging.service("payment-gateway").replicas == 3
+
+
+def test_per_service_override_changes_only_that_service() -> None:
+    resolved = config("dev", services={"payment-gateway": {"limits": {"memory": "1G"}, "replicas": 2}})
+    gateway = resolved.service("payment-gateway")
+    assert str(gateway.workload.limits.memory) == "1G"
+    assert str(gateway.workload.limits.cpus) == "1"  # untouched fields keep the profile's value
+    assert gateway.replicas == 2
+    assert str(resolved.service("order-service").workload.limits.memory) == "512M"
+
+
+def test_scalar_config_arrives_as_strings_like_the_cli_passes_it() -> None:
+    resolved = config("dev", logMaxFiles="5", logMaxSize="20m", restartMaxRetries="3", networkSubnet="10.20.0.0/16")
+    assert resolved.logging.max_files == 5
+    assert resolved.logging.docker_options()["max-size"] == "20m"
+    assert resolved.restart.max_retries == 3
+    assert resolved.network.subnet == IPv4Network("10.20.0.0/16")
+    assert resolved.network.gateway == IPv4Address("10.20.0.1")
+
+
+def test_unless_stopped_has_no_retry_count() -> None:
+    resolved = config("dev", restartPolicy="unless-stopped")
+    assert (resolved.restart.policy, resolved.restart.max_retries) == ("unless-stopped", 0)
+
+
+def test_a_stack_can_add_a_service() -> None:
+    resolved = config("dev", services={"loyalty-service": {"port": 40030, "database": "payment_loyalty"}})
+    added = resolved.service("loyalty-service")
+    assert (added.port, added.database, added.tier, added.builtin) == (40030, "payment_loyalty", Tier.CORE, False)
+    assert [s.name for s in resolved.services][: len(SERVICES)] == [s.name for s in SERVICES]
+    assert len(resolved.services) == len(SERVICES) + 1
+    assert str(added.workload.limits.memory) == "512M"
+
+
+def test_added_services_come_in_a_stable_order() -> None:
+    names = {"zeta-service": 40031, "alpha-service": 40032}
+    resolved = config("dev", services={n: {"port": p, "database": n.replace("-", "_")} for n, p in names.items()})
+    assert [s.name for s in resolved.services[len(SERVICES) :]] == ["alpha-service", "zeta-service"]
+
+
+def test_secret_storage_of_a_plain_key_is_refused_without_revealing_it() -> None:
+    with pytest.raises(ConfigError) as raised:
+        resolve({"logMaxSize": "hunter2-size"}, project="payment-platform", stack="dev", secret_keys={"logMaxSize"})
+    text = str(raised.value)
+    assert "payment-platform:logMaxSize: is stored as a secret" in text
+    assert "hunter2" not in text
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as raised:
+        config(
+            "dev",
+            services={
+                "payment-gateway": {"reservations": {"memory": "1G"}},
+                "order-service": {"reservations": {"cpus": "2"}},
+            },
+            networkSubnet="8.8.8.0/24",
+        )
+    assert [p.path for p in raised.value.problems] == [
+        ("services", "payment-gateway", "reservations", "memory"),
+        ("services", "order-service", "reservations", "cpus"),
+        ("networkSubnet",),
+    ]

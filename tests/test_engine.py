@@ -1,0 +1,91 @@
+"""The mock engine behaves like the Pulumi engine where a render could otherwise mislead a reviewer."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+
+import plan.__main__ as cli
+from plan import Render, render
+from plan.simulate import SECRET_MARKER, outputs, resource_id
+from tests.conftest import FIXTURES
+
+PROGRAM = FIXTURES / "secrets"
+
+
+@functools.cache
+def fixture(*sets: str) -> Render:
+    return render("dev", project_dir=PROGRAM, sets=sets)
+
+
+def test_additional_secret_outputs_are_secret_like_the_real_engine() -> None:
+    assert fixture().outputs["password"] == "[secret]"
+
+
+def test_values_derived_from_a_secret_stay_secret() -> None:
+    network = fixture().get("docker:index/network:Network", "net")
+    assert network.inputs["labels"] == [{"label": "derived", "value": "[secret]"}]
+
+
+def test_non_secret_outputs_are_shown() -> None:
+    outputs = fixture().outputs
+    assert outputs["length"] == 40
+    assert outputs["network"] == "fixture-net"
+
+
+def test_declared_defaults_from_the_project_file_apply() -> None:
+    assert fixture().outputs["greeting"] == "hello"
+    assert fixture("greeting=hi").outputs["greeting"] == "hi"
+
+
+def test_secure_config_values_are_secrets_with_unknown_plaintext() -> None:
+    outputs = fixture().outputs
+    assert outputs["token"] == "[secret]"
+    assert outputs["nested"] == "[secret]"
+
+
+def test_set_secret_marks_the_key_secret() -> None:
+    rendered = render("dev", project_dir=PROGRAM, secret_sets=("greeting=psst",))
+    assert rendered.outputs["greeting"] == "psst"  # read with config.get: the program chose to reveal it
+    assert "greeting" not in json.dumps(rendered.outputs["token"])
+
+
+def test_explicit_and_implicit_dependencies_are_recorded() -> None:
+    rendered = fixture()
+    network = rendered.get("docker:index/network:Network", "net")
+    assert set(network.dependencies) == {
+        rendered.get("docker:index/volume:Volume", "data").urn,
+        rendered.get("random:index/randomPassword:RandomPassword", "password").urn,
+    }
+
+
+def test_resource_options_are_recorded() -> None:
+    rendered = fixture()
+    volume = rendered.get("docker:index/volume:Volume", "data")
+    network = rendered.get("docker:index/network:Network", "net")
+    assert (volume.protect, volume.retain_on_delete, volume.delete_before_replace) == (True, True, False)
+    assert (network.protect, network.retain_on_delete, network.delete_before_replace) == (False, False, True)
+
+
+def test_simulated_values_are_deterministic_and_marked() -> None:
+    urn = "urn:pulumi:dev::p::random:index/randomPassword:RandomPassword::pw"
+    first = outputs("random:index/randomPassword:RandomPassword", urn, {"length": 40})
+    assert first == outputs("random:index/randomPassword:RandomPassword", urn, {"length": 40})
+    assert first["result"].startswith(SECRET_MARKER) and len(first["result"]) == 40
+    assert resource_id(urn) == resource_id(urn) and len(resource_id(urn)) == 64
+
+
+def test_the_cli_refuses_to_print_a_leaked_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "render", functools.partial(render, project_dir=PROGRAM))
+    assert cli.main(["render", "--format", "json", "--set", "leak=true"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "lost its secret flag at outputs.leaked;" in captured.err
+    assert SECRET_MARKER not in captured.err
+    # and without the leak, the same program prints fine
+    assert cli.main(["render", "--format", "json"]) == 0
+    assert SECRET_MARKER not in capsys.readouterr().out

@@ -1,0 +1,118 @@
+"""Whole stacks under the mock engine: both render, in the documented JSON shape, byte-identically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from plan import Render, render
+from plan.simulate import SECRET_MARKER
+from tests.conftest import rendered, run_cli
+
+RESOURCE_KEYS = {
+    "urn",
+    "type",
+    "name",
+    "custom",
+    "parent",
+    "dependencies",
+    "protect",
+    "retainOnDelete",
+    "deleteBeforeReplace",
+    "inputs",
+}
+
+
+def test_both_stacks_render_the_platform_and_its_network(dev: Render, prod: Render) -> None:
+    for stack_render in (dev, prod):
+        platform = stack_render.get("payment:platform:Platform", "payment")
+        network = stack_render.get("payment:network:Network", "payment-network")
+        bridge = stack_render.get("docker:index/network:Network", "payment-network-bridge")
+        assert network.parent == platform.urn
+        assert bridge.parent == network.urn
+        stack = stack_render.get("pulumi:pulumi:Stack", f"payment-platform-{stack_render.stack}")
+        assert platform.parent == stack.urn
+
+
+def test_json_has_the_documented_shape() -> None:
+    result = run_cli("render", "--stack", "prod", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert set(document) == {"project", "stack", "resources", "outputs"}
+    assert (document["project"], document["stack"]) == ("payment-platform", "prod")
+    for resource in document["resources"]:
+        assert set(resource) == RESOURCE_KEYS
+    bridge = next(r for r in document["resources"] if r["type"] == "docker:index/network:Network")
+    assert bridge["urn"] == (
+        "urn:pulumi:prod::payment-platform::payment:platform:Platform$payment:network:Network"
+        "$docker:index/network:Network::payment-network-bridge"
+    )
+    assert bridge["custom"] is True
+    assert bridge["inputs"]["ipamConfigs"] == [{"gateway": "172.28.0.1", "subnet": "172.28.0.0/16"}]
+    assert document["outputs"]["profile"] == "prod"
+    assert document["outputs"]["services"]["payment-gateway"]["containers"] == [
+        "payment-payment-gateway-1",
+        "payment-payment-gateway-2",
+        "payment-payment-gateway-3",
+    ]
+
+
+def test_render_is_byte_identical_across_processes() -> None:
+    # Different hash seeds change set and dict iteration orders between interpreters; output must not.
+    first = run_cli("render", "--stack", "dev", "--format", "json", env={"PYTHONHASHSEED": "1"})
+    second = run_cli("render", "--stack", "dev", "--format", "json", env={"PYTHONHASHSEED": "2"})
+    assert first.returncode == second.returncode == 0
+    assert first.stdout == second.stdout
+    assert first.stdout.endswith("\n")
+
+
+def test_render_is_identical_within_one_process() -> None:
+    assert rendered("prod").to_json() == render("prod").to_json()
+
+
+def test_table_lists_every_resource_with_key_facts() -> None:
+    result = run_cli("render", "--stack", "dev")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["TYPE", "NAME", "PARENT", "DETAILS"]
+    bridge = next(line for line in lines if line.startswith("docker:Network"))
+    assert "name=payment-network" in bridge and "subnet=172.28.0.0/16" in bridge
+    assert lines[-1] == f"payment-platform/dev: {len(rendered('dev').resources)} resources"
+
+
+def test_output_file_option_writes_the_same_json(tmp_path: Path) -> None:
+    target = tmp_path / "dev.json"
+    written = run_cli("render", "--format", "json", "--output", str(target))
+    printed = run_cli("render", "--format", "json")
+    assert written.returncode == 0 and written.stdout == ""
+    assert target.read_text(encoding="utf-8") == printed.stdout
+
+
+def test_config_file_option_uses_another_stack_file(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.custom.yaml"
+    stack_file.write_text("config:\n  payment-platform:networkSubnet: 10.77.0.0/16\n", encoding="utf-8")
+    result = run_cli("render", "--stack", "dev", "--config-file", str(stack_file), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["outputs"]["network"]["subnet"] == "10.77.0.0/16"
+
+
+def test_a_staging_stack_runs_prod_defaults() -> None:
+    staging = rendered("staging", "profile=prod")
+    assert staging.outputs["profile"] == "prod"
+    assert staging.outputs["services"]["payment-gateway"]["replicas"] == 3
+    assert staging.get("pulumi:pulumi:Stack", "payment-platform-staging")
+
+
+def test_an_added_service_appears_in_the_render() -> None:
+    render = rendered("dev", "services.loyalty-service.port=40030", "services.loyalty-service.database=payment_loyalty")
+    assert render.outputs["services"]["loyalty-service"] == {
+        "port": 40030,
+        "database": "payment_loyalty",
+        "replicas": 1,
+        "containers": ["payment-loyalty-service"],
+    }
+
+
+def test_no_simulated_secret_reaches_any_render(dev: Render, prod: Render) -> None:
+    for stack_render in (dev, prod):
+        assert SECRET_MARKER not in json.dumps(stack_render.to_json())
