@@ -10,6 +10,7 @@ from pathlib import Path
 
 from plan import engine
 from plan.engine import RecordingMonitor, Render, Resource, StackConfig
+from plan.simulate import Placeholders
 from plan.stackfile import Project, StackFileError, build
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -35,8 +36,10 @@ def render(
     secret_sets: tuple[str, ...] = (),
     project_dir: Path = PROJECT_DIR,
     monitor: RecordingMonitor | None = None,
+    simulator: Placeholders | None = None,
 ) -> Render:
     """Run the program for `stack` with its stack file plus `--set`-style edits; return what it declared."""
     project = Project.load(project_dir)
     config = build(project, stack, config_file=config_file, sets=sets, secret_sets=secret_sets)
+    monitor = monitor or RecordingMonitor(simulator)
     return engine.run(project_dir, project.name, stack, config, monitor)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import runpy
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +65,11 @@ class Resource:
     delete_before_replace: bool
     inputs: Mapping[str, Any]
     """Inputs as sent to the provider (camelCase names), secrets replaced by `[secret]`."""
+    replacement_trigger: Any = None
+    """The `replacement_trigger` resource option (rotation counters), secrets hidden; None when unset."""
     additional_secret_outputs: tuple[str, ...] = ()
+    revealed_inputs: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Inputs with secret values in the clear. For tests only: never serialized or printed."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +83,7 @@ class Resource:
             "retainOnDelete": self.retain_on_delete,
             "deleteBeforeReplace": self.delete_before_replace,
             "inputs": self.inputs,
+            "replacementTrigger": self.replacement_trigger,
         }
 
 
@@ -158,8 +163,9 @@ def _struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
 class RecordingMonitor(mocks.MockMonitor):
     """A `MockMonitor` that records each register request and behaves like the engine on secrets."""
 
-    def __init__(self) -> None:
+    def __init__(self, simulator: simulate.Placeholders | None = None) -> None:
         super().__init__(_NoMocks())
+        self.simulator = simulator or simulate.Placeholders()
         self.records: dict[str, Resource] = {}
         self.stack_outputs: dict[str, Any] = {}
         self.recording = False
@@ -176,6 +182,9 @@ class RecordingMonitor(mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         urn = self.make_urn(request.parent, request.type, request.name)
         raw_inputs = _struct_to_dict(request.object)
+        trigger = (
+            json_format.MessageToDict(request.replacement_trigger) if request.HasField("replacement_trigger") else None
+        )
         if self.recording:
             dependencies = set(request.dependencies)
             for deps in request.propertyDependencies.values():
@@ -191,12 +200,14 @@ class RecordingMonitor(mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 inputs=to_plain(raw_inputs),
+                replacement_trigger=to_plain(trigger),
                 additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                revealed_inputs=reveal(raw_inputs),
             )
         if request.type == "pulumi:pulumi:Stack" or not request.custom:
             return resource_pb2.RegisterResourceResponse(urn=urn)
 
-        computed = simulate.outputs(request.type, urn, reveal(raw_inputs))
+        computed = self.simulator.outputs(simulate.Request(request.type, urn, reveal(raw_inputs), reveal(trigger)))
         state: dict[str, Any] = dict(raw_inputs)  # inputs keep their secret markers, like the engine's
         for key, value in computed.items():
             state.setdefault(key, value)
@@ -258,6 +269,27 @@ def run(
     Exceptions from the program (a `stacks.ConfigError`, say) propagate after the runtime has drained;
     pass a `monitor` to inspect what was registered before the failure.
     """
+    main = project_dir / "__main__.py"
+
+    def program() -> None:
+        runpy.run_path(str(main), run_name="__main__")
+
+    with _program_on_path(project_dir):
+        return run_program(program, project, stack, config, monitor)
+
+
+def run_program(
+    program: Callable[[], None],
+    project: str,
+    stack: str,
+    config: StackConfig | None = None,
+    monitor: RecordingMonitor | None = None,
+) -> Render:
+    """Run `program` (any function that declares resources) the way the language host runs a stack.
+
+    Component tests use this to build one component under the same engine as the whole-stack render.
+    """
+    config = config or StackConfig(values={})
     runtime_config.set_all_config(config.as_runtime_config(), sorted(config.secret_keys))
     monitor = monitor or RecordingMonitor()
     # A previous run's root stack must not parent this run's resources.
@@ -270,13 +302,7 @@ def run(
     _sync_await(wait_for_rpcs())
     settings.ROOT.set(None)
     monitor.recording = True
-    main = project_dir / "__main__.py"
-
-    def program() -> None:
-        runpy.run_path(str(main), run_name="__main__")
-
-    with _program_on_path(project_dir):
-        _sync_await(run_in_stack(program))
+    _sync_await(run_in_stack(program))
     return Render(
         project=project,
         stack=stack,

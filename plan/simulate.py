@@ -1,23 +1,45 @@
-"""Deterministic stand-ins for the values providers compute (ids, generated passwords, keys).
+"""Stand-ins for the values providers compute (ids, generated passwords, keys, certificates).
 
-Every value is derived from the resource's URN and inputs, never from a clock or a random source, so a
-render is byte-identical for the same commit and config. Simulated secret values carry the marker
+`Placeholders` is what `python -m plan render` uses: every value is derived from the resource's URN, its
+inputs and its replacement trigger, never from a clock or a random source, so a render is
+byte-identical for the same commit and config, and a rotation (a changed keeper or trigger) changes the
+value exactly where the real provider would. Simulated secret values carry the marker
 `SIMULATED-SECRET`: the renderer never prints one, so a marker in its output means a value lost its
-secret flag on the way (a test greps every render for it).
+secret flag on the way. Certificates are public and carry `SIMULATED-CERTIFICATE` instead.
 
-Add a simulator when a resource type's computed output is read by the program; types without one just
-echo their inputs, as the real engine does for inputs.
+`plan.tlsmodel.Faithful` (tests) replaces the TLS placeholders with real keys and certificates.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 SECRET_MARKER = "SIMULATED-SECRET"
+CERTIFICATE_MARKER = "SIMULATED-CERTIFICATE"
 
-Simulator = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+# A fixed clock for simulated validity windows: renders must not depend on when they run.
+SIMULATED_NOW = "2026-01-01T00:00:00Z"
+
+Simulator = Callable[["Request"], dict[str, Any]]
+
+
+class Request:
+    """One registration as a simulator sees it: plain inputs (secrets revealed) and identity."""
+
+    def __init__(self, type_: str, urn: str, inputs: Mapping[str, Any], trigger: Any = None) -> None:
+        self.type = type_
+        self.urn = urn
+        self.inputs = inputs
+        self.trigger = trigger
+        """The resource's `replacement_trigger`: a new value means a new resource, so new values."""
+
+    def seed(self, purpose: str) -> str:
+        """A digest unique to this resource, its inputs, its trigger and `purpose`."""
+        return digest(purpose, self.urn, json.dumps([self.inputs, self.trigger], sort_keys=True, default=str))
 
 
 def digest(*parts: str) -> str:
@@ -30,36 +52,77 @@ def resource_id(urn: str) -> str:
     return digest("id", urn)
 
 
-def simulated_secret(urn: str, purpose: str, length: int = 48) -> str:
-    """A marked secret value of at least `length` characters, stable per URN and purpose."""
-    body = f"{SECRET_MARKER}-{digest(purpose, urn)}"
+def marked(seed: str, length: int, marker: str = SECRET_MARKER) -> str:
+    """A value of exactly `length` characters (at least the marker's) that starts with `marker`."""
+    body = f"{marker}-{seed}"
     while len(body) < length:
         body += digest(body)
-    return body[: max(length, len(SECRET_MARKER) + 9)]
+    return body[: max(length, len(marker) + 9)]
 
 
-def _random_password(urn: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    length = int(inputs.get("length", 32))
+def _pem(kind: str, seed: str, marker: str) -> str:
+    return f"-----BEGIN {kind}-----\n{marked(seed, 64, marker)}\n-----END {kind}-----\n"
+
+
+def _random_password(request: Request) -> dict[str, Any]:
+    length = int(request.inputs.get("length", 32))
     return {
-        "result": simulated_secret(urn, "result", length),
-        "bcryptHash": "$2a$10$" + simulated_secret(urn, "bcrypt", 53),
+        "result": marked(request.seed("result"), length),
+        "bcryptHash": "$2a$10$" + marked(request.seed("bcrypt"), 53),
     }
 
 
-def _docker_named(urn: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _docker_named(request: Request) -> dict[str, Any]:
     # Docker names objects after their logical name when no name is given.
-    return {"name": inputs.get("name") or urn.rsplit("::", 1)[-1]}
+    return {"name": request.inputs.get("name") or request.urn.rsplit("::", 1)[-1]}
 
 
-_SIMULATORS: dict[str, Simulator] = {
+def _private_key(request: Request) -> dict[str, Any]:
+    seed = request.seed("key")
+    return {
+        "privateKeyPem": _pem("PRIVATE KEY", seed, SECRET_MARKER),
+        "privateKeyPemPkcs8": _pem("PRIVATE KEY", seed, SECRET_MARKER),
+        "privateKeyOpenssh": _pem("OPENSSH PRIVATE KEY", seed, SECRET_MARKER),
+        "publicKeyPem": _pem("PUBLIC KEY", seed, "SIMULATED-PUBLIC-KEY"),
+        "publicKeyFingerprintSha256": "SHA256:" + digest("fingerprint", seed)[:43],
+    }
+
+
+def _certificate(request: Request) -> dict[str, Any]:
+    return {
+        "certPem": _pem("CERTIFICATE", request.seed("certificate"), CERTIFICATE_MARKER),
+        "validityStartTime": SIMULATED_NOW,
+        "validityEndTime": _hours_after(SIMULATED_NOW, int(request.inputs.get("validityPeriodHours", 0))),
+        "readyForRenewal": False,
+    }
+
+
+def _cert_request(request: Request) -> dict[str, Any]:
+    return {"certRequestPem": _pem("CERTIFICATE REQUEST", request.seed("csr"), "SIMULATED-CSR")}
+
+
+def _hours_after(start: str, hours: int) -> str:
+    moment = datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(hours=hours)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+PLACEHOLDERS: dict[str, Simulator] = {
     "random:index/randomPassword:RandomPassword": _random_password,
     "docker:index/network:Network": _docker_named,
     "docker:index/volume:Volume": _docker_named,
     "docker:index/container:Container": _docker_named,
+    "tls:index/privateKey:PrivateKey": _private_key,
+    "tls:index/selfSignedCert:SelfSignedCert": _certificate,
+    "tls:index/locallySignedCert:LocallySignedCert": _certificate,
+    "tls:index/certRequest:CertRequest": _cert_request,
 }
 
 
-def outputs(type_: str, urn: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Provider-computed outputs for one resource; the engine merges them under the inputs."""
-    simulator = _SIMULATORS.get(type_)
-    return simulator(urn, inputs) if simulator else {}
+class Placeholders:
+    """Deterministic placeholders for every simulated type; other types just echo their inputs."""
+
+    simulators: Mapping[str, Simulator] = PLACEHOLDERS
+
+    def outputs(self, request: Request) -> dict[str, Any]:
+        simulator = self.simulators.get(request.type)
+        return simulator(request) if simulator else {}

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from plan.engine import StackConfig
-from plan.simulate import simulated_secret
+from plan.simulate import digest, marked
 
 
 class StackFileError(Exception):
@@ -105,7 +105,7 @@ def _strip_secure(key: str, value: Any, path: str) -> tuple[Any, bool]:
     """Replace `{secure: ...}` ciphertexts by marked placeholders; report whether any was found."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            return simulated_secret(f"config:{key}", path), True
+            return marked(digest("config", key, path), 48), True
         found = False
         out = {}
         for k, v in value.items():

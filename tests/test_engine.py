@@ -9,7 +9,7 @@ import pytest
 
 import plan.__main__ as cli
 from plan import Render, render
-from plan.simulate import SECRET_MARKER, outputs, resource_id
+from plan.simulate import SECRET_MARKER, Placeholders, Request, resource_id
 from tests.conftest import FIXTURES
 
 PROGRAM = FIXTURES / "secrets"
@@ -69,12 +69,20 @@ def test_resource_options_are_recorded() -> None:
     assert (network.protect, network.retain_on_delete, network.delete_before_replace) == (False, False, True)
 
 
-def test_simulated_values_are_deterministic_and_marked() -> None:
+def test_simulated_values_are_deterministic_marked_and_follow_rotation() -> None:
     urn = "urn:pulumi:dev::p::random:index/randomPassword:RandomPassword::pw"
-    first = outputs("random:index/randomPassword:RandomPassword", urn, {"length": 40})
-    assert first == outputs("random:index/randomPassword:RandomPassword", urn, {"length": 40})
-    assert first["result"].startswith(SECRET_MARKER) and len(first["result"]) == 40
-    assert resource_id(urn) == resource_id(urn) and len(resource_id(urn)) == 64
+    placeholders = Placeholders()
+
+    def result(inputs: dict[str, object], trigger: object = None) -> str:
+        request = Request("random:index/randomPassword:RandomPassword", urn, inputs, trigger)
+        return str(placeholders.outputs(request)["result"])
+
+    first = result({"length": 40})
+    assert first == result({"length": 40})
+    assert first.startswith(SECRET_MARKER) and len(first) == 40
+    assert result({"length": 40, "keepers": {"rotation": "1"}}) != first  # a keeper rotates the value
+    assert result({"length": 40}, trigger=1) != first  # so does a replacement trigger
+    assert len(resource_id(urn)) == 64
 
 
 def test_the_cli_refuses_to_print_a_leaked_secret(

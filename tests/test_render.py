@@ -20,6 +20,7 @@ RESOURCE_KEYS = {
     "retainOnDelete",
     "deleteBeforeReplace",
     "inputs",
+    "replacementTrigger",
 }
 
 
