@@ -21,3 +21,7 @@ pulumi.export(
         for s in config.services
     },
 )
+pulumi.export("caCertificate", platform.pki.ca_cert_pem)
+pulumi.export("caBundle", platform.pki.trust_bundle)
+pulumi.export("caExpires", platform.pki.ca_expires)
+pulumi.export("grafanaAdminPassword", pulumi.Output.secret(platform.secrets.values["grafana-admin-password"]))

@@ -1,7 +1,7 @@
 """The top-level component: the whole payment platform for one stack.
 
-It receives the resolved `PlatformConfig` and builds one child component per concern. Later concerns
-(PKI, secrets, data tier, services, gateway, observability) are added here as siblings of the network,
+It receives the resolved `PlatformConfig` and builds one child component per concern: the network,
+the PKI, the secrets; the data tier, services, gateway and observability are added here as siblings,
 each taking the catalog-derived config it needs and the outputs of the components it depends on.
 """
 
@@ -11,9 +11,13 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.container_files import ContainerFiles
 from components.labels import platform_labels
 from components.network import Network, NetworkArgs
-from stacks.models import PlatformConfig
+from components.pki import Pki, PkiArgs
+from components.secrets import Secrets, SecretsArgs
+from stacks.catalog import APP_UID, Integration
+from stacks.models import PlatformConfig, Service
 
 
 @dataclass(frozen=True)
@@ -26,14 +30,36 @@ class Platform(pulumi.ComponentResource):
     """Everything `pulumi up` creates for one stack."""
 
     network: Network
+    pki: Pki
+    secrets: Secrets
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:platform:Platform", name, None, opts)
-        config = args.config
-        labels = platform_labels(config)
+        self.config = config = args.config
+        child = pulumi.ResourceOptions(parent=self)
         self.network = Network(
-            f"{name}-network",
-            NetworkArgs(config=config.network, labels=labels),
-            opts=pulumi.ResourceOptions(parent=self),
+            f"{name}-network", NetworkArgs(config=config.network, labels=platform_labels(config)), opts=child
         )
-        self.register_outputs({"network": self.network.network_name})
+        self.pki = Pki(f"{name}-pki", PkiArgs(config=config.pki, domain=config.network.name), opts=child)
+        self.secrets = Secrets(f"{name}-secrets", SecretsArgs(config=config.secrets), opts=child)
+        self.register_outputs({"network": self.network.network_name, "caCertPem": self.pki.ca_cert_pem})
+
+    def service_files(self, service: Service) -> ContainerFiles:
+        """The mTLS bundle and secrets a service container is given (the services component attaches it)."""
+        files = self.pki.service_files(service.name, APP_UID) + self.secrets.files("jwt-secret", "JWT_SECRET", APP_UID)
+        enabled = self.config.secrets.integrations & service.integrations
+        if Integration.STRIPE in enabled:
+            files += self.secrets.files("stripe-api-key", "STRIPE_API_KEY", APP_UID)
+            files += self.secrets.files("stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", APP_UID)
+        smtp = self.config.secrets.smtp
+        if Integration.SMTP in enabled and smtp is not None:
+            files += self.secrets.files("smtp-password", "SMTP_PASSWORD", APP_UID)
+            files += ContainerFiles(
+                env={
+                    "SMTP_HOST": smtp.host,
+                    "SMTP_PORT": str(smtp.port),
+                    "SMTP_USERNAME": smtp.username,
+                    "SMTP_FROM": smtp.sender,
+                }
+            )
+        return files

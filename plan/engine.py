@@ -70,6 +70,8 @@ class Resource:
     additional_secret_outputs: tuple[str, ...] = ()
     revealed_inputs: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """Inputs with secret values in the clear. For tests only: never serialized or printed."""
+    revealed_outputs: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Provider outputs (simulated) in the clear, e.g. a certificate's PEM. For tests only."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -185,6 +187,14 @@ class RecordingMonitor(mocks.MockMonitor):
         trigger = (
             json_format.MessageToDict(request.replacement_trigger) if request.HasField("replacement_trigger") else None
         )
+        state: dict[str, Any] = dict(raw_inputs)  # inputs keep their secret markers, like the engine's
+        if request.custom and request.type != "pulumi:pulumi:Stack":
+            request_view = simulate.Request(request.type, urn, reveal(raw_inputs), reveal(trigger))
+            for key, value in self.simulator.outputs(request_view).items():
+                state.setdefault(key, value)
+            for key in request.additionalSecretOutputs:
+                if key in state and not rpc.is_rpc_secret(state[key]):
+                    state[key] = rpc.wrap_rpc_secret(state[key])
         if self.recording:
             dependencies = set(request.dependencies)
             for deps in request.propertyDependencies.values():
@@ -203,17 +213,11 @@ class RecordingMonitor(mocks.MockMonitor):
                 replacement_trigger=to_plain(trigger),
                 additional_secret_outputs=tuple(request.additionalSecretOutputs),
                 revealed_inputs=reveal(raw_inputs),
+                revealed_outputs=reveal(state),
             )
         if request.type == "pulumi:pulumi:Stack" or not request.custom:
             return resource_pb2.RegisterResourceResponse(urn=urn)
 
-        computed = self.simulator.outputs(simulate.Request(request.type, urn, reveal(raw_inputs), reveal(trigger)))
-        state: dict[str, Any] = dict(raw_inputs)  # inputs keep their secret markers, like the engine's
-        for key, value in computed.items():
-            state.setdefault(key, value)
-        for key in request.additionalSecretOutputs:
-            if key in state and not rpc.is_rpc_secret(state[key]):
-                state[key] = rpc.wrap_rpc_secret(state[key])
         obj = struct_pb2.Struct()
         obj.update(state)
         self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, simulate.resource_id(urn), state)

@@ -8,8 +8,16 @@ block in stack config. Names, ports and databases are exactly the seed deploymen
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+
+
+class Integration(StrEnum):
+    """External systems reached with credentials the platform holds."""
+
+    STRIPE = "stripe"
+    SMTP = "smtp"
 
 
 class Tier(StrEnum):
@@ -34,6 +42,8 @@ class CatalogService:
     tier: Tier
     title: str
     """Human name for dashboards and the render table."""
+    integrations: frozenset[Integration] = frozenset()
+    """External systems the service talks to; their credentials are injected into it alone."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,8 @@ class CatalogInfrastructure:
     published_port: int
     """Host port from the seed's infrastructure table."""
     title: str
+    tls: bool = False
+    """Terminates or originates TLS, so it gets a CA-signed certificate of its own."""
 
 
 SERVICES: tuple[CatalogService, ...] = (
@@ -54,10 +66,14 @@ SERVICES: tuple[CatalogService, ...] = (
     CatalogService("merchant-bff-service", 40023, "payment_merchant", Tier.BFF, "Merchant BFF"),
     CatalogService("payment-gateway", 40003, "payment_gateway", Tier.CORE, "Payment Gateway"),
     CatalogService("order-service", 40004, "payment_order", Tier.CORE, "Order"),
-    CatalogService("channel-adapter", 40005, "payment_channel", Tier.CORE, "Channel Adapter"),
+    CatalogService(
+        "channel-adapter", 40005, "payment_channel", Tier.CORE, "Channel Adapter", frozenset({Integration.STRIPE})
+    ),
     CatalogService("risk-service", 40006, "payment_risk", Tier.CORE, "Risk"),
     CatalogService("accounting-service", 40007, "payment_accounting", Tier.CORE, "Accounting"),
-    CatalogService("notification-service", 40008, "payment_notification", Tier.CORE, "Notification"),
+    CatalogService(
+        "notification-service", 40008, "payment_notification", Tier.CORE, "Notification", frozenset({Integration.SMTP})
+    ),
     CatalogService("analytics-service", 40009, "payment_analytics", Tier.CORE, "Analytics"),
     CatalogService("config-service", 40010, "payment_config", Tier.CORE, "Config"),
     CatalogService("merchant-auth-service", 40011, "payment_merchant_auth", Tier.CORE, "Merchant Auth"),
@@ -72,13 +88,60 @@ SERVICES: tuple[CatalogService, ...] = (
 )
 
 INFRASTRUCTURE: tuple[CatalogInfrastructure, ...] = (
-    CatalogInfrastructure("postgres", 5432, 40432, "PostgreSQL"),
-    CatalogInfrastructure("redis", 6379, 40379, "Redis"),
+    CatalogInfrastructure("postgres", 5432, 40432, "PostgreSQL", tls=True),
+    CatalogInfrastructure("redis", 6379, 40379, "Redis", tls=True),
     CatalogInfrastructure("kafka", 9092, 40092, "Kafka"),
-    CatalogInfrastructure("prometheus", 9090, 40090, "Prometheus"),
+    CatalogInfrastructure("prometheus", 9090, 40090, "Prometheus", tls=True),
     CatalogInfrastructure("grafana", 3000, 40300, "Grafana"),
     CatalogInfrastructure("jaeger", 16686, 50686, "Jaeger UI"),
-    CatalogInfrastructure("kong", 8000, 40080, "Kong Gateway"),
+    CatalogInfrastructure("kong", 8000, 40080, "Kong Gateway", tls=True),
 )
 
 INFRASTRUCTURE_NAMES: tuple[str, ...] = tuple(i.name for i in INFRASTRUCTURE)
+
+
+class SecretKind(StrEnum):
+    GENERATED = "generated"
+    """Generated with pulumi-random unless set in config; rotates with `rotation.<name>`."""
+    EXTERNAL = "external"
+    """Issued by a third party (Stripe, the mail provider); optional, set in config only."""
+
+
+@dataclass(frozen=True)
+class CatalogSecret:
+    name: str
+    """Name under `secrets.` and `rotation.` in stack config."""
+    kind: SecretKind
+    length: int = 0
+    """Generated length. Letters and digits only, so the value is safe in URLs and DSNs unescaped."""
+    integration: Integration | None = None
+
+
+GENERATED_LENGTH = 40  # 62 symbols, about 238 bits
+JWT_LENGTH = 64  # HMAC-SHA256 keys should be at least 256 bits; 64 symbols give about 381
+
+EXTERNAL_SECRETS: tuple[CatalogSecret, ...] = (
+    CatalogSecret("stripe-api-key", SecretKind.EXTERNAL, integration=Integration.STRIPE),
+    CatalogSecret("stripe-webhook-secret", SecretKind.EXTERNAL, integration=Integration.STRIPE),
+    CatalogSecret("smtp-password", SecretKind.EXTERNAL, integration=Integration.SMTP),
+)
+
+
+def platform_secrets(service_names: Iterable[str]) -> tuple[CatalogSecret, ...]:
+    """Every named secret of a platform running `service_names`: one database password per service."""
+    return (
+        CatalogSecret("postgres-superuser-password", SecretKind.GENERATED, GENERATED_LENGTH),
+        *(CatalogSecret(db_password_secret(name), SecretKind.GENERATED, GENERATED_LENGTH) for name in service_names),
+        CatalogSecret("redis-password", SecretKind.GENERATED, GENERATED_LENGTH),
+        CatalogSecret("jwt-secret", SecretKind.GENERATED, JWT_LENGTH),
+        CatalogSecret("grafana-admin-password", SecretKind.GENERATED, GENERATED_LENGTH),
+        *EXTERNAL_SECRETS,
+    )
+
+
+def db_password_secret(service: str) -> str:
+    return f"db-password-{service}"
+
+
+APP_UID = 10001
+"""Numeric uid (and gid) service images run as; uploaded keys are owned by it, so no name lookup is needed."""

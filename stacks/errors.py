@@ -73,9 +73,12 @@ class ConfigError(pulumi.RunError):
 
 
 def suggest(word: str, candidates: Iterable[str]) -> str:
-    """`; did you mean 'x'?` when a candidate is close, else nothing."""
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.75)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    """`; did you mean 'x'?` for a near miss or an abbreviation of exactly one candidate, else nothing."""
+    options = list(candidates)
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.75)
+    if not close and len(word) >= 3:
+        close = [o for o in options if o.startswith(word)]
+    return f"; did you mean '{close[0]}'?" if len(close) == 1 else ""
 
 
 def problems_from_validation(
@@ -123,6 +126,8 @@ def _expected(item: Any) -> str:
         return "expected a map of keys (set nested values with `pulumi config set --path`)"
     if kind in ("string_type",):
         return "expected a string"
+    if kind == "missing":
+        return "required"
     msg = str(item["msg"])
     return msg[:1].lower() + msg[1:]
 
@@ -142,19 +147,19 @@ def _keys_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
 def _field_model(model: Any, segment: Any) -> Any:
     """Step from a model (or a dict of models) into the model type found under `segment`."""
     if isinstance(model, tuple):  # ("dict", value_type): any key leads to the value type
-        return _unwrap(model[1])
+        return unwrap_optional(model[1])
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         return None
     for name, field in model.model_fields.items():
         if segment in (name, field.alias):
-            annotation = _unwrap(field.annotation)
+            annotation = unwrap_optional(field.annotation)
             if typing.get_origin(annotation) is dict:
                 return ("dict", typing.get_args(annotation)[1])
             return annotation
     return None
 
 
-def _unwrap(annotation: Any) -> Any:
+def unwrap_optional(annotation: Any) -> Any:
     """Strip `X | None` down to `X`."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:

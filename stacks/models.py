@@ -16,14 +16,17 @@ from collections.abc import Mapping
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from stacks.catalog import Tier
+from stacks.catalog import Integration, SecretKind, Tier
 from stacks.units import ByteSize, Cpus
 
 ProfileName = Literal["dev", "prod"]
 RestartPolicyName = Literal["on-failure", "unless-stopped"]
+SecretDelivery = Literal["files", "env"]
+CaOverlap = Literal["none", "next", "previous"]
+Hours = Annotated[int, Field(ge=1, le=20 * 8760)]
 
 MAX_RESTART_RETRIES = 5
 """Upper bound for `on-failure`: a container that fails more often needs a person, not a loop."""
@@ -83,6 +86,39 @@ class ServiceSettings(WorkloadSettings):
     """New services only: human name (defaults to the service name)."""
 
 
+def _country(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{2}", value):
+        raise ValueError("expected a two-letter ISO 3166 country code in capitals, such as CN")
+    return value
+
+
+class PkiSettings(Model):
+    """`pki.*`: the private CA and the certificates it issues."""
+
+    organization: str | None = None
+    organizational_unit: str | None = None
+    country: Annotated[str, AfterValidator(_country)] | None = None
+    ca_validity_hours: Hours | None = None
+    leaf_validity_hours: Hours | None = None
+    early_renewal_hours: Annotated[int, Field(ge=0, le=20 * 8760)] | None = None
+    ca_overlap: CaOverlap | None = None
+    """Trust a second CA generation beside the signing one during a CA rotation."""
+
+
+class StripeSettings(Model):
+    enabled: bool | None = None
+    """Inject Stripe credentials into channel-adapter (default: on when a Stripe secret is set)."""
+
+
+class SmtpSettings(Model):
+    enabled: bool | None = None
+    """Inject SMTP settings into notification-service (default: on when smtp-password is set)."""
+    host: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    username: str | None = None
+    sender: str | None = Field(default=None, alias="from")
+
+
 class StackSettings(Model):
     """Everything under the `payment-platform:` config namespace."""
 
@@ -100,6 +136,12 @@ class StackSettings(Model):
     grafana: WorkloadSettings | None = None
     jaeger: WorkloadSettings | None = None
     kong: WorkloadSettings | None = None
+    secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    rotation: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    pki: PkiSettings | None = None
+    secret_delivery: SecretDelivery | None = None
+    stripe: StripeSettings | None = None
+    smtp: SmtpSettings | None = None
 
 
 # --- profiles and the resolved configuration ----------------------------------------------------
@@ -139,6 +181,13 @@ class RestartPolicy(Model):
     """Only for `on-failure`; 0 otherwise."""
 
 
+class PkiDefaults(Model):
+    ca_validity_hours: int
+    leaf_validity_hours: int
+    early_renewal_hours: int
+    """Hours before expiry when `pulumi up --refresh` re-issues a certificate."""
+
+
 class Profile(Model):
     """Defaults that differ per environment. `stacks/profiles.py` holds the two instances."""
 
@@ -152,6 +201,9 @@ class Profile(Model):
     restart: RestartPolicy
     public_infrastructure: frozenset[str] | None = None
     """Infrastructure allowed to publish on a non-loopback address; None allows anything (dev)."""
+    pki: PkiDefaults
+    secret_delivery: SecretDelivery
+    """How secrets reach containers: files (never visible in `docker inspect`) or environment variables."""
 
 
 class Network(Model):
@@ -171,6 +223,7 @@ class Service(Model):
     title: str
     builtin: bool
     """True for the seed's 19 services, false for services a stack adds through config."""
+    integrations: frozenset[Integration] = frozenset()
     replicas: int
     workload: Workload
 
@@ -194,6 +247,77 @@ class Infrastructure(Model):
         return f"payment-{self.name}"
 
 
+class Certificate(Model):
+    """A leaf certificate the private CA issues to one service or piece of infrastructure."""
+
+    subject: str
+    """Service or infrastructure name: the certificate's common name and first DNS name."""
+    rotation: int
+    """`rotation.tls-<subject>`: bumping it replaces the key and re-issues the certificate."""
+
+    @property
+    def name(self) -> str:
+        return f"tls-{self.subject}"
+
+
+class Pki(Model):
+    organization: str
+    organizational_unit: str
+    country: str | None
+    ca_generation: int
+    """`rotation.ca`: the CA generation that signs every leaf."""
+    ca_overlap: CaOverlap
+    ca_validity_hours: int
+    leaf_validity_hours: int
+    early_renewal_hours: int
+    certificates: tuple[Certificate, ...]
+
+    @property
+    def trusted_generations(self) -> tuple[int, ...]:
+        """CA generations in the trust bundle, the signing one first."""
+        extra = {"none": (), "next": (self.ca_generation + 1,), "previous": (self.ca_generation - 1,)}
+        return (self.ca_generation, *extra[self.ca_overlap])
+
+    def certificate(self, subject: str) -> Certificate:
+        for certificate in self.certificates:
+            if certificate.subject == subject:
+                return certificate
+        raise KeyError(subject)
+
+
+class Secret(Model):
+    name: str
+    kind: SecretKind
+    length: int
+    value: SecretStr | None
+    """Set in config (`secrets.<name>`); generated secrets without one are created by pulumi-random."""
+    rotation: int
+    """`rotation.<name>` (generated secrets only); `rotation_all` is added on top."""
+
+
+class Smtp(Model):
+    host: str
+    port: int
+    username: str
+    sender: str
+
+
+class Secrets(Model):
+    items: tuple[Secret, ...]
+    rotation_all: int
+    """`rotation.all`: bumping it regenerates every generated secret."""
+    delivery: SecretDelivery
+    integrations: frozenset[Integration]
+    """External integrations switched on (their secrets are then present)."""
+    smtp: Smtp | None
+
+    def get(self, name: str) -> Secret:
+        for item in self.items:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+
 class PlatformConfig(Model):
     """The whole platform for one stack; the only thing components are given."""
 
@@ -205,6 +329,8 @@ class PlatformConfig(Model):
     infrastructure: tuple[Infrastructure, ...]
     logging: LogRotation
     restart: RestartPolicy
+    pki: Pki
+    secrets: Secrets
 
     def service(self, name: str) -> Service:
         for service in self.services:

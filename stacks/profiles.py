@@ -14,7 +14,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from types import MappingProxyType
 
-from stacks.models import LogRotation, Profile, Publish, Resources, RestartPolicy, Workload
+from stacks.models import LogRotation, PkiDefaults, Profile, Publish, Resources, RestartPolicy, Workload
 from stacks.units import ByteSize, Cpus
 
 LOOPBACK = IPv4Address("127.0.0.1")
@@ -55,6 +55,10 @@ DEV = Profile(
     ),
     logging=_LOGGING,
     restart=_RESTART,
+    # Short-lived leaves in dev exercise renewal often; the CA outlives a laptop's interest in it.
+    pki=PkiDefaults(ca_validity_hours=8760, leaf_validity_hours=720, early_renewal_hours=168),
+    # Environment variables, as the seed's .env did: images that only read DB_PASSWORD work unchanged.
+    secret_delivery="env",
 )
 
 # 16 cores / 32 GB: 21 service containers (payment-gateway x3) reserve 10.5 CPU-shares and 10.5G, the
@@ -77,6 +81,10 @@ PROD = Profile(
     logging=_LOGGING,
     restart=_RESTART,
     public_infrastructure=frozenset({"kong"}),
+    # 90-day leaves renewed 30 days ahead (by `make up`, which refreshes); a 5-year CA rotated by procedure.
+    pki=PkiDefaults(ca_validity_hours=43800, leaf_validity_hours=2160, early_renewal_hours=720),
+    # Files: a secret in an environment variable shows in `docker inspect` and in crash dumps.
+    secret_delivery="files",
 )
 
 PROFILES: MappingProxyType[str, Profile] = MappingProxyType({"dev": DEV, "prod": PROD})

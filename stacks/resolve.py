@@ -13,22 +13,35 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from stacks.catalog import INFRASTRUCTURE, INFRASTRUCTURE_NAMES, SERVICES, Tier
+from stacks.catalog import (
+    INFRASTRUCTURE,
+    INFRASTRUCTURE_NAMES,
+    SERVICES,
+    Integration,
+    SecretKind,
+    Tier,
+    platform_secrets,
+)
 from stacks.errors import ConfigError, Problem, problems_from_validation, suggest
 from stacks.models import (
     DATABASE_NAME,
     MAX_RESTART_RETRIES,
     SERVICE_NAME,
+    Certificate,
     Infrastructure,
     LogRotation,
     Network,
+    Pki,
     PlatformConfig,
     Profile,
     Publish,
     Resources,
     RestartPolicy,
+    Secret,
+    Secrets,
     Service,
     ServiceSettings,
+    Smtp,
     StackSettings,
     Workload,
     WorkloadSettings,
@@ -42,7 +55,7 @@ DOCKER_DEFAULT_BRIDGE = IPv4Network("172.17.0.0/16")
 MIN_CONTAINER_MEMORY = ByteSize.parse("6M")  # Docker refuses a smaller memory limit.
 MIN_LOG_SIZE, MAX_LOG_SIZE = ByteSize.parse("1M"), ByteSize.parse("1G")
 RESERVED_DATABASES = frozenset({"postgres", "template0", "template1"})
-SECRET_KEYS: frozenset[str] = frozenset()
+SECRET_KEYS: frozenset[str] = frozenset({"secrets"})
 """Top-level keys that may hold secrets. Any other key stored with `--secret` is refused: its value
 would be used in plain text (a size, a port) and shown in every preview anyway."""
 
@@ -109,6 +122,9 @@ def resolve(
             )
         )
     restart = _restart(settings, profile, problems)
+    pki = _pki(settings, profile, services, infrastructure, problems)
+    secrets = _secrets(settings, profile, services, "secrets" in secret, problems)
+    _check_rotation(settings, pki, secrets, problems)
     if problems:
         raise ConfigError(project, stack, problems)
     return PlatformConfig(
@@ -120,6 +136,8 @@ def resolve(
         infrastructure=infrastructure,
         logging=logging,
         restart=restart,
+        pki=pki,
+        secrets=secrets,
     )
 
 
@@ -162,6 +180,7 @@ def _services(settings: StackSettings, profile: Profile, problems: list[Problem]
                 tier=entry.tier,
                 title=entry.title,
                 builtin=True,
+                integrations=entry.integrations,
                 replicas=override.replicas or profile.replicas.get(entry.name, 1),
                 workload=_workload(profile.service, override, ("services", entry.name), profile, problems),
             )
@@ -330,3 +349,181 @@ def _restart(settings: StackSettings, profile: Profile, problems: list[Problem])
     return RestartPolicy(
         policy=policy, max_retries=settings.restart_max_retries or profile.restart.max_retries or MAX_RESTART_RETRIES
     )
+
+
+MIN_SECRET_LENGTH = 32
+SECRET_PREFIXES = {
+    "stripe-api-key": ("sk_", "rk_"),
+    "stripe-webhook-secret": ("whsec_",),
+}
+"""Shapes of third-party credentials, checked so a swapped pair fails here, not on the first payment."""
+
+
+def _pki(
+    settings: StackSettings,
+    profile: Profile,
+    services: tuple[Service, ...],
+    infrastructure: tuple[Infrastructure, ...],
+    problems: list[Problem],
+) -> Pki:
+    given = settings.pki
+    defaults = profile.pki
+
+    def pick(field: str) -> int:
+        value = getattr(given, field) if given else None
+        return int(value if value is not None else getattr(defaults, field))
+
+    ca_generation = settings.rotation.get("ca", 0)
+    pki = Pki(
+        organization=(given and given.organization) or "Payment Platform",
+        organizational_unit=(given and given.organizational_unit) or "payment-platform",
+        country=given.country if given else None,
+        ca_generation=ca_generation,
+        ca_overlap=(given and given.ca_overlap) or "none",
+        ca_validity_hours=pick("ca_validity_hours"),
+        leaf_validity_hours=pick("leaf_validity_hours"),
+        early_renewal_hours=pick("early_renewal_hours"),
+        certificates=tuple(
+            Certificate(subject=name, rotation=settings.rotation.get(f"tls-{name}", 0))
+            for name in [*(s.name for s in services), *(i.name for i in infrastructure if _has_tls(i.name))]
+        ),
+    )
+    if pki.ca_overlap == "previous" and ca_generation == 0:
+        problems.append(
+            Problem(("pki", "caOverlap"), "there is no CA before generation 0 (rotation.ca is 0)", "previous")
+        )
+    if pki.early_renewal_hours >= pki.leaf_validity_hours:
+        problems.append(
+            Problem(
+                ("pki", "earlyRenewalHours"),
+                f"expected fewer hours than leafValidityHours ({pki.leaf_validity_hours}), "
+                "or every refresh would re-issue every certificate",
+                pki.early_renewal_hours,
+            )
+        )
+    if pki.leaf_validity_hours > pki.ca_validity_hours:
+        problems.append(
+            Problem(
+                ("pki", "leafValidityHours"),
+                f"expected at most caValidityHours ({pki.ca_validity_hours}): a leaf cannot outlive its CA",
+                pki.leaf_validity_hours,
+            )
+        )
+    return pki
+
+
+def _has_tls(infrastructure_name: str) -> bool:
+    return next(i.tls for i in INFRASTRUCTURE if i.name == infrastructure_name)
+
+
+def _secrets(
+    settings: StackSettings,
+    profile: Profile,
+    services: tuple[Service, ...],
+    stored_as_secret: bool,
+    problems: list[Problem],
+) -> Secrets:
+    catalog = platform_secrets(s.name for s in services)
+    names = [c.name for c in catalog]
+    if settings.secrets and not stored_as_secret:
+        problems.append(
+            Problem(
+                ("secrets",),
+                "is stored in plain text; set each value with "
+                "`pulumi config set --secret --path 'secrets.<name>' <value>`",
+            )
+        )
+    for name in sorted(set(settings.secrets) - set(names)):
+        problems.append(
+            Problem(("secrets", name), f"unknown secret{suggest(name, names)} (expected one of: {', '.join(names)})")
+        )
+
+    items = []
+    for spec in catalog:
+        value = settings.secrets.get(spec.name)
+        if value is not None:
+            _check_secret_value(spec.name, spec.kind, value.get_secret_value(), problems)
+        items.append(
+            Secret(
+                name=spec.name,
+                kind=spec.kind,
+                length=spec.length,
+                value=value,
+                rotation=settings.rotation.get(spec.name, 0),
+            )
+        )
+
+    integrations = set()
+    for integration, switch in ((Integration.STRIPE, settings.stripe), (Integration.SMTP, settings.smtp)):
+        needed = [c.name for c in catalog if c.integration is integration]
+        present = [n for n in needed if n in settings.secrets]
+        enabled = switch.enabled if switch and switch.enabled is not None else bool(present)
+        if not enabled:
+            continue
+        integrations.add(integration)
+        for name in needed:
+            if name not in settings.secrets:
+                problems.append(
+                    Problem(
+                        (integration.value, "enabled"),
+                        f"{integration.value} is on but secrets.{name} is not set; run "
+                        f"`pulumi config set --secret --path 'secrets.{name}' <value>`",
+                    )
+                )
+    return Secrets(
+        items=tuple(items),
+        rotation_all=settings.rotation.get("all", 0),
+        delivery=settings.secret_delivery or profile.secret_delivery,
+        integrations=frozenset(integrations),
+        smtp=_smtp(settings, problems) if Integration.SMTP in integrations else None,
+    )
+
+
+def _check_secret_value(name: str, kind: SecretKind, value: str, problems: list[Problem]) -> None:
+    """Shape checks on a secret; messages never include the value."""
+    path = ("secrets", name)
+    if not value.strip():
+        problems.append(Problem(path, "is empty", value, secret=True))
+    elif kind is SecretKind.GENERATED and len(value) < MIN_SECRET_LENGTH:
+        problems.append(
+            Problem(
+                path,
+                f"expected at least {MIN_SECRET_LENGTH} characters, or unset it to generate one",
+                value,
+                secret=True,
+            )
+        )
+    elif name in SECRET_PREFIXES and not value.startswith(SECRET_PREFIXES[name]):
+        expected = " or ".join(f"{p}..." for p in SECRET_PREFIXES[name])
+        problems.append(Problem(path, f"expected a value starting {expected}", value, secret=True))
+
+
+def _smtp(settings: StackSettings, problems: list[Problem]) -> Smtp | None:
+    given = settings.smtp
+    missing = [key for key in ("host", "username", "sender") if not (given and getattr(given, key))]
+    for key in missing:
+        alias = "from" if key == "sender" else key
+        problems.append(Problem(("smtp", alias), "required when SMTP is on (notification-service sends mail with it)"))
+    if missing or given is None:
+        return None
+    assert given.host and given.username and given.sender
+    return Smtp(host=given.host, port=given.port or 587, username=given.username, sender=given.sender)
+
+
+def _check_rotation(settings: StackSettings, pki: Pki, secrets: Secrets, problems: list[Problem]) -> None:
+    generated = {s.name for s in secrets.items if s.kind is SecretKind.GENERATED and s.value is None}
+    allowed = ["all", "ca", *sorted(generated), *(c.name for c in pki.certificates)]
+    for name in settings.rotation:
+        if name in allowed:
+            continue
+        known = {s.name: s for s in secrets.items}
+        if name in known:
+            reason = (
+                f"{name} is set in config, not generated; rotate it by setting a new value with "
+                f"`pulumi config set --secret --path 'secrets.{name}' <value>`"
+            )
+        else:
+            reason = (
+                f"unknown rotation key{suggest(name, allowed)} (expected all, ca, a generated secret or tls-<name>)"
+            )
+        problems.append(Problem(("rotation", name), reason, settings.rotation[name]))

@@ -45,3 +45,19 @@ def prod() -> Render:
 
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def changed(before: Render, after: Render) -> dict[str, set[str]]:
+    """Resource names added, removed and changed (inputs incl. secret values, or replacement trigger)."""
+    old = {(r.type, r.name): r for r in before.resources}
+    new = {(r.type, r.name): r for r in after.resources}
+    return {
+        "added": {name for (_, name) in new.keys() - old.keys()},
+        "removed": {name for (_, name) in old.keys() - new.keys()},
+        "changed": {
+            key[1]
+            for key in old.keys() & new.keys()
+            if (old[key].revealed_inputs, old[key].replacement_trigger)
+            != (new[key].revealed_inputs, new[key].replacement_trigger)
+        },
+    }

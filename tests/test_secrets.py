@@ -1,0 +1,192 @@
+"""Named secrets: generated or set, rotated by keepers, delivered as files or env, never leaked."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pulumi
+import pulumi_docker as docker
+import pytest
+
+from components.platform import Platform, PlatformArgs
+from plan import Render
+from plan.engine import run_program
+from plan.simulate import SECRET_MARKER
+from stacks.catalog import SERVICES
+from stacks.models import PlatformConfig
+from stacks.resolve import resolve
+from tests.conftest import changed, rendered, run_cli
+
+PASSWORD = "random:index/randomPassword:RandomPassword"
+GENERATED = [
+    "postgres-superuser-password",
+    *(f"db-password-{s.name}" for s in SERVICES),
+    "redis-password",
+    "jwt-secret",
+    "grafana-admin-password",
+]
+CANARIES = {
+    "stripe-api-key": "sk_live_CANARY0stripe0api0key0000000000",
+    "stripe-webhook-secret": "whsec_CANARY0stripe0webhook00000000000",
+    "smtp-password": "CANARY-smtp-password-0000000000000000",
+    "jwt-secret": "CANARY-jwt-secret-" + "0" * 46,
+    "grafana-admin-password": "CANARY-grafana-admin-password-00000000",
+}
+SMTP = ["smtp.host=smtp.example.com", "smtp.username=noreply@example.com", "smtp.from=noreply@example.com"]
+
+
+def test_every_named_secret_is_generated_with_a_safe_alphabet(dev: Render, prod: Render) -> None:
+    for render in (dev, prod):
+        passwords = {r.name.removeprefix("payment-secrets-"): r for r in render.by_type(PASSWORD)}
+        assert sorted(passwords) == sorted(GENERATED)
+        for name, password in passwords.items():
+            assert password.inputs["length"] >= 32
+            assert password.inputs["special"] is False  # letters and digits: safe in DSNs and URLs
+            assert password.inputs["keepers"] == {"rotation": "0", "rotationAll": "0"}
+            assert name in password.name
+        assert passwords["jwt-secret"].inputs["length"] == 64
+        assert not render.by_type("random:index/randomString:RandomString")
+
+
+def test_grafana_password_is_a_secret_output(prod: Render) -> None:
+    assert prod.outputs["grafanaAdminPassword"] == "[secret]"
+
+
+def test_rotating_one_secret_changes_only_that_secret() -> None:
+    diff = changed(rendered("dev"), rendered("dev", "rotation.jwt-secret=1"))
+    assert diff == {"added": set(), "removed": set(), "changed": {"payment-secrets-jwt-secret"}}
+
+
+def test_rotation_all_regenerates_every_generated_secret_and_nothing_else() -> None:
+    diff = changed(rendered("prod"), rendered("prod", "rotation.all=1"))
+    assert diff["changed"] == {f"payment-secrets-{name}" for name in GENERATED}
+    assert diff["added"] == diff["removed"] == set()
+
+
+def test_canaries_never_reach_the_render() -> None:
+    for stack in ("dev", "prod"):
+        args = ["render", "--stack", stack, "--format", "json"]
+        for name, value in CANARIES.items():
+            args += ["--set-secret", f"secrets.{name}={value}"]
+        for setting in SMTP:
+            args += ["--set", setting]
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr
+        assert "CANARY" not in result.stdout + result.stderr
+        assert SECRET_MARKER not in result.stdout
+        document = json.loads(result.stdout)
+        names = {r["name"] for r in document["resources"]}
+        assert "payment-secrets-jwt-secret" not in names  # set in config: nothing generated
+        assert "payment-secrets-redis-password" in names
+        assert document["outputs"]["grafanaAdminPassword"] == "[secret]"
+
+
+def test_a_bad_secret_is_reported_without_its_value() -> None:
+    result = run_cli("render", "--set-secret", "secrets.jwt-secret=CANARY-too-short")
+    assert result.returncode == 2
+    assert "CANARY" not in result.stderr
+    assert "secrets.jwt-secret = [secret]" in result.stderr
+
+
+# --- what a service container is given --------------------------------------------------------------
+
+PROBED = ("channel-adapter", "notification-service", "order-service")
+
+
+def probe(config: PlatformConfig) -> Render:
+    """Build the platform and one container per probed service carrying `Platform.service_files`."""
+
+    def program() -> None:
+        platform = Platform("payment", PlatformArgs(config=config))
+        for name in PROBED:
+            files = platform.service_files(config.service(name))
+            docker.Container(
+                f"probe-{name}",
+                image="probe:1",
+                envs=files.envs(),
+                uploads=list(files.uploads),
+                opts=pulumi.ResourceOptions(parent=platform),
+            )
+
+    return run_program(program, config.project, config.stack)
+
+
+def platform_config(stack: str, **values: object) -> PlatformConfig:
+    secret_keys = {"secrets"} if "secrets" in values else set()
+    return resolve(values, project="payment-platform", stack=stack, secret_keys=secret_keys)
+
+
+ALL_EXTERNAL = {
+    "secrets": {k: v for k, v in CANARIES.items() if k.startswith(("stripe", "smtp"))},
+    "smtp": {"host": "smtp.example.com", "username": "noreply@example.com", "from": "noreply@example.com"},
+}
+
+
+def container(render: Render, service: str) -> Callable[[str], object]:
+    resource = render.get("docker:index/container:Container", f"probe-{service}")
+    env = dict(item.split("=", 1) for item in resource.revealed_inputs["envs"])
+    return env.get
+
+
+def test_files_delivery_uploads_0400_files_owned_by_the_app_user() -> None:
+    render = probe(platform_config("prod", **ALL_EXTERNAL))
+    order = render.get("docker:index/container:Container", "probe-order-service")
+    uploads = {u["file"]: u for u in order.inputs["uploads"]}
+    assert uploads["/app/certs/services/order-service/order-service.key"]["content"] == "[secret]"
+    assert uploads["/app/certs/services/order-service/order-service.key"]["permissions"] == "0400"
+    assert uploads["/run/secrets/jwt-secret"]["content"] == "[secret]"
+    assert uploads["/run/secrets/jwt-secret"]["permissions"] == "0400"
+    assert {u["owner"] for u in uploads.values()} == {"10001"}
+    assert uploads["/app/certs/ca/ca-cert.pem"]["content"].startswith("-----BEGIN CERTIFICATE-----")
+    env = container(render, "order-service")
+    assert env("JWT_SECRET_FILE") == "/run/secrets/jwt-secret"
+    assert env("JWT_SECRET") is None
+    assert env("TLS_CERT_FILE") == env("TLS_CLIENT_CERT") == "/app/certs/services/order-service/order-service.crt"
+    assert env("TLS_KEY_FILE") == env("TLS_CLIENT_KEY") == "/app/certs/services/order-service/order-service.key"
+    assert (env("TLS_CA_FILE"), env("ENABLE_MTLS"), env("ENABLE_HTTPS")) == (
+        "/app/certs/ca/ca-cert.pem",
+        "true",
+        "true",
+    )
+
+
+def test_env_delivery_puts_the_secret_in_the_variable_and_keeps_it_secret() -> None:
+    render = probe(platform_config("dev", **ALL_EXTERNAL))
+    order = render.get("docker:index/container:Container", "probe-order-service")
+    assert "[secret]" in order.inputs["envs"]
+    assert not any(u["file"].startswith("/run/secrets") for u in order.inputs["uploads"])
+    assert str(container(render, "order-service")("JWT_SECRET")).startswith(SECRET_MARKER)
+
+
+def test_integrations_reach_only_their_service() -> None:
+    render = probe(platform_config("prod", **ALL_EXTERNAL))
+    channel, notification, order = (container(render, name) for name in PROBED)
+    assert channel("STRIPE_API_KEY_FILE") == "/run/secrets/stripe-api-key"
+    assert channel("STRIPE_WEBHOOK_SECRET_FILE") == "/run/secrets/stripe-webhook-secret"
+    assert channel("SMTP_PASSWORD_FILE") is None
+    assert notification("SMTP_PASSWORD_FILE") == "/run/secrets/smtp-password"
+    assert (notification("SMTP_HOST"), notification("SMTP_PORT")) == ("smtp.example.com", "587")
+    assert notification("SMTP_FROM") == "noreply@example.com"
+    assert notification("STRIPE_API_KEY_FILE") is None
+    assert order("STRIPE_API_KEY_FILE") is None and order("SMTP_HOST") is None
+
+
+def test_without_external_secrets_nothing_external_is_injected() -> None:
+    render = probe(platform_config("prod"))
+    for name in PROBED:
+        env = container(render, name)
+        assert env("STRIPE_API_KEY_FILE") is None and env("SMTP_PASSWORD_FILE") is None
+
+
+@pytest.mark.parametrize(
+    ("rotation", "containers"),
+    [
+        ({"jwt-secret": 1}, {"probe-channel-adapter", "probe-notification-service", "probe-order-service"}),
+        ({"tls-order-service": 1}, {"probe-order-service"}),
+        ({"redis-password": 1}, set()),  # no probed container consumes it yet
+    ],
+)
+def test_a_rotation_changes_exactly_its_consumers(rotation: dict[str, int], containers: set[str]) -> None:
+    diff = changed(probe(platform_config("prod")), probe(platform_config("prod", rotation=rotation)))
+    assert {name for name in diff["changed"] if name.startswith("probe-")} == containers
