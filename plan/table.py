@@ -29,7 +29,23 @@ def _volume(inputs: Mapping[str, Any]) -> list[str]:
 
 
 def _password(inputs: Mapping[str, Any]) -> list[str]:
-    return [f"length={inputs.get('length')}"]
+    keepers = inputs.get("keepers") or {}
+    return [f"length={inputs.get('length')}", *(f"{k}={v}" for k, v in sorted(keepers.items()))]
+
+
+def _private_key(inputs: Mapping[str, Any]) -> list[str]:
+    return [f"{inputs.get('algorithm')}/{inputs.get('ecdsaCurve') or inputs.get('rsaBits') or ''}".rstrip("/")]
+
+
+def _cert_request(inputs: Mapping[str, Any]) -> list[str]:
+    return [f"cn={inputs.get('subject', {}).get('commonName')}", f"dns={','.join(inputs.get('dnsNames', []))}"]
+
+
+def _certificate(inputs: Mapping[str, Any]) -> list[str]:
+    facts = [f"valid={inputs.get('validityPeriodHours')}h", f"renew={inputs.get('earlyRenewalHours')}h"]
+    if inputs.get("isCaCertificate"):
+        facts.insert(0, f"CA cn={inputs.get('subject', {}).get('commonName')}")
+    return facts
 
 
 _FACTS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
@@ -37,6 +53,10 @@ _FACTS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "docker:index/container:Container": _container,
     "docker:index/volume:Volume": _volume,
     "random:index/randomPassword:RandomPassword": _password,
+    "tls:index/privateKey:PrivateKey": _private_key,
+    "tls:index/certRequest:CertRequest": _cert_request,
+    "tls:index/selfSignedCert:SelfSignedCert": _certificate,
+    "tls:index/locallySignedCert:LocallySignedCert": _certificate,
 }
 
 
@@ -47,7 +67,10 @@ def _short_type(type_: str) -> str:
 
 
 def _flags(resource: Resource) -> list[str]:
-    return [flag for flag, on in (("protect", resource.protect), ("retain", resource.retain_on_delete)) if on]
+    flags = [flag for flag, on in (("protect", resource.protect), ("retain", resource.retain_on_delete)) if on]
+    if resource.replacement_trigger not in (None, 0):
+        flags.append(f"trigger={resource.replacement_trigger}")
+    return flags
 
 
 def format_table(render: Render) -> str:
