@@ -77,6 +77,16 @@ def _docker_named(request: Request) -> dict[str, Any]:
     return {"name": request.inputs.get("name") or request.urn.rsplit("::", 1)[-1]}
 
 
+def image_id(reference: str) -> str:
+    """The simulated id of a pulled image; derived from its name, so the table can name it again."""
+    return f"sha256:{digest('image', reference)}"
+
+
+def _remote_image(request: Request) -> dict[str, Any]:
+    reference = str(request.inputs.get("name"))
+    return {"imageId": image_id(reference), "repoDigest": f"{reference.split(':', maxsplit=1)[0]}@{image_id(reference)}"}
+
+
 def _private_key(request: Request) -> dict[str, Any]:
     seed = request.seed("key")
     return {
@@ -111,6 +121,7 @@ PLACEHOLDERS: dict[str, Simulator] = {
     "docker:index/network:Network": _docker_named,
     "docker:index/volume:Volume": _docker_named,
     "docker:index/container:Container": _docker_named,
+    "docker:index/remoteImage:RemoteImage": _remote_image,
     "tls:index/privateKey:PrivateKey": _private_key,
     "tls:index/selfSignedCert:SelfSignedCert": _certificate,
     "tls:index/locallySignedCert:LocallySignedCert": _certificate,

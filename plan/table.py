@@ -6,6 +6,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from plan.engine import Render, Resource
+from plan.simulate import image_id
+
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 
 
 def _network(inputs: Mapping[str, Any]) -> list[str]:
@@ -19,6 +22,8 @@ def _container(inputs: Mapping[str, Any]) -> list[str]:
         facts.append(f"port={port.get('ip', '')}:{port.get('external')}->{port.get('internal')}")
     if "memory" in inputs:
         facts.append(f"memory={inputs['memory']}M")
+    if inputs.get("user"):
+        facts.append(f"user={inputs['user']}")
     if "cpus" in inputs:
         facts.append(f"cpus={inputs['cpus']}")
     return facts
@@ -26,6 +31,10 @@ def _container(inputs: Mapping[str, Any]) -> list[str]:
 
 def _volume(inputs: Mapping[str, Any]) -> list[str]:
     return [f"name={inputs.get('name')}"]
+
+
+def _remote_image(inputs: Mapping[str, Any]) -> list[str]:
+    return [f"ref={inputs.get('name')}"]
 
 
 def _password(inputs: Mapping[str, Any]) -> list[str]:
@@ -52,6 +61,7 @@ _FACTS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "docker:index/network:Network": _network,
     "docker:index/container:Container": _container,
     "docker:index/volume:Volume": _volume,
+    REMOTE_IMAGE: _remote_image,
     "random:index/randomPassword:RandomPassword": _password,
     "tls:index/privateKey:PrivateKey": _private_key,
     "tls:index/certRequest:CertRequest": _cert_request,
@@ -75,10 +85,13 @@ def _flags(resource: Resource) -> list[str]:
 
 def format_table(render: Render) -> str:
     names = {r.urn: r.name for r in render.resources}
+    # Containers run pulled image ids; show the reference each id was pulled from.
+    images = {image_id(str(r.inputs.get("name"))): str(r.inputs.get("name")) for r in render.by_type(REMOTE_IMAGE)}
     rows = [("TYPE", "NAME", "PARENT", "DETAILS")]
     for resource in render.resources:
         describe = _FACTS.get(resource.type)
         facts = (describe(resource.inputs) if describe else []) + _flags(resource)
+        facts = [f"image={images.get(f[6:], f[6:])}" if f.startswith("image=") else f for f in facts]
         parent = names.get(resource.parent or "", "")
         rows.append((_short_type(resource.type), resource.name, parent, " ".join(facts)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]

@@ -59,6 +59,8 @@ class CatalogInfrastructure:
     title: str
     tls: bool = False
     """Terminates or originates TLS, so it gets a CA-signed certificate of its own."""
+    image: str | None = None
+    """Pinned default image; `<name>.image` in stack config overrides it. Set when the piece is deployed."""
 
 
 SERVICES: tuple[CatalogService, ...] = (
@@ -88,9 +90,10 @@ SERVICES: tuple[CatalogService, ...] = (
 )
 
 INFRASTRUCTURE: tuple[CatalogInfrastructure, ...] = (
-    CatalogInfrastructure("postgres", 5432, 40432, "PostgreSQL", tls=True),
-    CatalogInfrastructure("redis", 6379, 40379, "Redis", tls=True),
-    CatalogInfrastructure("kafka", 9092, 40092, "Kafka"),
+    CatalogInfrastructure("postgres", 5432, 40432, "PostgreSQL", tls=True, image="postgres:18.6-trixie"),
+    CatalogInfrastructure("redis", 6379, 40379, "Redis", tls=True, image="redis:8.10.2-alpine"),
+    # The host listener (29092, advertised as localhost:40092) is what the published port maps to.
+    CatalogInfrastructure("kafka", 9092, 40092, "Kafka", image="apache/kafka:4.3.1"),
     CatalogInfrastructure("prometheus", 9090, 40090, "Prometheus", tls=True),
     CatalogInfrastructure("grafana", 3000, 40300, "Grafana"),
     CatalogInfrastructure("jaeger", 16686, 50686, "Jaeger UI"),
@@ -145,3 +148,21 @@ def db_password_secret(service: str) -> str:
 
 APP_UID = 10001
 """Numeric uid (and gid) service images run as; uploaded keys are owned by it, so no name lookup is needed."""
+
+
+@dataclass(frozen=True)
+class CatalogTopic:
+    name: str
+    description: str
+
+
+# Event streams between services. Created by the deployment (auto-create is off), so a typo in a
+# producer fails loudly instead of silently creating a one-partition topic.
+TOPICS: tuple[CatalogTopic, ...] = (
+    CatalogTopic("payment.events", "payment lifecycle: created, authorised, captured, failed, refunded"),
+    CatalogTopic("order.events", "order lifecycle"),
+    CatalogTopic("risk.events", "risk decisions"),
+    CatalogTopic("accounting.events", "ledger postings"),
+    CatalogTopic("settlement.events", "settlement batches and payouts"),
+    CatalogTopic("notification.events", "notifications to send to merchants and users"),
+)

@@ -64,12 +64,71 @@ class PublishSettings(Model):
     """Host address to bind the published port to."""
 
 
+IMAGE_REFERENCE = re.compile(
+    r"^(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$"
+)
+
+
+def pinned_image(value: str) -> str:
+    """An image reference with a version tag or a digest; never a floating `latest`."""
+    match = IMAGE_REFERENCE.match(value)
+    if not match:
+        raise ValueError("expected an image reference such as postgres:18.6-trixie")
+    if "@sha256:" not in value and (match["tag"] is None or match["tag"] == "latest"):
+        raise ValueError("expected an image pinned to a version tag or digest, not latest")
+    return value
+
+
+PinnedImage = Annotated[str, AfterValidator(pinned_image)]
+
+
 class WorkloadSettings(Model):
     """Overrides for one container group (a service or a piece of infrastructure)."""
 
     limits: ResourcesSettings | None = None
     reservations: ResourcesSettings | None = None
     publish: PublishSettings | None = None
+
+
+class InfrastructureSettings(WorkloadSettings):
+    image: PinnedImage | None = None
+    """Image with a version tag or digest."""
+
+
+class PostgresSettings(InfrastructureSettings):
+    max_connections: Annotated[int, Field(ge=20, le=10000)] | None = None
+    shared_buffers: ByteSize | None = None
+    effective_cache_size: ByteSize | None = None
+    work_mem: ByteSize | None = None
+    maintenance_work_mem: ByteSize | None = None
+
+
+MaxmemoryPolicy = Literal[
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "volatile-lru",
+    "volatile-lfu",
+    "allkeys-random",
+    "volatile-random",
+    "volatile-ttl",
+]
+
+
+class RedisSettings(InfrastructureSettings):
+    maxmemory: ByteSize | None = None
+    maxmemory_policy: MaxmemoryPolicy | None = None
+
+
+class TopicSettings(Model):
+    partitions: Annotated[int, Field(ge=1, le=1000)] | None = None
+    retention_hours: Annotated[int, Field(ge=1, le=87600)] | None = None
+
+
+class KafkaSettings(InfrastructureSettings):
+    topics: dict[str, TopicSettings] = Field(default_factory=dict)
+    """Per-topic overrides; a name outside the catalog declares an extra topic."""
 
 
 class ServiceSettings(WorkloadSettings):
@@ -129,13 +188,13 @@ class StackSettings(Model):
     restart_policy: RestartPolicyName | None = None
     restart_max_retries: Annotated[int, Field(ge=1, le=MAX_RESTART_RETRIES)] | None = None
     services: dict[str, ServiceSettings] = Field(default_factory=dict)
-    postgres: WorkloadSettings | None = None
-    redis: WorkloadSettings | None = None
-    kafka: WorkloadSettings | None = None
-    prometheus: WorkloadSettings | None = None
-    grafana: WorkloadSettings | None = None
-    jaeger: WorkloadSettings | None = None
-    kong: WorkloadSettings | None = None
+    postgres: PostgresSettings | None = None
+    redis: RedisSettings | None = None
+    kafka: KafkaSettings | None = None
+    prometheus: InfrastructureSettings | None = None
+    grafana: InfrastructureSettings | None = None
+    jaeger: InfrastructureSettings | None = None
+    kong: InfrastructureSettings | None = None
     secrets: dict[str, SecretStr] = Field(default_factory=dict)
     rotation: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     pki: PkiSettings | None = None
@@ -181,6 +240,36 @@ class RestartPolicy(Model):
     """Only for `on-failure`; 0 otherwise."""
 
 
+class PostgresTuning(Model):
+    max_connections: int
+    shared_buffers: ByteSize
+    effective_cache_size: ByteSize
+    work_mem: ByteSize
+    maintenance_work_mem: ByteSize
+
+
+class RedisTuning(Model):
+    maxmemory: ByteSize
+    """Below the container's memory limit: Redis needs headroom for buffers and the AOF rewrite."""
+    maxmemory_policy: MaxmemoryPolicy
+
+
+class TopicDefaults(Model):
+    partitions: int
+    retention_hours: int
+
+
+class HealthTiming(Model):
+    """How Docker checks a container and how long `pulumi up` waits for it to become healthy."""
+
+    interval_seconds: int
+    timeout_seconds: int
+    retries: int
+    start_period_seconds: int
+    wait_timeout_seconds: int
+    """`pulumi up` fails if a container that others depend on is not healthy by then."""
+
+
 class PkiDefaults(Model):
     ca_validity_hours: int
     leaf_validity_hours: int
@@ -202,6 +291,12 @@ class Profile(Model):
     public_infrastructure: frozenset[str] | None = None
     """Infrastructure allowed to publish on a non-loopback address; None allows anything (dev)."""
     pki: PkiDefaults
+    postgres: PostgresTuning
+    redis: RedisTuning
+    topics: TopicDefaults
+    health: HealthTiming
+    protect_data: bool
+    """Mark data volumes `protect`ed: `pulumi destroy` refuses until they are unprotected by hand."""
     secret_delivery: SecretDelivery
     """How secrets reach containers: files (never visible in `docker inspect`) or environment variables."""
 
@@ -240,11 +335,26 @@ class Infrastructure(Model):
     port: int
     published_port: int
     title: str
+    image: str | None
     workload: Workload
 
     @property
     def container_name(self) -> str:
         return f"payment-{self.name}"
+
+
+class Topic(Model):
+    name: str
+    partitions: int
+    retention_hours: int
+
+
+class DataTier(Model):
+    postgres: PostgresTuning
+    redis: RedisTuning
+    topics: tuple[Topic, ...]
+    health: HealthTiming
+    protect_data: bool
 
 
 class Certificate(Model):
@@ -331,6 +441,7 @@ class PlatformConfig(Model):
     restart: RestartPolicy
     pki: Pki
     secrets: Secrets
+    data: DataTier
 
     def service(self, name: str) -> Service:
         for service in self.services:

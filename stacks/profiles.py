@@ -14,7 +14,19 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from types import MappingProxyType
 
-from stacks.models import LogRotation, PkiDefaults, Profile, Publish, Resources, RestartPolicy, Workload
+from stacks.models import (
+    HealthTiming,
+    LogRotation,
+    PkiDefaults,
+    PostgresTuning,
+    Profile,
+    Publish,
+    RedisTuning,
+    Resources,
+    RestartPolicy,
+    TopicDefaults,
+    Workload,
+)
 from stacks.units import ByteSize, Cpus
 
 LOOPBACK = IPv4Address("127.0.0.1")
@@ -57,6 +69,21 @@ DEV = Profile(
     restart=_RESTART,
     # Short-lived leaves in dev exercise renewal often; the CA outlives a laptop's interest in it.
     pki=PkiDefaults(ca_validity_hours=8760, leaf_validity_hours=720, early_renewal_hours=168),
+    # Sized for the 1G dev limit: shared_buffers a quarter of it, the cache estimate three quarters.
+    postgres=PostgresTuning(
+        max_connections=200,
+        shared_buffers=ByteSize.parse("256M"),
+        effective_cache_size=ByteSize.parse("768M"),
+        work_mem=ByteSize.parse("4M"),
+        maintenance_work_mem=ByteSize.parse("64M"),
+    ),
+    # volatile-lru: only keys with a TTL (caches) are evicted; locks and idempotency keys never are.
+    redis=RedisTuning(maxmemory=ByteSize.parse("192M"), maxmemory_policy="volatile-lru"),
+    topics=TopicDefaults(partitions=3, retention_hours=72),
+    health=HealthTiming(
+        interval_seconds=10, timeout_seconds=5, retries=5, start_period_seconds=30, wait_timeout_seconds=180
+    ),
+    protect_data=False,
     # Environment variables, as the seed's .env did: images that only read DB_PASSWORD work unchanged.
     secret_delivery="env",
 )
@@ -83,6 +110,20 @@ PROD = Profile(
     public_infrastructure=frozenset({"kong"}),
     # 90-day leaves renewed 30 days ahead (by `make up`, which refreshes); a 5-year CA rotated by procedure.
     pki=PkiDefaults(ca_validity_hours=43800, leaf_validity_hours=2160, early_renewal_hours=720),
+    postgres=PostgresTuning(
+        max_connections=400,
+        shared_buffers=ByteSize.parse("2G"),
+        effective_cache_size=ByteSize.parse("6G"),
+        work_mem=ByteSize.parse("16M"),
+        maintenance_work_mem=ByteSize.parse("512M"),
+    ),
+    redis=RedisTuning(maxmemory=ByteSize.parse("1536M"), maxmemory_policy="volatile-lru"),
+    # 12 partitions leave room to scale consumers; a week of events to replay after an incident.
+    topics=TopicDefaults(partitions=12, retention_hours=168),
+    health=HealthTiming(
+        interval_seconds=15, timeout_seconds=5, retries=5, start_period_seconds=60, wait_timeout_seconds=300
+    ),
+    protect_data=True,
     # Files: a secret in an environment variable shows in `docker inspect` and in crash dumps.
     secret_delivery="files",
 )

@@ -7,6 +7,7 @@ file in one pass instead of one `pulumi up` per mistake.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
@@ -17,6 +18,7 @@ from stacks.catalog import (
     INFRASTRUCTURE,
     INFRASTRUCTURE_NAMES,
     SERVICES,
+    TOPICS,
     Integration,
     SecretKind,
     Tier,
@@ -28,13 +30,17 @@ from stacks.models import (
     MAX_RESTART_RETRIES,
     SERVICE_NAME,
     Certificate,
+    DataTier,
     Infrastructure,
+    InfrastructureSettings,
     LogRotation,
     Network,
     Pki,
     PlatformConfig,
+    PostgresTuning,
     Profile,
     Publish,
+    RedisTuning,
     Resources,
     RestartPolicy,
     Secret,
@@ -43,6 +49,7 @@ from stacks.models import (
     ServiceSettings,
     Smtp,
     StackSettings,
+    Topic,
     Workload,
     WorkloadSettings,
 )
@@ -103,6 +110,7 @@ def resolve(
             port=item.port,
             published_port=item.published_port,
             title=item.title,
+            image=_image(item.image, getattr(settings, item.name)),
             workload=_workload(
                 profile.infrastructure[item.name], getattr(settings, item.name), (item.name,), profile, problems
             ),
@@ -125,6 +133,7 @@ def resolve(
     pki = _pki(settings, profile, services, infrastructure, problems)
     secrets = _secrets(settings, profile, services, "secrets" in secret, problems)
     _check_rotation(settings, pki, secrets, problems)
+    data = _data_tier(settings, profile, infrastructure, problems)
     if problems:
         raise ConfigError(project, stack, problems)
     return PlatformConfig(
@@ -138,6 +147,7 @@ def resolve(
         restart=restart,
         pki=pki,
         secrets=secrets,
+        data=data,
     )
 
 
@@ -527,3 +537,64 @@ def _check_rotation(settings: StackSettings, pki: Pki, secrets: Secrets, problem
                 f"unknown rotation key{suggest(name, allowed)} (expected all, ca, a generated secret or tls-<name>)"
             )
         problems.append(Problem(("rotation", name), reason, settings.rotation[name]))
+
+
+TOPIC_NAME = re.compile(r"^[a-z][a-z0-9._-]{0,200}$")
+
+
+def _image(default: str | None, given: InfrastructureSettings | None) -> str | None:
+    return (given.image if given else None) or default
+
+
+def _data_tier(
+    settings: StackSettings, profile: Profile, infrastructure: tuple[Infrastructure, ...], problems: list[Problem]
+) -> DataTier:
+    limits = {item.name: item.workload.limits.memory for item in infrastructure}
+    pg, given_pg = profile.postgres, settings.postgres
+    postgres = PostgresTuning(
+        **{field: getattr(given_pg, field, None) or getattr(pg, field) for field in PostgresTuning.model_fields}
+    )
+    if postgres.shared_buffers >= limits["postgres"] // 2:
+        problems.append(
+            Problem(
+                ("postgres", "sharedBuffers"),
+                f"expected less than half the memory limit ({limits['postgres']}); the rest is for connections "
+                "and the OS cache",
+                str(postgres.shared_buffers),
+            )
+        )
+    rd, given_rd = profile.redis, settings.redis
+    redis = RedisTuning(
+        maxmemory=(given_rd and given_rd.maxmemory) or rd.maxmemory,
+        maxmemory_policy=(given_rd and given_rd.maxmemory_policy) or rd.maxmemory_policy,
+    )
+    if redis.maxmemory > limits["redis"] * 0.8:
+        problems.append(
+            Problem(
+                ("redis", "maxmemory"),
+                f"expected at most 80% of the memory limit ({limits['redis']}); Redis needs headroom to rewrite "
+                "its append-only file without being killed",
+                str(redis.maxmemory),
+            )
+        )
+    overrides = settings.kafka.topics if settings.kafka else {}
+    names = [t.name for t in TOPICS] + sorted(set(overrides) - {t.name for t in TOPICS})
+    topics = []
+    for name in names:
+        given = overrides.get(name)
+        if not TOPIC_NAME.match(name):
+            problems.append(
+                Problem(
+                    ("kafka", "topics", name), "expected a topic name of lower-case letters, digits, '.', '_' or '-'"
+                )
+            )
+        topics.append(
+            Topic(
+                name=name,
+                partitions=(given and given.partitions) or profile.topics.partitions,
+                retention_hours=(given and given.retention_hours) or profile.topics.retention_hours,
+            )
+        )
+    return DataTier(
+        postgres=postgres, redis=redis, topics=tuple(topics), health=profile.health, protect_data=profile.protect_data
+    )
