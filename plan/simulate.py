@@ -84,7 +84,8 @@ def image_id(reference: str) -> str:
 
 def _remote_image(request: Request) -> dict[str, Any]:
     reference = str(request.inputs.get("name"))
-    return {"imageId": image_id(reference), "repoDigest": f"{reference.split(':', maxsplit=1)[0]}@{image_id(reference)}"}
+    repository = reference.split(":", maxsplit=1)[0]
+    return {"imageId": image_id(reference), "repoDigest": f"{repository}@{image_id(reference)}"}
 
 
 def _private_key(request: Request) -> dict[str, Any]:
