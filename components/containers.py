@@ -66,7 +66,10 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
     if spec.published_port is not None and workload.publish.enabled:
         ports.append(
             docker.ContainerPortArgs(
-                internal=spec.internal_port, external=spec.published_port, ip=str(workload.publish.address)
+                internal=spec.internal_port,
+                external=spec.published_port,
+                ip=str(workload.publish.address),
+                protocol="tcp",
             )
         )
     health = spec.health

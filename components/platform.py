@@ -1,7 +1,7 @@
 """The top-level component: the whole payment platform for one stack.
 
 It receives the resolved `PlatformConfig` and builds one child component per concern: the network,
-the PKI, the secrets; the data tier, services, gateway and observability are added here as siblings,
+the PKI, the secrets, the data stores; services, gateway and observability are added here as siblings,
 each taking the catalog-derived config it needs and the outputs of the components it depends on.
 """
 
@@ -15,6 +15,7 @@ from components.container_files import ContainerFiles
 from components.labels import platform_labels
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
+from components.postgres import Postgres, PostgresArgs
 from components.secrets import Secrets, SecretsArgs
 from stacks.catalog import APP_UID, Integration
 from stacks.models import PlatformConfig, Service
@@ -32,6 +33,7 @@ class Platform(pulumi.ComponentResource):
     network: Network
     pki: Pki
     secrets: Secrets
+    postgres: Postgres
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:platform:Platform", name, None, opts)
@@ -42,11 +44,26 @@ class Platform(pulumi.ComponentResource):
         )
         self.pki = Pki(f"{name}-pki", PkiArgs(config=config.pki, domain=config.network.name), opts=child)
         self.secrets = Secrets(f"{name}-secrets", SecretsArgs(config=config.secrets), opts=child)
+        self.postgres = Postgres(
+            f"{name}-postgres",
+            PostgresArgs(
+                config=config,
+                network=self.network,
+                secrets=self.secrets,
+                certificate=self.pki.certificates["postgres"],
+                trust_bundle=self.pki.trust_bundle,
+            ),
+            opts=child,
+        )
         self.register_outputs({"network": self.network.network_name, "caCertPem": self.pki.ca_cert_pem})
 
     def service_files(self, service: Service) -> ContainerFiles:
         """The mTLS bundle and secrets a service container is given (the services component attaches it)."""
-        files = self.pki.service_files(service.name, APP_UID) + self.secrets.files("jwt-secret", "JWT_SECRET", APP_UID)
+        files = (
+            self.pki.service_files(service.name, APP_UID)
+            + self.secrets.files("jwt-secret", "JWT_SECRET", APP_UID)
+            + self.postgres.service_files(service)
+        )
         enabled = self.config.secrets.integrations & service.integrations
         if Integration.STRIPE in enabled:
             files += self.secrets.files("stripe-api-key", "STRIPE_API_KEY", APP_UID)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -61,3 +63,18 @@ def changed(before: Render, after: Render) -> dict[str, set[str]]:
             != (new[key].revealed_inputs, new[key].replacement_trigger)
         },
     }
+
+
+def unavailable(message: str) -> NoReturn:
+    """A test prerequisite is missing: a failure in CI (which installs everything), a loud skip elsewhere."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_tool(name: str, package: str) -> str:
+    """The path of an external program the test needs."""
+    found = shutil.which(name)
+    if found:
+        return found
+    unavailable(f"{name} not found: install Debian's {package} (.ci/run does) to run this test")

@@ -55,10 +55,15 @@ def test_ca_certificate_is_a_public_output(prod: Render) -> None:
     assert prod.outputs["caBundle"] == prod.outputs["caCertificate"]
 
 
+def containers(render: Render) -> set[str]:
+    return {r.name for r in render.by_type("docker:index/container:Container")}
+
+
 def test_preparing_a_ca_rotation_adds_the_next_ca_to_the_bundle_only() -> None:
     before, after = rendered("prod"), rendered("prod", "pki.caOverlap=next")
     diff = changed(before, after)
-    assert diff == {"added": {"payment-pki-ca1", "payment-pki-ca1-key"}, "removed": set(), "changed": set()}
+    # Only containers change: each one receives the new bundle.
+    assert diff == {"added": {"payment-pki-ca1", "payment-pki-ca1-key"}, "removed": set(), "changed": containers(after)}
     assert after.outputs["caBundle"].count("BEGIN CERTIFICATE") == 2
     assert after.outputs["caCertificate"] == before.outputs["caCertificate"]
 
@@ -69,14 +74,14 @@ def test_rotating_the_ca_reissues_every_leaf_and_keeps_trusting_the_previous_one
     diff = changed(staged, rotated)
     leaves = {r.name for r in staged.by_type(CERT)}
     assert diff["added"] == diff["removed"] == set()
-    assert diff["changed"] == leaves  # keys and CSRs stay; only certificates are re-issued
+    assert diff["changed"] == leaves | containers(rotated)  # keys and CSRs stay; certificates are re-issued
     ca1 = rotated.get(CA, "payment-pki-ca1")
     assert all(ca1.urn in cert.dependencies for cert in rotated.by_type(CERT))
     assert rotated.outputs["caBundle"].count("BEGIN CERTIFICATE") == 2
     assert rotated.outputs["caBundle"].startswith(rotated.outputs["caCertificate"])
     finished = rendered("prod", "rotation.ca=1")
     assert changed(rotated, finished)["removed"] == {"payment-pki-ca0", "payment-pki-ca0-key"}
-    assert changed(rotated, finished)["changed"] == set()
+    assert changed(rotated, finished)["changed"] == containers(finished)  # the bundle shrinks
 
 
 def test_rotating_one_certificate_replaces_its_key_and_reissues_it_alone() -> None:
@@ -85,6 +90,13 @@ def test_rotating_one_certificate_replaces_its_key_and_reissues_it_alone() -> No
         "added": set(),
         "removed": set(),
         "changed": {"payment-pki-order-service-key", "payment-pki-order-service-csr", "payment-pki-order-service-cert"},
+    }
+    postgres = changed(rendered("dev"), rendered("dev", "rotation.tls-postgres=1"))["changed"]
+    assert postgres == {
+        "payment-pki-postgres-key",
+        "payment-pki-postgres-csr",
+        "payment-pki-postgres-cert",
+        "payment-postgres-container",
     }
 
 

@@ -58,9 +58,15 @@ def test_rotating_one_secret_changes_only_that_secret() -> None:
     assert diff == {"added": set(), "removed": set(), "changed": {"payment-secrets-jwt-secret"}}
 
 
+def test_rotating_a_database_password_restarts_the_database_bootstrap() -> None:
+    diff = changed(rendered("dev"), rendered("dev", "rotation.db-password-order-service=1"))
+    assert diff["changed"] == {"payment-secrets-db-password-order-service", "payment-postgres-container"}
+
+
 def test_rotation_all_regenerates_every_generated_secret_and_nothing_else() -> None:
     diff = changed(rendered("prod"), rendered("prod", "rotation.all=1"))
-    assert diff["changed"] == {f"payment-secrets-{name}" for name in GENERATED}
+    # The database bootstrap consumes the superuser and every service's password.
+    assert diff["changed"] == {f"payment-secrets-{name}" for name in GENERATED} | {"payment-postgres-container"}
     assert diff["added"] == diff["removed"] == set()
 
 
