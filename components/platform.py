@@ -16,6 +16,7 @@ from components.labels import platform_labels
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
 from components.postgres import Postgres, PostgresArgs
+from components.redis import Redis, RedisArgs
 from components.secrets import Secrets, SecretsArgs
 from stacks.catalog import APP_UID, Integration
 from stacks.models import PlatformConfig, Service
@@ -34,6 +35,7 @@ class Platform(pulumi.ComponentResource):
     pki: Pki
     secrets: Secrets
     postgres: Postgres
+    redis: Redis
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:platform:Platform", name, None, opts)
@@ -55,6 +57,17 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.redis = Redis(
+            f"{name}-redis",
+            RedisArgs(
+                config=config,
+                network=self.network,
+                secrets=self.secrets,
+                certificate=self.pki.certificates["redis"],
+                trust_bundle=self.pki.trust_bundle,
+            ),
+            opts=child,
+        )
         self.register_outputs({"network": self.network.network_name, "caCertPem": self.pki.ca_cert_pem})
 
     def service_files(self, service: Service) -> ContainerFiles:
@@ -63,6 +76,7 @@ class Platform(pulumi.ComponentResource):
             self.pki.service_files(service.name, APP_UID)
             + self.secrets.files("jwt-secret", "JWT_SECRET", APP_UID)
             + self.postgres.service_files(service)
+            + self.redis.service_files(APP_UID)
         )
         enabled = self.config.secrets.integrations & service.integrations
         if Integration.STRIPE in enabled:

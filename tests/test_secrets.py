@@ -63,10 +63,16 @@ def test_rotating_a_database_password_restarts_the_database_bootstrap() -> None:
     assert diff["changed"] == {"payment-secrets-db-password-order-service", "payment-postgres-container"}
 
 
+def test_rotating_the_redis_password_restarts_redis_only() -> None:
+    diff = changed(rendered("dev"), rendered("dev", "rotation.redis-password=1"))
+    assert diff["changed"] == {"payment-secrets-redis-password", "payment-redis-container"}
+
+
 def test_rotation_all_regenerates_every_generated_secret_and_nothing_else() -> None:
     diff = changed(rendered("prod"), rendered("prod", "rotation.all=1"))
-    # The database bootstrap consumes the superuser and every service's password.
-    assert diff["changed"] == {f"payment-secrets-{name}" for name in GENERATED} | {"payment-postgres-container"}
+    # The database bootstrap consumes the superuser and every service's password; Redis its own.
+    consumers = {"payment-postgres-container", "payment-redis-container"}
+    assert diff["changed"] == {f"payment-secrets-{name}" for name in GENERATED} | consumers
     assert diff["added"] == diff["removed"] == set()
 
 
@@ -190,7 +196,8 @@ def test_without_external_secrets_nothing_external_is_injected() -> None:
     [
         ({"jwt-secret": 1}, {"probe-channel-adapter", "probe-notification-service", "probe-order-service"}),
         ({"tls-order-service": 1}, {"probe-order-service"}),
-        ({"redis-password": 1}, set()),  # no probed container consumes it yet
+        ({"redis-password": 1}, {"probe-channel-adapter", "probe-notification-service", "probe-order-service"}),
+        ({"db-password-order-service": 1}, {"probe-order-service"}),
     ],
 )
 def test_a_rotation_changes_exactly_its_consumers(rotation: dict[str, int], containers: set[str]) -> None:
