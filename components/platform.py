@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.container_files import ContainerFiles
+from components.kafka import Kafka, KafkaArgs
 from components.labels import platform_labels
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
@@ -36,6 +37,7 @@ class Platform(pulumi.ComponentResource):
     secrets: Secrets
     postgres: Postgres
     redis: Redis
+    kafka: Kafka
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:platform:Platform", name, None, opts)
@@ -68,6 +70,7 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.kafka = Kafka(f"{name}-kafka", KafkaArgs(config=config, network=self.network), opts=child)
         self.register_outputs({"network": self.network.network_name, "caCertPem": self.pki.ca_cert_pem})
 
     def service_files(self, service: Service) -> ContainerFiles:
@@ -77,6 +80,7 @@ class Platform(pulumi.ComponentResource):
             + self.secrets.files("jwt-secret", "JWT_SECRET", APP_UID)
             + self.postgres.service_files(service)
             + self.redis.service_files(APP_UID)
+            + self.kafka.service_files()
         )
         enabled = self.config.secrets.integrations & service.integrations
         if Integration.STRIPE in enabled:

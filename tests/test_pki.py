@@ -56,13 +56,20 @@ def test_ca_certificate_is_a_public_output(prod: Render) -> None:
 
 
 def containers(render: Render) -> set[str]:
-    return {r.name for r in render.by_type("docker:index/container:Container")}
+    """Containers that hold the trust bundle: the ones a change of trusted CAs must replace."""
+    bundle = render.outputs["caBundle"]
+    return {
+        r.name
+        for r in render.by_type("docker:index/container:Container")
+        if any(u.get("content") == bundle for u in r.revealed_inputs.get("uploads", []))
+    }
 
 
 def test_preparing_a_ca_rotation_adds_the_next_ca_to_the_bundle_only() -> None:
     before, after = rendered("prod"), rendered("prod", "pki.caOverlap=next")
     diff = changed(before, after)
-    # Only containers change: each one receives the new bundle.
+    # Only containers change: each one that holds the bundle receives the new one.
+    assert containers(after) >= {"payment-postgres-container", "payment-redis-container"}
     assert diff == {"added": {"payment-pki-ca1", "payment-pki-ca1-key"}, "removed": set(), "changed": containers(after)}
     assert after.outputs["caBundle"].count("BEGIN CERTIFICATE") == 2
     assert after.outputs["caCertificate"] == before.outputs["caCertificate"]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from components.platform import Platform, PlatformArgs
 from plan import Render, render
+from plan.engine import run_program
 from plan.simulate import SECRET_MARKER
+from stacks.resolve import resolve
 from tests.conftest import rendered, run_cli
 
 RESOURCE_KEYS = {
@@ -117,3 +120,16 @@ def test_an_added_service_appears_in_the_render() -> None:
 def test_no_simulated_secret_reaches_any_render(dev: Render, prod: Render) -> None:
     for stack_render in (dev, prod):
         assert SECRET_MARKER not in json.dumps(stack_render.to_json())
+
+
+def test_renaming_the_platform_keeps_every_data_volume() -> None:
+    """URNs carry parents' types, not names: fixed volume names survive a component rename."""
+    config = resolve({}, project="payment-platform", stack="prod")
+
+    def volumes(name: str) -> set[str]:
+        rendered = run_program(lambda: Platform(name, PlatformArgs(config=config)) and None, config.project, "prod")
+        return {r.urn for r in rendered.by_type("docker:index/volume:Volume")}
+
+    original, renamed = volumes("payment"), volumes("payments-v2")
+    assert len(original) == 3
+    assert original == renamed
