@@ -127,7 +127,10 @@ def test_renaming_the_platform_keeps_every_data_volume() -> None:
     config = resolve({}, project="payment-platform", stack="prod")
 
     def volumes(name: str) -> set[str]:
-        rendered = run_program(lambda: Platform(name, PlatformArgs(config=config)) and None, config.project, "prod")
+        def program() -> None:
+            Platform(name, PlatformArgs(config=config))
+
+        rendered = run_program(program, config.project, "prod")
         return {r.urn for r in rendered.by_type("docker:index/volume:Volume")}
 
     original, renamed = volumes("payment"), volumes("payments-v2")
