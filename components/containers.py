@@ -19,8 +19,9 @@ import pulumi
 import pulumi_docker as docker
 
 from components.container_files import ContainerFiles
+from components.labels import platform_labels
 from components.network import Network
-from stacks.models import HealthTiming, LogRotation, RestartPolicy, Workload
+from stacks.models import HealthTiming, LogRotation, PlatformConfig, RestartPolicy, Workload
 
 
 @dataclass(frozen=True)
@@ -125,4 +126,58 @@ def data_volume(
         name=volume_name,
         labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
         opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True, protect=protect),
+    )
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """What differs between the data stores; `data_store` supplies everything they share."""
+
+    healthcheck: Sequence[str]
+    internal_port: int
+    """Container port the published host port maps to."""
+    user: str
+    files: ContainerFiles
+    data_path: str
+    """Where the data volume is mounted."""
+    command: Sequence[str] | None = None
+    entrypoint: Sequence[str] | None = None
+
+
+def data_store(
+    name: str, store: str, config: PlatformConfig, network: Network, spec: StoreSpec, *, parent: pulumi.Resource
+) -> docker.Container:
+    """Image, data volume and container of the data store `store` (postgres, redis, kafka).
+
+    The catalog entry gives the container name (`payment-<store>`), alias, image, published port and
+    sizing; the data tier gives health timing and volume protection. Children: `<name>-image`,
+    `<store>-data` (fixed, see `data_volume`) and `<name>-container`.
+    """
+    infra = config.infra(store)
+    if infra.image is None:
+        raise ValueError(f"the catalog gives {store} no image")
+    labels = platform_labels(config)
+    volume = data_volume(f"{store}-data", f"payment-{store}-data", labels, config.data.protect_data, parent)
+    return container(
+        f"{name}-container",
+        ContainerSpec(
+            container_name=infra.container_name,
+            alias=store,
+            image=image(f"{name}-image", infra.image, parent),
+            network=network,
+            workload=infra.workload,
+            logging=config.logging,
+            restart=config.restart,
+            health=config.data.health,
+            healthcheck=spec.healthcheck,
+            internal_port=spec.internal_port,
+            published_port=infra.published_port,
+            files=spec.files,
+            user=spec.user,
+            command=spec.command,
+            entrypoint=spec.entrypoint,
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=spec.data_path)],
+            labels=labels,
+        ),
+        parent,
     )

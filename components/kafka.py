@@ -48,8 +48,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.container_files import ContainerFiles, upload
-from components.containers import ContainerSpec, container, data_volume, image
-from components.labels import platform_labels
+from components.containers import StoreSpec, data_store
 from components.network import Network
 from components.startup import WRAPPER_PATH, wrapper_script
 from stacks.models import PlatformConfig, Topic
@@ -285,42 +284,28 @@ class Kafka(pulumi.ComponentResource):
     def __init__(self, name: str, args: KafkaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:data:Kafka", name, None, opts)
         config = args.config
-        infra = config.infra("kafka")
-        if infra.image is None:
-            raise ValueError("the kafka catalog entry has no image")
-        labels = platform_labels(config)
         paths = KafkaPaths()
         self.bootstrap_servers = f"{SERVICE_ALIAS}.{config.network.name}:{INTERNAL_PORT}"
-
-        image_id = image(f"{name}-image", infra.image, self)
-        volume = data_volume("kafka-data", "payment-kafka-data", labels, protect=config.data.protect_data, parent=self)
         files = ContainerFiles(
             env=kafka_environment(config),
             uploads=(upload(WRAPPER_PATH, start_script(config.data.topics, paths), KAFKA_UID, "0555"),),
         )
-        self.container = container(
-            f"{name}-container",
-            ContainerSpec(
-                container_name=infra.container_name,
-                alias=SERVICE_ALIAS,
-                image=image_id,
-                network=args.network,
-                workload=infra.workload,
-                logging=config.logging,
-                restart=config.restart,
-                health=config.data.health,
+        self.container = data_store(
+            name,
+            SERVICE_ALIAS,
+            config,
+            args.network,
+            StoreSpec(
                 healthcheck=healthcheck(paths),
                 # The published port reaches the HOST listener, whose advertised address is the host's.
                 internal_port=HOST_PORT,
-                published_port=infra.published_port,
-                files=files,
                 user=f"{KAFKA_UID}:{KAFKA_UID}",
+                files=files,
+                data_path=DATA_DIR,
                 # Replaces the image's CMD (`/etc/kafka/docker/run`), which the wrapper starts itself.
                 entrypoint=[WRAPPER_PATH],
-                volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
-                labels=labels,
             ),
-            self,
+            parent=self,
         )
         self.register_outputs({"containerName": self.container.name, "bootstrapServers": self.bootstrap_servers})
 

@@ -29,8 +29,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import ContainerSpec, container, data_volume, image
-from components.labels import platform_labels
+from components.containers import StoreSpec, data_store
 from components.network import Network
 from components.pki import CA_FILE, LeafCertificate
 from components.secrets import Secrets, secret_path
@@ -265,8 +264,6 @@ class Postgres(pulumi.ComponentResource):
         paths = PostgresPaths()
         self._secrets = args.secrets
         self._domain = config.network.name
-        labels = platform_labels(config)
-        volume = data_volume("postgres-data", "payment-postgres-data", labels, config.data.protect_data, self)
 
         def own(path: str, content: pulumi.Input[str], mode: str = "0400") -> docker.ContainerUploadArgs:
             return upload(path, content, POSTGRES_UID, mode)
@@ -301,30 +298,22 @@ class Postgres(pulumi.ComponentResource):
                 ),
             ),
         )
-        assert infra.image is not None
-        self.container = container(
-            f"{name}-container",
-            ContainerSpec(
-                container_name=infra.container_name,
-                alias="postgres",
-                image=image(f"{name}-image", infra.image, self),
-                network=args.network,
-                workload=infra.workload,
-                logging=config.logging,
-                restart=config.restart,
-                health=config.data.health,
+        self.container = data_store(
+            name,
+            "postgres",
+            config,
+            args.network,
+            StoreSpec(
                 healthcheck=healthcheck(paths),
                 internal_port=infra.port,
-                published_port=infra.published_port,
-                files=files,
                 user=f"{POSTGRES_UID}:{POSTGRES_UID}",
+                files=files,
+                # PostgreSQL 18 images keep PGDATA in a versioned folder under this mount point.
+                data_path="/var/lib/postgresql",
                 entrypoint=[WRAPPER_PATH],
                 command=command(config.data.postgres, paths),
-                # PostgreSQL 18 images keep PGDATA in a versioned folder under this mount point.
-                volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/postgresql")],
-                labels=labels,
             ),
-            self,
+            parent=self,
         )
         self.register_outputs({"container": self.container.name})
 

@@ -30,8 +30,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import ContainerSpec, container, data_volume, image
-from components.labels import platform_labels
+from components.containers import StoreSpec, data_store
 from components.network import Network
 from components.pki import CA_FILE, LeafCertificate
 from components.secrets import Secrets, secret_path
@@ -160,15 +159,8 @@ class Redis(pulumi.ComponentResource):
         config = args.config
         self._config = config
         self._secrets = args.secrets
-        infra = config.infra("redis")
-        if infra.image is None:
-            raise ValueError("the catalog gives redis no image")
         paths = RedisPaths()
-        labels = platform_labels(config)
         password = args.secrets.values[PASSWORD_SECRET]
-
-        image_id = image(f"{name}-image", infra.image, self)
-        volume = data_volume("redis-data", "payment-redis-data", labels, protect=config.data.protect_data, parent=self)
         files = ContainerFiles(
             uploads=(
                 upload(paths.config, redis_conf(config.data.redis, paths), REDIS_UID, PUBLIC_READ),
@@ -179,27 +171,20 @@ class Redis(pulumi.ComponentResource):
                 upload(paths.ca, args.trust_bundle, REDIS_UID, PUBLIC_READ),
             )
         )
-        self.container = container(
-            f"{name}-container",
-            ContainerSpec(
-                container_name=infra.container_name,
-                alias=SERVICE_ALIAS,
-                image=image_id,
-                network=args.network,
-                workload=infra.workload,
-                logging=config.logging,
-                restart=config.restart,
-                health=config.data.health,
+        self.container = data_store(
+            name,
+            SERVICE_ALIAS,
+            config,
+            args.network,
+            StoreSpec(
                 healthcheck=healthcheck(paths),
                 internal_port=PORT,
-                published_port=infra.published_port,
-                files=files,
                 user=f"{REDIS_UID}:{REDIS_GID}",
+                files=files,
+                data_path=paths.data,
                 command=["redis-server", paths.config],
-                volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=paths.data)],
-                labels=labels,
             ),
-            self,
+            parent=self,
         )
         self.register_outputs({"containerName": self.container.name})
 

@@ -203,3 +203,17 @@ def test_without_external_secrets_nothing_external_is_injected() -> None:
 def test_a_rotation_changes_exactly_its_consumers(rotation: dict[str, int], containers: set[str]) -> None:
     diff = changed(probe(platform_config("prod")), probe(platform_config("prod", rotation=rotation)))
     assert {name for name in diff["changed"] if name.startswith("probe-")} == containers
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_secret_in_any_name_command_healthcheck_label_or_log_option(stack: str) -> None:
+    """Checked on the plain values (secrets revealed), so a secret that lost its flag is caught too."""
+    render = rendered(stack)
+    for resource in render.resources:
+        assert SECRET_MARKER not in resource.name
+        if resource.type != "docker:index/container:Container":
+            continue
+        inputs = resource.revealed_inputs
+        visible = [inputs.get(key) for key in ("name", "command", "entrypoints", "healthcheck", "labels", "logOpts")]
+        assert SECRET_MARKER not in json.dumps(visible), resource.name
+        assert "[secret]" not in json.dumps([resource.inputs.get(k) for k in ("command", "entrypoints", "healthcheck")])
