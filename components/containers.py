@@ -1,9 +1,19 @@
-"""One way to declare a platform container, so every container gets the same baseline.
+"""One way to declare a platform container, so every container gets the same hardened baseline.
 
-Every container the platform runs is built here: its fixed name, the platform network with its DNS
-aliases, the profile's CPU and memory limits and reservations, json-file log rotation, a bounded restart
-policy, a healthcheck with the profile's timing, `no-new-privileges`, all capabilities dropped, and a
-published port only where the profile or stack config asks, on an explicit host address.
+Every container the platform runs is built here (`components.hardening` lists the baseline and its
+documented exceptions): its fixed name, the platform network with its DNS aliases, the profile's CPU and
+memory limits and reservations, json-file log rotation, a bounded restart policy, a healthcheck with the
+profile's timing, a non-root user, a read-only root filesystem, `no-new-privileges`, all capabilities
+dropped, and a published port only where the profile or stack config asks, on an explicit host address.
+
+Files (certificates, keys, secrets, generated configuration) reach a read-only container through a
+files volume. The Docker API refuses to extract an upload into a read-only root filesystem, and the
+provider extracts uploads at `/`; so a one-shot loader container (busybox, no network) receives the
+uploads, copies them into the volume `payment-<container>-files`, and exits; the container mounts the
+volume's sub-folders read-only at the paths the files belong to (volume subpaths: Docker 26 or later).
+The loader is replaced whenever a file changes, and the container is replaced with it (its
+`replacement_trigger` is the loader's id), so a rotation restarts exactly the containers that hold the
+rotated file.
 
 Containers have fixed Docker names (`payment-postgres`, as the seed's commands expect), so a
 replacement must delete the old container before creating the new one (`delete_before_replace`);
@@ -12,16 +22,32 @@ otherwise Docker refuses the second container with the same name.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import posixpath
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
 
 from components.container_files import ContainerFiles
+from components.hardening import DEFAULT_TMPFS, SECURITY_OPTS, exception
 from components.labels import platform_labels
 from components.network import Network
 from stacks.models import HealthTiming, LogRotation, PlatformConfig, RestartPolicy, Workload
+
+LOADER_IMAGE = "busybox:1.37.0"
+STAGE = "/stage"
+FILES = "/files"
+STOP_GRACE_SECONDS = 30
+"""SIGTERM, then this long before SIGKILL: data stores flush and services drain on replacement."""
+
+
+@dataclass(frozen=True)
+class Host:
+    """What every container on the Docker host shares: the platform network and the loader image."""
+
+    network: Network
+    loader_image: pulumi.Input[str]
 
 
 @dataclass(frozen=True)
@@ -31,7 +57,7 @@ class ContainerSpec:
     alias: str
     """Short DNS name on the platform network, e.g. `postgres` (`postgres.payment-network` is added)."""
     image: pulumi.Input[str]
-    network: Network
+    host: Host
     workload: Workload
     logging: LogRotation
     restart: RestartPolicy
@@ -39,17 +65,22 @@ class ContainerSpec:
     healthcheck: Sequence[str]
     """Docker healthcheck test, e.g. `["CMD", "pg_isready", ...]`. Never carries a secret."""
     internal_port: int
+    user: str
+    """`uid:gid` to run as: never root (`components.hardening`)."""
     published_port: int | None = None
     """Host port when the workload is published; None for containers the host never reaches."""
     files: ContainerFiles = field(default_factory=ContainerFiles)
-    user: str | None = None
-    """`uid:gid` to run as; the image's non-root user."""
     command: Sequence[str] | None = None
     entrypoint: Sequence[str] | None = None
     volumes: Sequence[docker.ContainerVolumeArgs] = ()
+    """Named volumes (data); host paths are refused."""
+    tmpfs: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TMPFS))
+    """Writable scratch mounts of the read-only container."""
     labels: dict[str, str] = field(default_factory=dict)
     wait: bool = True
     """Wait for `healthy` during `pulumi up`, so dependants start against a ready container."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """Containers that must be healthy first (they are created with `wait`)."""
 
 
 def image(name: str, reference: str, parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -61,7 +92,59 @@ def image(name: str, reference: str, parent: pulumi.Resource) -> pulumi.Output[s
     return pulled.image_id
 
 
+def mount_roots(paths: Sequence[str]) -> list[str]:
+    """The folders to mount from the files volume: each file's folder, minus those inside another."""
+    folders = sorted({posixpath.dirname(p) for p in paths})
+    return [f for f in folders if not any(f.startswith(other + "/") for other in folders if other != f)]
+
+
+def _check_user(name: str, user: str) -> None:
+    uid = user.split(":", 1)[0]
+    if uid in ("", "0", "root"):
+        raise ValueError(f"{name}: containers run as a non-root user, got {user!r}")
+
+
+def _loader(
+    resource_name: str, spec: ContainerSpec, volume: docker.Volume, parent: pulumi.Resource
+) -> docker.Container:
+    """The one-shot container that copies `spec.files.uploads` into the files volume, then exits."""
+    staged = [
+        docker.ContainerUploadArgs(
+            file=f"{STAGE}{u.file}",
+            content=u.content,
+            owner=u.owner,
+            group=u.group,
+            permissions=u.permissions,
+        )
+        for u in spec.files.uploads
+    ]
+    # Replace the volume's whole content, so a file that is no longer uploaded does not linger.
+    script = f"find {FILES} -mindepth 1 -delete && cp -a {STAGE}/. {FILES}/"
+    return docker.Container(
+        resource_name,
+        name=f"{spec.container_name}-files",
+        image=spec.host.loader_image,
+        command=["sh", "-c", script],
+        uploads=staged,
+        volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=FILES)],
+        network_mode="none",
+        capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=["CHOWN", "DAC_OVERRIDE", "FOWNER"]),
+        security_opts=list(SECURITY_OPTS),
+        must_run=False,
+        attach=True,
+        restart="no",
+        log_driver=spec.logging.driver,
+        log_opts=spec.logging.docker_options(),
+        labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())],
+        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
+    )
+
+
 def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) -> docker.Container:
+    """The container described by `spec`, hardened, with its files volume and loader when it has files."""
+    _check_user(spec.container_name, spec.user)
+    if any(v.host_path is not None for v in spec.volumes):
+        raise ValueError(f"{spec.container_name}: host paths are never mounted; use a named volume")
     workload = spec.workload
     ports = []
     if spec.published_port is not None and workload.publish.enabled:
@@ -73,16 +156,45 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
                 protocol="tcp",
             )
         )
+    mounts: list[docker.ContainerMountArgs] = []
+    depends_on = list(spec.depends_on)
+    trigger: pulumi.Input[str] | None = None
+    if spec.files.uploads:
+        volume = docker.Volume(
+            f"{resource_name}-files",
+            name=f"{spec.container_name}-files",
+            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())],
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        loader = _loader(f"{resource_name}-loader", spec, volume, parent)
+        paths = [str(u.file) for u in spec.files.uploads]
+        mounts = [
+            docker.ContainerMountArgs(
+                type="volume",
+                source=volume.name,
+                target=root,
+                read_only=True,
+                volume_options=docker.ContainerMountVolumeOptionsArgs(subpath=root.lstrip("/")),
+            )
+            for root in mount_roots(paths)
+        ]
+        depends_on.append(loader)
+        trigger = loader.id
     health = spec.health
+    read_only = exception(spec.container_name, "read_only") is None
     return docker.Container(
         resource_name,
         name=spec.container_name,
         image=spec.image,
         hostname=spec.alias,
-        networks_advanced=[spec.network.attach(spec.alias)],
+        # Only the platform network: no attachment to Docker's default bridge.
+        network_mode=spec.host.network.network_name,
+        networks_advanced=[spec.host.network.attach(spec.alias)],
         envs=spec.files.envs(),
-        uploads=list(spec.files.uploads),
+        mounts=mounts,
         volumes=list(spec.volumes),
+        tmpfs=dict(spec.tmpfs) if read_only else None,
+        read_only=read_only,
         ports=ports,
         user=spec.user,
         command=list(spec.command) if spec.command else None,
@@ -95,8 +207,12 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
         log_opts=spec.logging.docker_options(),
         restart=spec.restart.policy,
         max_retry_count=spec.restart.max_retries or None,
-        security_opts=["no-new-privileges:true"],
+        security_opts=list(SECURITY_OPTS),
         capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
+        privileged=False,
+        ipc_mode="private",
+        init=True,
+        destroy_grace_seconds=STOP_GRACE_SECONDS,
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=list(spec.healthcheck),
             interval=f"{health.interval_seconds}s",
@@ -107,7 +223,9 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
         wait=spec.wait,
         wait_timeout=health.wait_timeout_seconds if spec.wait else None,
         labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())],
-        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
+        opts=pulumi.ResourceOptions(
+            parent=parent, delete_before_replace=True, depends_on=depends_on, replacement_trigger=trigger
+        ),
     )
 
 
@@ -142,16 +260,17 @@ class StoreSpec:
     """Where the data volume is mounted."""
     command: Sequence[str] | None = None
     entrypoint: Sequence[str] | None = None
+    tmpfs: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TMPFS))
 
 
 def data_store(
-    name: str, store: str, config: PlatformConfig, network: Network, spec: StoreSpec, *, parent: pulumi.Resource
+    name: str, store: str, config: PlatformConfig, host: Host, spec: StoreSpec, *, parent: pulumi.Resource
 ) -> docker.Container:
     """Image, data volume and container of the data store `store` (postgres, redis, kafka).
 
     The catalog entry gives the container name (`payment-<store>`), alias, image, published port and
     sizing; the data tier gives health timing and volume protection. Children: `<name>-image`,
-    `<store>-data` (fixed, see `data_volume`) and `<name>-container`.
+    `<store>-data` (fixed, see `data_volume`) and `<name>-container` with its files volume and loader.
     """
     infra = config.infra(store)
     if infra.image is None:
@@ -164,7 +283,7 @@ def data_store(
             container_name=infra.container_name,
             alias=store,
             image=image(f"{name}-image", infra.image, parent),
-            network=network,
+            host=host,
             workload=infra.workload,
             logging=config.logging,
             restart=config.restart,
@@ -177,6 +296,7 @@ def data_store(
             command=spec.command,
             entrypoint=spec.entrypoint,
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=spec.data_path)],
+            tmpfs=spec.tmpfs,
             labels=labels,
         ),
         parent,

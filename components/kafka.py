@@ -48,8 +48,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.container_files import ContainerFiles, upload
-from components.containers import StoreSpec, data_store
-from components.network import Network
+from components.containers import Host, StoreSpec, data_store
 from components.startup import WRAPPER_PATH, wrapper_script
 from stacks.models import PlatformConfig, Topic
 
@@ -270,8 +269,8 @@ def healthcheck(paths: KafkaPaths | None = None) -> list[str]:
 class KafkaArgs:
     config: PlatformConfig
     """The stack's resolved configuration: the kafka workload, topics, health timing, network name."""
-    network: Network
-    """The platform network the container joins (alias `kafka`)."""
+    host: Host
+    """The Docker host: platform network and the loader image for files."""
 
 
 class Kafka(pulumi.ComponentResource):
@@ -294,7 +293,7 @@ class Kafka(pulumi.ComponentResource):
             name,
             SERVICE_ALIAS,
             config,
-            args.network,
+            args.host,
             StoreSpec(
                 healthcheck=healthcheck(paths),
                 # The published port reaches the HOST listener, whose advertised address is the host's.

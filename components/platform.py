@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.container_files import ContainerFiles
+from components.containers import LOADER_IMAGE, Host, image
 from components.kafka import Kafka, KafkaArgs
 from components.labels import platform_labels
 from components.network import Network, NetworkArgs
@@ -46,13 +47,14 @@ class Platform(pulumi.ComponentResource):
         self.network = Network(
             f"{name}-network", NetworkArgs(config=config.network, labels=platform_labels(config)), opts=child
         )
+        self.host = Host(network=self.network, loader_image=image(f"{name}-loader-image", LOADER_IMAGE, self))
         self.pki = Pki(f"{name}-pki", PkiArgs(config=config.pki, domain=config.network.name), opts=child)
         self.secrets = Secrets(f"{name}-secrets", SecretsArgs(config=config.secrets), opts=child)
         self.postgres = Postgres(
             f"{name}-postgres",
             PostgresArgs(
                 config=config,
-                network=self.network,
+                host=self.host,
                 secrets=self.secrets,
                 certificate=self.pki.certificates["postgres"],
                 trust_bundle=self.pki.trust_bundle,
@@ -63,14 +65,14 @@ class Platform(pulumi.ComponentResource):
             f"{name}-redis",
             RedisArgs(
                 config=config,
-                network=self.network,
+                host=self.host,
                 secrets=self.secrets,
                 certificate=self.pki.certificates["redis"],
                 trust_bundle=self.pki.trust_bundle,
             ),
             opts=child,
         )
-        self.kafka = Kafka(f"{name}-kafka", KafkaArgs(config=config, network=self.network), opts=child)
+        self.kafka = Kafka(f"{name}-kafka", KafkaArgs(config=config, host=self.host), opts=child)
         self.register_outputs({"network": self.network.network_name, "caCertPem": self.pki.ca_cert_pem})
 
     def service_files(self, service: Service) -> ContainerFiles:

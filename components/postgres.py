@@ -29,8 +29,8 @@ import pulumi
 import pulumi_docker as docker
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import StoreSpec, data_store
-from components.network import Network
+from components.containers import Host, StoreSpec, data_store
+from components.hardening import DEFAULT_TMPFS
 from components.pki import CA_FILE, LeafCertificate
 from components.secrets import Secrets, secret_path
 from components.startup import WRAPPER_PATH, wrapper_script
@@ -244,7 +244,8 @@ def service_environment(service: Service, domain: str) -> dict[str, str]:
 class PostgresArgs:
     config: PlatformConfig
     """The whole platform: services (databases and roles), sizing, profile, network name."""
-    network: Network
+    host: Host
+    """The Docker host: platform network and the loader image for files."""
     secrets: Secrets
     """Source of the superuser password and every `db-password-<service>`."""
     certificate: LeafCertificate
@@ -302,7 +303,7 @@ class Postgres(pulumi.ComponentResource):
             name,
             "postgres",
             config,
-            args.network,
+            args.host,
             StoreSpec(
                 healthcheck=healthcheck(paths),
                 internal_port=infra.port,
@@ -310,6 +311,8 @@ class Postgres(pulumi.ComponentResource):
                 files=files,
                 # PostgreSQL 18 images keep PGDATA in a versioned folder under this mount point.
                 data_path="/var/lib/postgresql",
+                # The socket, the bootstrap marker and the server's pid live here; the root stays read-only.
+                tmpfs={**DEFAULT_TMPFS, paths.socket_dir: "rw,noexec,nosuid,size=16m,mode=1777"},
                 entrypoint=[WRAPPER_PATH],
                 command=command(config.data.postgres, paths),
             ),

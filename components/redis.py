@@ -30,8 +30,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import StoreSpec, data_store
-from components.network import Network
+from components.containers import Host, StoreSpec, data_store
 from components.pki import CA_FILE, LeafCertificate
 from components.secrets import Secrets, secret_path
 from stacks.models import PlatformConfig, RedisTuning
@@ -138,8 +137,8 @@ def healthcheck(paths: RedisPaths, port: int = PORT) -> list[str]:
 class RedisArgs:
     config: PlatformConfig
     """The stack's resolved configuration: Redis's sizing, tuning, health timing and exposure."""
-    network: Network
-    """The platform network the container joins as `redis` / `redis.<network>`."""
+    host: Host
+    """The Docker host: platform network and the loader image for files."""
     secrets: Secrets
     """Holds `redis-password`, given to the server (files) and to services (per the stack's delivery)."""
     certificate: LeafCertificate
@@ -175,7 +174,7 @@ class Redis(pulumi.ComponentResource):
             name,
             SERVICE_ALIAS,
             config,
-            args.network,
+            args.host,
             StoreSpec(
                 healthcheck=healthcheck(paths),
                 internal_port=PORT,

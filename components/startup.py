@@ -16,7 +16,8 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-WRAPPER_PATH = "/usr/local/bin/payment-start"
+WRAPPER_PATH = "/opt/payment/start"
+"""Outside the image's own folders: the files volume is mounted over this file's folder."""
 
 
 def wrapper_script(server: Sequence[str], ready: str, apply: str, marker: str, attempts: int = 120) -> str:

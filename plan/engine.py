@@ -188,8 +188,8 @@ class RecordingMonitor(mocks.MockMonitor):
             json_format.MessageToDict(request.replacement_trigger) if request.HasField("replacement_trigger") else None
         )
         state: dict[str, Any] = dict(raw_inputs)  # inputs keep their secret markers, like the engine's
+        request_view = simulate.Request(request.type, urn, reveal(raw_inputs), reveal(trigger))
         if request.custom and request.type != "pulumi:pulumi:Stack":
-            request_view = simulate.Request(request.type, urn, reveal(raw_inputs), reveal(trigger))
             for key, value in self.simulator.outputs(request_view).items():
                 state.setdefault(key, value)
             for key in request.additionalSecretOutputs:
@@ -220,8 +220,9 @@ class RecordingMonitor(mocks.MockMonitor):
 
         obj = struct_pb2.Struct()
         obj.update(state)
-        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, simulate.resource_id(urn), state)
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=simulate.resource_id(urn), object=obj)
+        resource_id = simulate.resource_id(request_view)
+        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         if self.recording and request.urn.split("::")[2] == "pulumi:pulumi:Stack":

@@ -47,9 +47,13 @@ def digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
-def resource_id(urn: str) -> str:
-    """A 64-hex-digit id, the shape of a Docker object id, stable per URN."""
-    return digest("id", urn)
+def resource_id(request: Request) -> str:
+    """A 64-hex-digit id, the shape of a Docker object id.
+
+    Derived from inputs and trigger as well as the URN: a replaced resource gets a new id, as it does
+    from a real provider, so whatever keys off an id (a `replacement_trigger`) changes with it.
+    """
+    return request.seed("id")
 
 
 def marked(seed: str, length: int, marker: str = SECRET_MARKER) -> str:

@@ -79,7 +79,8 @@ def _short_type(type_: str) -> str:
 def _flags(resource: Resource) -> list[str]:
     flags = [flag for flag, on in (("protect", resource.protect), ("retain", resource.retain_on_delete)) if on]
     if resource.replacement_trigger not in (None, 0):
-        flags.append(f"trigger={resource.replacement_trigger}")
+        trigger = str(resource.replacement_trigger)
+        flags.append(f"trigger={trigger[:12] if len(trigger) > 16 else trigger}")
     return flags
 
 

@@ -8,10 +8,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
+from components.containers import STAGE
 from plan import PROJECT_DIR, Render, render
 
 IN_CI = os.environ.get("CI") == "true"
@@ -78,3 +79,10 @@ def require_tool(name: str, package: str) -> str:
     if found:
         return found
     unavailable(f"{name} not found: install Debian's {package} (.ci/run does) to run this test")
+
+
+def uploads(render: Render, container: str, *, revealed: bool = False) -> list[dict[str, Any]]:
+    """The files a container is given: its loader's uploads, at the paths the container sees them."""
+    loader = render.get("docker:index/container:Container", f"{container}-loader")
+    items = loader.revealed_inputs["uploads"] if revealed else loader.inputs["uploads"]
+    return [{**item, "file": str(item["file"]).removeprefix(STAGE)} for item in items]

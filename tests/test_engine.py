@@ -82,7 +82,10 @@ def test_simulated_values_are_deterministic_marked_and_follow_rotation() -> None
     assert first.startswith(SECRET_MARKER) and len(first) == 40
     assert result({"length": 40, "keepers": {"rotation": "1"}}) != first  # a keeper rotates the value
     assert result({"length": 40}, trigger=1) != first  # so does a replacement trigger
-    assert len(resource_id(urn)) == 64
+    request = Request("docker:index/container:Container", urn, {"image": "a"})
+    assert len(resource_id(request)) == 64
+    # a replaced container (other inputs) gets another id, as from Docker
+    assert resource_id(request) != resource_id(Request("docker:index/container:Container", urn, {"image": "b"}))
 
 
 def test_the_cli_refuses_to_print_a_leaked_secret(

@@ -27,6 +27,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from components.containers import LOADER_IMAGE, Host
 from components.kafka import (
     Kafka,
     KafkaArgs,
@@ -46,6 +47,7 @@ from plan.simulate import image_id
 from stacks.catalog import TOPICS
 from stacks.models import PlatformConfig, Topic
 from stacks.resolve import resolve
+from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -524,7 +526,7 @@ def test_the_real_paths_are_the_images() -> None:
 def build(config: PlatformConfig) -> Render:
     def program() -> None:
         network = Network("payment-network", NetworkArgs(config=config.network, labels=platform_labels(config)))
-        kafka = Kafka("payment-kafka", KafkaArgs(config=config, network=network))
+        kafka = Kafka("payment-kafka", KafkaArgs(config=config, host=Host(network=network, loader_image=LOADER_IMAGE)))
         pulumi.export("serviceEnv", kafka.service_files().env)
 
     return run_program(program, config.project, config.stack)
@@ -540,7 +542,7 @@ def container_inputs(render: Render) -> dict[str, Any]:
 
 
 def wrapper(render: Render) -> str:
-    uploads = {u["file"]: u for u in container_inputs(render)["uploads"]}
+    uploads = {u["file"]: u for u in container_uploads(render, "payment-kafka-container")}
     assert list(uploads) == [WRAPPER_PATH]
     return str(uploads[WRAPPER_PATH]["content"])
 
@@ -569,7 +571,7 @@ def test_container_shape(stack: str, ports: list[dict[str, object]]) -> None:
     assert kafka["healthcheck"]["tests"] == healthcheck()
     assert kafka["wait"] is True
     assert {"label": "com.payment-platform.stack", "value": stack} in kafka["labels"]
-    upload = kafka["uploads"][0]
+    upload = container_uploads(render, "payment-kafka-container")[0]
     assert (upload["permissions"], upload["owner"], upload["group"]) == ("0555", "1000", "1000")
     env = env_of(render)
     assert env["CLUSTER_ID"] == cluster_id("payment-platform", stack)
@@ -585,6 +587,8 @@ def test_everything_hangs_off_the_component() -> None:
         (IMAGE, "payment-kafka-image"),
         (VOLUME, "kafka-data"),
         (CONTAINER, "payment-kafka-container"),
+        (VOLUME, "payment-kafka-container-files"),
+        (CONTAINER, "payment-kafka-container-loader"),
     }
     assert render.get(CONTAINER, "payment-kafka-container").delete_before_replace
 

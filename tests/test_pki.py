@@ -56,13 +56,14 @@ def test_ca_certificate_is_a_public_output(prod: Render) -> None:
 
 
 def containers(render: Render) -> set[str]:
-    """Containers that hold the trust bundle: the ones a change of trusted CAs must replace."""
+    """Containers holding the trust bundle, and their loaders: what a change of trusted CAs replaces."""
     bundle = render.outputs["caBundle"]
-    return {
+    loaders = {
         r.name
         for r in render.by_type("docker:index/container:Container")
         if any(u.get("content") == bundle for u in r.revealed_inputs.get("uploads", []))
     }
+    return loaders | {name.removesuffix("-loader") for name in loaders}
 
 
 def test_preparing_a_ca_rotation_adds_the_next_ca_to_the_bundle_only() -> None:
@@ -103,6 +104,7 @@ def test_rotating_one_certificate_replaces_its_key_and_reissues_it_alone() -> No
         "payment-pki-postgres-key",
         "payment-pki-postgres-csr",
         "payment-pki-postgres-cert",
+        "payment-postgres-container-loader",
         "payment-postgres-container",
     }
 

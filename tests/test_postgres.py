@@ -22,6 +22,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
+from components.containers import LOADER_IMAGE, Host
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
 from components.postgres import (
@@ -44,6 +45,7 @@ from stacks.models import PlatformConfig, Service
 from stacks.resolve import resolve
 from stacks.units import ByteSize
 from tests.conftest import require_tool, unavailable
+from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -102,7 +104,7 @@ def build(config: PlatformConfig, monitor: object = None) -> Render:
             "payment-postgres",
             PostgresArgs(
                 config=config,
-                network=network,
+                host=Host(network=network, loader_image=LOADER_IMAGE),
                 secrets=vault,
                 certificate=pki.certificates["postgres"],
                 trust_bundle=pki.trust_bundle,
@@ -133,7 +135,13 @@ def test_container_shape_in_both_stacks() -> None:
         ] == ports
         assert "POSTGRES_PASSWORD_FILE=/run/secrets/postgres-superuser-password" in postgres["envs"]
         assert postgres["wait"] is True
-        assert postgres["entrypoints"] == ["/usr/local/bin/payment-start"]
+        assert postgres["entrypoints"] == ["/opt/payment/start"]
+        assert postgres["readOnly"] is True
+        assert set(postgres["tmpfs"]) == {"/tmp", "/var/run/postgresql"}
+        mounts = {m["target"]: m for m in postgres["mounts"]}
+        assert set(mounts) == {"/etc/postgresql", "/opt/payment", "/run/secrets"}
+        assert all(m["readOnly"] and m["source"] == "payment-postgres-files" for m in mounts.values())
+        assert mounts["/run/secrets"]["volumeOptions"]["subpath"] == "run/secrets"
         assert postgres["volumes"] == [{"containerPath": "/var/lib/postgresql", "volumeName": "payment-postgres-data"}]
 
 
@@ -146,7 +154,7 @@ def test_data_volume_is_retained_everywhere_and_protected_in_prod() -> None:
 
 def test_secrets_travel_only_in_secret_uploads() -> None:
     postgres = built("prod").get(CONTAINER, "payment-postgres-container")
-    uploads = {u["file"]: u for u in postgres.inputs["uploads"]}
+    uploads = {u["file"]: u for u in container_uploads(built("prod"), "payment-postgres-container")}
     secret_files = {f for f, u in uploads.items() if u["content"] == "[secret]"}
     assert secret_files == {
         "/run/secrets/postgres-superuser-password",

@@ -24,6 +24,7 @@ import pulumi
 import pulumi_docker as docker
 import pytest
 
+from components.containers import LOADER_IMAGE, Host
 from components.labels import platform_labels
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
@@ -37,6 +38,7 @@ from stacks.models import PlatformConfig, RedisTuning
 from stacks.resolve import resolve
 from stacks.units import ByteSize
 from tests.conftest import require_tool
+from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -133,7 +135,10 @@ class Built:
         return self.render.get(CONTAINER, "payment-redis-container")
 
     def uploads(self) -> dict[str, dict[str, Any]]:
-        return {u["file"]: u for u in self.redis().inputs["uploads"]}
+        return {u["file"]: u for u in container_uploads(self.render, "payment-redis-container")}
+
+    def revealed_uploads(self) -> list[dict[str, Any]]:
+        return container_uploads(self.render, "payment-redis-container", revealed=True)
 
     def probe_env(self) -> Callable[[str], object]:
         env = dict(item.split("=", 1) for item in self.render.get(CONTAINER, "probe").revealed_inputs["envs"])
@@ -151,7 +156,7 @@ def platform(config: PlatformConfig, monitor: RecordingMonitor | None = None) ->
             "payment-redis",
             RedisArgs(
                 config=config,
-                network=network,
+                host=Host(network=network, loader_image=LOADER_IMAGE),
                 secrets=secrets,
                 certificate=pki.certificates["redis"],
                 trust_bundle=pki.trust_bundle,
@@ -230,8 +235,7 @@ def test_uploads_secret_where_secret_readable_where_public(stack: str) -> None:
 
 
 def test_auth_include_and_password_file_carry_the_generated_password() -> None:
-    redis = built("prod").redis()
-    revealed = {u["file"]: u["content"] for u in redis.revealed_inputs["uploads"]}
+    revealed = {u["file"]: u["content"] for u in built("prod").revealed_uploads()}
     password = revealed["/run/secrets/redis-password"]
     assert password.startswith(SECRET_MARKER)
     assert revealed["/usr/local/etc/redis/auth.conf"] == auth_conf(password)
@@ -241,7 +245,7 @@ def test_auth_include_and_password_file_carry_the_generated_password() -> None:
 def test_no_secret_in_commands_healthchecks_labels_or_the_public_config(stack: str) -> None:
     render = built(stack).render
     redis = built(stack).redis()
-    password = next(u["content"] for u in redis.revealed_inputs["uploads"] if u["file"].endswith("redis-password"))
+    password = next(u["content"] for u in built(stack).revealed_uploads() if u["file"].endswith("redis-password"))
     checked = 0
     for resource in render.resources:
         if not resource.type.startswith("docker:"):
@@ -259,7 +263,7 @@ def test_no_secret_in_commands_healthchecks_labels_or_the_public_config(stack: s
                 assert leak not in visible, f"{resource.name}: {leak!r} in {visible}"
             checked += 1
     assert checked >= 2 * 4  # the network, the image, the volume and the container at least
-    public = next(u["content"] for u in redis.revealed_inputs["uploads"] if u["file"].endswith("redis.conf"))
+    public = next(u["content"] for u in built(stack).revealed_uploads() if u["file"].endswith("redis.conf"))
     assert password not in public and SECRET_MARKER not in public
     assert redis.inputs["envs"] == []
 
@@ -301,9 +305,7 @@ def test_service_contract_with_files_delivery() -> None:
             "permissions": "0400",
         }
     ]
-    redis_password = next(
-        u["content"] for u in built_prod.redis().revealed_inputs["uploads"] if u["file"].endswith("redis-password")
-    )
+    redis_password = next(u["content"] for u in built_prod.revealed_uploads() if u["file"].endswith("redis-password"))
     assert probe.revealed_inputs["uploads"][0]["content"] == redis_password
 
 

@@ -60,18 +60,26 @@ def test_rotating_one_secret_changes_only_that_secret() -> None:
 
 def test_rotating_a_database_password_restarts_the_database_bootstrap() -> None:
     diff = changed(rendered("dev"), rendered("dev", "rotation.db-password-order-service=1"))
-    assert diff["changed"] == {"payment-secrets-db-password-order-service", "payment-postgres-container"}
+    assert diff["changed"] == {
+        "payment-secrets-db-password-order-service",
+        "payment-postgres-container-loader",
+        "payment-postgres-container",
+    }
 
 
 def test_rotating_the_redis_password_restarts_redis_only() -> None:
     diff = changed(rendered("dev"), rendered("dev", "rotation.redis-password=1"))
-    assert diff["changed"] == {"payment-secrets-redis-password", "payment-redis-container"}
+    assert diff["changed"] == {
+        "payment-secrets-redis-password",
+        "payment-redis-container-loader",
+        "payment-redis-container",
+    }
 
 
 def test_rotation_all_regenerates_every_generated_secret_and_nothing_else() -> None:
     diff = changed(rendered("prod"), rendered("prod", "rotation.all=1"))
     # The database bootstrap consumes the superuser and every service's password; Redis its own.
-    consumers = {"payment-postgres-container", "payment-redis-container"}
+    consumers = {f"payment-{store}-container{part}" for store in ("postgres", "redis") for part in ("", "-loader")}
     assert diff["changed"] == {f"payment-secrets-{name}" for name in GENERATED} | consumers
     assert diff["added"] == diff["removed"] == set()
 

@@ -1,0 +1,44 @@
+"""The container hardening baseline, and every exception to it, in one place.
+
+Every container the platform runs gets, from `components.containers`: a non-root user, a read-only root
+filesystem with tmpfs where writes are needed, `no-new-privileges`, all capabilities dropped, no
+privileged mode, no host network, PID or IPC namespace, no host paths mounted, ports published only on
+an explicit host address, a bounded restart policy, memory and CPU limits, json-file log rotation and a
+healthcheck. `EXCEPTIONS` lists, with the reason, each place a container departs from that; the tests
+and the policy pack read this table, so an exception that is not written here fails them.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+DEFAULT_TMPFS = MappingProxyType({"/tmp": "rw,noexec,nosuid,size=64m"})
+"""Scratch space for a read-only container; noexec: nothing written at run time can be executed."""
+
+SECURITY_OPTS = ("no-new-privileges:true",)
+
+LOADER = "file loader"
+"""The one-shot containers that put a container's files into its files volume (see containers.py)."""
+
+EXCEPTIONS: MappingProxyType[tuple[str, str], str] = MappingProxyType(
+    {
+        ("payment-kafka", "read_only"): (
+            "the apache/kafka image renders server.properties into /opt/kafka/config on every start; "
+            "a tmpfs there would hide the log4j and tools configuration the image ships"
+        ),
+        (LOADER, "user"): (
+            "runs as root to copy files owned by each container's own user (cp -a keeps owner and mode)"
+        ),
+        (LOADER, "capabilities"): "CHOWN, DAC_OVERRIDE and FOWNER only, to read and re-own those files",
+        (LOADER, "read_only"): "its root filesystem holds the staged uploads (the Docker API refuses uploads "
+        "into a read-only root filesystem); it has no network and exits after copying",
+        (LOADER, "healthcheck"): "a one-shot job: `pulumi up` waits for it to exit instead",
+        (LOADER, "restart"): "a one-shot job: restarting it would only copy the same files again",
+        (LOADER, "limits"): "a copy of a few kilobytes; it runs for well under a second",
+    }
+)
+
+
+def exception(container: str, item: str) -> str | None:
+    """The documented reason `container` departs from `item` of the baseline, or None."""
+    return EXCEPTIONS.get((container, item))
