@@ -44,6 +44,8 @@ class CatalogService:
     """Human name for dashboards and the render table."""
     integrations: frozenset[Integration] = frozenset()
     """External systems the service talks to; their credentials are injected into it alone."""
+    calls: tuple[str, ...] = ()
+    """Upstream services it calls over mTLS; each becomes a `<DEP>_SERVICE_URL` variable."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class CatalogInfrastructure:
     """Pinned default image; `<name>.image` in stack config overrides it. Set when the piece is deployed."""
 
 
-SERVICES: tuple[CatalogService, ...] = (
+_SEED_TABLE: tuple[CatalogService, ...] = (
     CatalogService("admin-bff-service", 40001, "payment_admin", Tier.BFF, "Admin BFF"),
     CatalogService("merchant-bff-service", 40023, "payment_merchant", Tier.BFF, "Merchant BFF"),
     CatalogService("payment-gateway", 40003, "payment_gateway", Tier.CORE, "Payment Gateway"),
@@ -89,6 +91,60 @@ SERVICES: tuple[CatalogService, ...] = (
     CatalogService("merchant-quota-service", 40024, "payment_merchant_quota", Tier.CORE, "Merchant Quota"),
 )
 
+# Who calls whom (the seed's trace: Gateway -> Order -> Channel -> Risk -> Accounting). Only these edges
+# get a URL variable; everything else flows through Kafka events.
+CALLS: dict[str, tuple[str, ...]] = {
+    "admin-bff-service": (
+        "merchant-auth-service",
+        "config-service",
+        "analytics-service",
+        "accounting-service",
+        "settlement-service",
+        "withdrawal-service",
+        "kyc-service",
+        "dispute-service",
+        "reconciliation-service",
+        "merchant-policy-service",
+        "merchant-quota-service",
+    ),
+    "merchant-bff-service": (
+        "payment-gateway",
+        "order-service",
+        "settlement-service",
+        "withdrawal-service",
+        "dispute-service",
+        "kyc-service",
+        "merchant-auth-service",
+        "merchant-quota-service",
+        "analytics-service",
+        "cashier-service",
+    ),
+    "payment-gateway": (
+        "order-service",
+        "risk-service",
+        "merchant-auth-service",
+        "merchant-quota-service",
+        "config-service",
+    ),
+    "order-service": ("channel-adapter", "accounting-service"),
+    "channel-adapter": ("risk-service", "config-service"),
+    "risk-service": ("accounting-service", "merchant-policy-service"),
+    "settlement-service": ("accounting-service", "notification-service"),
+    "withdrawal-service": ("accounting-service", "risk-service", "channel-adapter", "notification-service"),
+    "reconciliation-service": ("accounting-service", "channel-adapter", "settlement-service"),
+    "dispute-service": ("order-service", "accounting-service", "notification-service"),
+    "cashier-service": ("payment-gateway", "order-service", "config-service"),
+    "kyc-service": ("notification-service",),
+    "merchant-auth-service": ("config-service",),
+    "merchant-quota-service": ("merchant-policy-service",),
+    "merchant-policy-service": ("config-service",),
+}
+
+SERVICES: tuple[CatalogService, ...] = tuple(
+    CatalogService(s.name, s.port, s.database, s.tier, s.title, s.integrations, CALLS.get(s.name, ()))
+    for s in _SEED_TABLE
+)
+
 INFRASTRUCTURE: tuple[CatalogInfrastructure, ...] = (
     CatalogInfrastructure("postgres", 5432, 40432, "PostgreSQL", tls=True, image="postgres:18.6-trixie"),
     CatalogInfrastructure("redis", 6379, 40379, "Redis", tls=True, image="redis:8.10.2-alpine"),
@@ -97,7 +153,7 @@ INFRASTRUCTURE: tuple[CatalogInfrastructure, ...] = (
     CatalogInfrastructure("prometheus", 9090, 40090, "Prometheus", tls=True),
     CatalogInfrastructure("grafana", 3000, 40300, "Grafana"),
     CatalogInfrastructure("jaeger", 16686, 50686, "Jaeger UI"),
-    CatalogInfrastructure("kong", 8000, 40080, "Kong Gateway", tls=True),
+    CatalogInfrastructure("kong", 8000, 40080, "Kong Gateway", tls=True, image="kong:3.9.1"),
 )
 
 INFRASTRUCTURE_NAMES: tuple[str, ...] = tuple(i.name for i in INFRASTRUCTURE)
@@ -145,6 +201,12 @@ def platform_secrets(service_names: Iterable[str]) -> tuple[CatalogSecret, ...]:
 def db_password_secret(service: str) -> str:
     return f"db-password-{service}"
 
+
+OPERATOR = "operator"
+"""A client-only certificate for people and tools (`make health`) that call services over mTLS."""
+
+DEMO_IMAGE = "nginxinc/nginx-unprivileged:1.29.3-alpine"
+"""Stand-in for every service when `demo` is on: serves /health and /metrics over mTLS."""
 
 APP_UID = 10001
 """Numeric uid (and gid) service images run as; uploaded keys are owned by it, so no name lookup is needed."""

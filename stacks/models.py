@@ -143,6 +143,12 @@ class ServiceSettings(WorkloadSettings):
     """New services only: `core` (default) or `bff`."""
     title: str | None = None
     """New services only: human name (defaults to the service name)."""
+    calls: list[str] | None = None
+    """New services only: upstream services it calls."""
+    image: PinnedImage | None = None
+    """Image of this service, overriding `serviceImages` and `demo`."""
+    healthcheck: list[str] | None = None
+    """Docker healthcheck test replacing the default mTLS GET /health (e.g. ["CMD", "/app/healthcheck"])."""
 
 
 def _country(value: str) -> str:
@@ -178,6 +184,21 @@ class SmtpSettings(Model):
     sender: str | None = Field(default=None, alias="from")
 
 
+class ServiceImagesSettings(Model):
+    """`serviceImages.*`: where service images come from when `demo` is off."""
+
+    registry: str | None = None
+    """Repository prefix: the image of `order-service` is `<registry>/order-service:<tag>`."""
+    tag: str | None = None
+    build_context: str | None = None
+    """Folder holding `<service>/Dockerfile` (the seed's backend/services); images are built from it."""
+
+
+class GatewaySettings(Model):
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    max_request_megabytes: Annotated[int, Field(ge=1, le=100)] | None = None
+
+
 class StackSettings(Model):
     """Everything under the `payment-platform:` config namespace."""
 
@@ -201,6 +222,9 @@ class StackSettings(Model):
     secret_delivery: SecretDelivery | None = None
     stripe: StripeSettings | None = None
     smtp: SmtpSettings | None = None
+    demo: bool | None = None
+    service_images: ServiceImagesSettings | None = None
+    gateway: GatewaySettings | None = None
 
 
 # --- profiles and the resolved configuration ----------------------------------------------------
@@ -270,6 +294,12 @@ class HealthTiming(Model):
     """`pulumi up` fails if a container that others depend on is not healthy by then."""
 
 
+class GatewayDefaults(Model):
+    rate_limit_per_minute: int
+    """Requests per minute per client address, enforced by Kong."""
+    max_request_megabytes: int
+
+
 class PkiDefaults(Model):
     ca_validity_hours: int
     leaf_validity_hours: int
@@ -297,6 +327,7 @@ class Profile(Model):
     health: HealthTiming
     protect_data: bool
     """Mark data volumes `protect`ed: `pulumi destroy` refuses until they are unprotected by hand."""
+    gateway: GatewayDefaults
     secret_delivery: SecretDelivery
     """How secrets reach containers: files (never visible in `docker inspect`) or environment variables."""
 
@@ -306,6 +337,17 @@ class Network(Model):
     """Docker network name; also the DNS domain services use (`<name>.payment-network`)."""
     subnet: IPv4Network
     gateway: IPv4Address
+
+
+ImageSource = Literal["demo", "registry", "build", "override"]
+
+
+class ServiceImage(Model):
+    source: ImageSource
+    reference: str
+    """Image name with tag (the tag a build is given, for `build`)."""
+    build_context: str | None = None
+    """For `build`: the folder with the service's Dockerfile."""
 
 
 class Service(Model):
@@ -319,8 +361,17 @@ class Service(Model):
     builtin: bool
     """True for the seed's 19 services, false for services a stack adds through config."""
     integrations: frozenset[Integration] = frozenset()
+    calls: tuple[str, ...] = ()
     replicas: int
     workload: Workload
+    image: ServiceImage
+    healthcheck: tuple[str, ...] | None = None
+    """Custom Docker healthcheck test; None means the default mTLS GET /health."""
+
+    @property
+    def url_variable(self) -> str:
+        """`ORDER_SERVICE_URL` for order-service, `PAYMENT_GATEWAY_SERVICE_URL` for payment-gateway."""
+        return self.name.removesuffix("-service").upper().replace("-", "_") + "_SERVICE_URL"
 
     @property
     def container_names(self) -> tuple[str, ...]:
@@ -442,6 +493,9 @@ class PlatformConfig(Model):
     pki: Pki
     secrets: Secrets
     data: DataTier
+    gateway: GatewayDefaults
+    demo: bool
+    """Every service runs the demo stand-in (DEMO_IMAGE) unless it names an image of its own."""
 
     def service(self, name: str) -> Service:
         for service in self.services:

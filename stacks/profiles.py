@@ -15,6 +15,7 @@ from ipaddress import IPv4Address
 from types import MappingProxyType
 
 from stacks.models import (
+    GatewayDefaults,
     HealthTiming,
     LogRotation,
     PkiDefaults,
@@ -84,6 +85,7 @@ DEV = Profile(
         interval_seconds=10, timeout_seconds=5, retries=5, start_period_seconds=30, wait_timeout_seconds=180
     ),
     protect_data=False,
+    gateway=GatewayDefaults(rate_limit_per_minute=600, max_request_megabytes=8),
     # Environment variables, as the seed's .env did: images that only read DB_PASSWORD work unchanged.
     secret_delivery="env",
 )
@@ -124,6 +126,7 @@ PROD = Profile(
         interval_seconds=15, timeout_seconds=5, retries=5, start_period_seconds=60, wait_timeout_seconds=300
     ),
     protect_data=True,
+    gateway=GatewayDefaults(rate_limit_per_minute=1200, max_request_megabytes=8),
     # Files: a secret in an environment variable shows in `docker inspect` and in crash dumps.
     secret_delivery="files",
 )

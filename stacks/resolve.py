@@ -15,8 +15,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from stacks.catalog import (
+    DEMO_IMAGE,
     INFRASTRUCTURE,
     INFRASTRUCTURE_NAMES,
+    OPERATOR,
     SERVICES,
     TOPICS,
     Integration,
@@ -31,6 +33,7 @@ from stacks.models import (
     SERVICE_NAME,
     Certificate,
     DataTier,
+    GatewayDefaults,
     Infrastructure,
     InfrastructureSettings,
     LogRotation,
@@ -46,6 +49,8 @@ from stacks.models import (
     Secret,
     Secrets,
     Service,
+    ServiceImage,
+    ServiceImagesSettings,
     ServiceSettings,
     Smtp,
     StackSettings,
@@ -66,7 +71,9 @@ SECRET_KEYS: frozenset[str] = frozenset({"secrets"})
 """Top-level keys that may hold secrets. Any other key stored with `--secret` is refused: its value
 would be used in plain text (a size, a port) and shown in every preview anyway."""
 
-_IDENTITY_FIELDS = ("port", "database", "tier", "title")
+_IDENTITY_FIELDS = ("port", "database", "tier", "title", "calls")
+IMAGE_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+REPOSITORY = re.compile(r"^(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 
 
 def resolve(
@@ -148,6 +155,13 @@ def resolve(
         pki=pki,
         secrets=secrets,
         data=data,
+        gateway=GatewayDefaults(
+            rate_limit_per_minute=(settings.gateway and settings.gateway.rate_limit_per_minute)
+            or profile.gateway.rate_limit_per_minute,
+            max_request_megabytes=(settings.gateway and settings.gateway.max_request_megabytes)
+            or profile.gateway.max_request_megabytes,
+        ),
+        demo=bool(settings.demo),
     )
 
 
@@ -191,8 +205,11 @@ def _services(settings: StackSettings, profile: Profile, problems: list[Problem]
                 title=entry.title,
                 builtin=True,
                 integrations=entry.integrations,
+                calls=entry.calls,
                 replicas=override.replicas or profile.replicas.get(entry.name, 1),
                 workload=_workload(profile.service, override, ("services", entry.name), profile, problems),
+                image=_service_image(entry.name, override, settings),
+                healthcheck=tuple(override.healthcheck) if override.healthcheck else None,
             )
         )
 
@@ -244,11 +261,64 @@ def _services(settings: StackSettings, profile: Profile, problems: list[Problem]
                 tier=override.tier or Tier.CORE,
                 title=override.title or name,
                 builtin=False,
+                calls=tuple(override.calls or ()),
                 replicas=override.replicas or 1,
                 workload=_workload(profile.service, override, path, profile, problems),
+                image=_service_image(name, override, settings),
+                healthcheck=tuple(override.healthcheck) if override.healthcheck else None,
             )
         )
+    known = {s.name for s in services}
+    for service in services:
+        for upstream in service.calls:
+            if upstream == service.name or upstream not in known:
+                problems.append(
+                    Problem(
+                        ("services", service.name, "calls"),
+                        f"'{upstream}' is not another service of the catalog{suggest(upstream, known)}",
+                        list(service.calls),
+                    )
+                )
+    _check_images(settings, services, problems)
     return tuple(services)
+
+
+def _service_image(name: str, override: ServiceSettings, settings: StackSettings) -> ServiceImage:
+    """Where a service's image comes from: its own override, the demo stand-in, a build, or the registry."""
+    images = settings.service_images or ServiceImagesSettings()
+    if override.image:
+        return ServiceImage(source="override", reference=override.image)
+    if settings.demo:
+        return ServiceImage(source="demo", reference=DEMO_IMAGE)
+    repository = f"{images.registry or 'payment-platform'}/{name}"
+    if images.build_context:
+        context = f"{images.build_context.rstrip('/')}/{name}"
+        return ServiceImage(source="build", reference=f"{repository}:{images.tag or 'local'}", build_context=context)
+    return ServiceImage(source="registry", reference=f"{repository}:{images.tag or ''}")
+
+
+def _check_images(settings: StackSettings, services: list[Service], problems: list[Problem]) -> None:
+    images = settings.service_images or ServiceImagesSettings()
+    if images.registry is not None and not REPOSITORY.match(images.registry):
+        problems.append(
+            Problem(
+                ("serviceImages", "registry"),
+                "expected a registry/repository prefix such as registry.example.com/payment",
+                images.registry,
+            )
+        )
+    if images.tag is not None and (not IMAGE_TAG.match(images.tag) or images.tag == "latest"):
+        problems.append(
+            Problem(("serviceImages", "tag"), "expected a version tag such as 1.4.2 (not latest)", images.tag)
+        )
+    if any(s.image.source == "registry" for s in services) and not (images.registry and images.tag):
+        problems.append(
+            Problem(
+                ("serviceImages",),
+                "service images are not configured: set serviceImages.registry and serviceImages.tag, "
+                "serviceImages.buildContext, or `pulumi config set demo true` for the stand-in images",
+            )
+        )
 
 
 def _workload(
@@ -395,7 +465,11 @@ def _pki(
         early_renewal_hours=pick("early_renewal_hours"),
         certificates=tuple(
             Certificate(subject=name, rotation=settings.rotation.get(f"tls-{name}", 0))
-            for name in [*(s.name for s in services), *(i.name for i in infrastructure if _has_tls(i.name))]
+            for name in [
+                *(s.name for s in services),
+                *(i.name for i in infrastructure if _has_tls(i.name)),
+                OPERATOR,
+            ]
         ),
     )
     if pki.ca_overlap == "previous" and ca_generation == 0:

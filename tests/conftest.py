@@ -13,7 +13,10 @@ from typing import Any, NoReturn
 import pytest
 
 from components.containers import STAGE
-from plan import PROJECT_DIR, Render, render
+from plan import PROJECT_DIR, Project, Render, render
+from plan.stackfile import build
+from stacks.models import PlatformConfig
+from stacks.resolve import resolve
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -86,3 +89,12 @@ def uploads(render: Render, container: str, *, revealed: bool = False) -> list[d
     loader = render.get("docker:index/container:Container", f"{container}-loader")
     items = loader.revealed_inputs["uploads"] if revealed else loader.inputs["uploads"]
     return [{**item, "file": str(item["file"]).removeprefix(STAGE)} for item in items]
+
+
+def stack_config(stack: str, **values: Any) -> PlatformConfig:
+    """The resolved configuration of `stack` as its stack file sets it, plus `values` on top (pure)."""
+    project = Project.load(PROJECT_DIR)
+    prefix = f"{project.name}:"
+    raw = {key[len(prefix) :]: value for key, value in build(project, stack).values.items() if key.startswith(prefix)}
+    raw.update(values)
+    return resolve(raw, project=project.name, stack=stack, secret_keys={"secrets"} if "secrets" in raw else set())

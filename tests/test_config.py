@@ -11,10 +11,11 @@ from stacks.catalog import SERVICES, Tier
 from stacks.errors import ConfigError
 from stacks.models import PlatformConfig
 from stacks.resolve import resolve
+from tests.conftest import stack_config
 
 
 def config(stack: str = "dev", **values: Any) -> PlatformConfig:
-    return resolve(values, project="payment-platform", stack=stack)
+    return stack_config(stack, **values)
 
 
 def test_dev_profile_is_the_seed_sizing() -> None:
@@ -65,7 +66,7 @@ def test_log_rotation_and_restart_follow_the_seed() -> None:
 
 
 def test_profile_key_overrides_the_stack_name() -> None:
-    staging = config("staging", profile="prod")
+    staging = config("staging", profile="prod", demo=True)
     assert staging.profile == "prod"
     assert staging.stack == "staging"
     assert staging.service("payment-gateway").replicas == 3

@@ -46,7 +46,7 @@ from plan.engine import run_program
 from plan.simulate import image_id
 from stacks.catalog import TOPICS
 from stacks.models import PlatformConfig, Topic
-from stacks.resolve import resolve
+from tests.conftest import stack_config
 from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
@@ -57,7 +57,7 @@ CATALOG = [t.name for t in TOPICS]
 
 
 def platform_config(stack: str, **values: object) -> PlatformConfig:
-    return resolve(values, project="payment-platform", stack=stack)
+    return stack_config(stack, **values)
 
 
 # --- pure builders ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ TLS_INFRASTRUCTURE = ["postgres", "redis", "prometheus", "kong"]
 
 def test_one_certificate_per_service_and_tls_infrastructure(dev: Render, prod: Render) -> None:
     assert [i.name for i in INFRASTRUCTURE if i.tls] == TLS_INFRASTRUCTURE
-    expected = {f"payment-pki-{name}-cert" for name in [*(s.name for s in SERVICES), *TLS_INFRASTRUCTURE]}
+    expected = {f"payment-pki-{name}-cert" for name in [*(s.name for s in SERVICES), *TLS_INFRASTRUCTURE, "operator"]}
     for render in (dev, prod):
         assert {r.name for r in render.by_type(CERT)} == expected
         assert [r.name for r in render.by_type(CA)] == ["payment-pki-ca0"]

@@ -98,7 +98,7 @@ def test_handshake_fails_without_a_client_certificate() -> None:
 
 
 def test_handshake_fails_with_a_certificate_from_another_ca() -> None:
-    rendered, other = faithful("prod"), faithful("staging", "profile=prod")  # another stack, another CA
+    rendered, other = faithful("prod"), faithful("staging", "profile=prod", "demo=true")  # another stack, another CA
     with pytest.raises(ssl.SSLError):
         mtls(leaf(rendered, "order-service"), leaf(other, "payment-gateway"), bundle(rendered))
 

@@ -42,9 +42,8 @@ from plan.engine import run_program
 from plan.tlsmodel import Faithful
 from stacks.catalog import SERVICES
 from stacks.models import PlatformConfig, Service
-from stacks.resolve import resolve
 from stacks.units import ByteSize
-from tests.conftest import require_tool, unavailable
+from tests.conftest import require_tool, stack_config, unavailable
 from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
@@ -52,7 +51,7 @@ VOLUME = "docker:index/volume:Volume"
 
 
 def platform_config(stack: str, **values: object) -> PlatformConfig:
-    return resolve(values, project="payment-platform", stack=stack)
+    return stack_config(stack, **values)
 
 
 # --- pure builders ----------------------------------------------------------------------------------

@@ -35,9 +35,8 @@ from plan.simulate import SECRET_MARKER
 from plan.tlsmodel import Faithful
 from stacks.catalog import APP_UID
 from stacks.models import PlatformConfig, RedisTuning
-from stacks.resolve import resolve
 from stacks.units import ByteSize
-from tests.conftest import require_tool
+from tests.conftest import require_tool, stack_config
 from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
@@ -177,7 +176,7 @@ def platform(config: PlatformConfig, monitor: RecordingMonitor | None = None) ->
 
 @functools.cache
 def built(stack: str) -> Built:
-    config = resolve({}, project="payment-platform", stack=stack)
+    config = stack_config(stack)
     return Built(platform(config), config)
 
 
@@ -329,7 +328,7 @@ TRICKY_PASSWORD = 'Tricky "pass" \\ word $HOME `id` #not-a-comment 0123456789'
 @functools.cache
 def faithful_tls(stack: str) -> tuple[str, str, str]:
     """Redis's certificate and key and the trust bundle, issued for real by the faithful pulumi-tls model."""
-    config = resolve({}, project="payment-platform", stack="prod")
+    config = stack_config("prod")
     render = platform(config.model_copy(update={"stack": stack}), RecordingMonitor(Faithful()))
     cert = render.get(CERT, "payment-pki-redis-cert").revealed_outputs["certPem"]
     key = render.get(KEY, "payment-pki-redis-key").revealed_outputs["privateKeyPem"]

@@ -9,8 +9,7 @@ from components.platform import Platform, PlatformArgs
 from plan import Render, render
 from plan.engine import run_program
 from plan.simulate import SECRET_MARKER
-from stacks.resolve import resolve
-from tests.conftest import rendered, run_cli
+from tests.conftest import rendered, run_cli, stack_config
 
 RESOURCE_KEYS = {
     "urn",
@@ -94,14 +93,16 @@ def test_output_file_option_writes_the_same_json(tmp_path: Path) -> None:
 
 def test_config_file_option_uses_another_stack_file(tmp_path: Path) -> None:
     stack_file = tmp_path / "Pulumi.custom.yaml"
-    stack_file.write_text("config:\n  payment-platform:networkSubnet: 10.77.0.0/16\n", encoding="utf-8")
+    stack_file.write_text(
+        "config:\n  payment-platform:networkSubnet: 10.77.0.0/16\n  payment-platform:demo: true\n", encoding="utf-8"
+    )
     result = run_cli("render", "--stack", "dev", "--config-file", str(stack_file), "--format", "json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["outputs"]["network"]["subnet"] == "10.77.0.0/16"
 
 
 def test_a_staging_stack_runs_prod_defaults() -> None:
-    staging = rendered("staging", "profile=prod")
+    staging = rendered("staging", "profile=prod", "demo=true")
     assert staging.outputs["profile"] == "prod"
     assert staging.outputs["services"]["payment-gateway"]["replicas"] == 3
     assert staging.get("pulumi:pulumi:Stack", "payment-platform-staging")
@@ -124,7 +125,7 @@ def test_no_simulated_secret_reaches_any_render(dev: Render, prod: Render) -> No
 
 def test_renaming_the_platform_keeps_every_data_volume() -> None:
     """URNs carry parents' types, not names: fixed volume names survive a component rename."""
-    config = resolve({}, project="payment-platform", stack="prod")
+    config = stack_config("prod")
 
     def volumes(name: str) -> set[str]:
         def program() -> None:

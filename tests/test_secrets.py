@@ -15,8 +15,7 @@ from plan.engine import run_program
 from plan.simulate import SECRET_MARKER
 from stacks.catalog import SERVICES
 from stacks.models import PlatformConfig
-from stacks.resolve import resolve
-from tests.conftest import changed, rendered, run_cli
+from tests.conftest import changed, rendered, run_cli, stack_config
 
 PASSWORD = "random:index/randomPassword:RandomPassword"
 GENERATED = [
@@ -133,8 +132,7 @@ def probe(config: PlatformConfig) -> Render:
 
 
 def platform_config(stack: str, **values: object) -> PlatformConfig:
-    secret_keys = {"secrets"} if "secrets" in values else set()
-    return resolve(values, project="payment-platform", stack=stack, secret_keys=secret_keys)
+    return stack_config(stack, **values)
 
 
 ALL_EXTERNAL = {

@@ -103,7 +103,7 @@ def test_stray_top_level_keys_in_a_stack_file_are_refused(tmp_path: Path) -> Non
 def test_project_file_declares_every_scalar_key_the_program_reads() -> None:
     """Pulumi.yaml's `config:` block and the typed model must not drift apart."""
     declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
-    scalar_types = {int: "integer", str: "string"}
+    scalar_types = {int: "integer", str: "string", bool: "boolean"}
     expected = {}
     for name, field in StackSettings.model_fields.items():
         annotation = unwrap_optional(field.annotation)
@@ -117,7 +117,7 @@ def test_project_file_declares_every_scalar_key_the_program_reads() -> None:
     assert all(d["type"] in scalar_types.values() for d in declared.values())
     assert all(d.get("description") for d in declared.values())
     # Profile-dependent keys must not declare a default: the CLI would pass it as if set.
-    assert {k for k, d in declared.items() if "default" in d} == {"networkSubnet"}
+    assert {k for k, d in declared.items() if "default" in d} == {"networkSubnet", "demo"}
 
 
 def test_stack_files_of_both_stacks_render_clean() -> None:
