@@ -16,6 +16,7 @@ Replaces the seed's generate-ca-cert.sh / generate-service-cert.sh with pulumi-t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -31,13 +32,16 @@ CERTS_DIR = "/app/certs"
 CA_FILE = f"{CERTS_DIR}/ca/ca-cert.pem"
 
 
-def subject_alt_names(subject: str, domain: str) -> tuple[list[str], list[str]]:
-    """DNS names and IP addresses a leaf is valid for: `<name>`, `<name>.<domain>`, localhost, 127.0.0.1.
+def subject_alt_names(subject: str, domain: str, container_names: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """DNS names and IP addresses a leaf is valid for: `<name>`, `<name>.<domain>`, localhost, 127.0.0.1,
+    and the subject's container names.
 
     The fully qualified name is what service URLs use (`https://order-service.payment-network:40004`);
-    localhost and 127.0.0.1 let a container's own health check verify its certificate.
+    localhost and 127.0.0.1 let a container's own health check verify its certificate; the container
+    names let a client that addresses one replica (Kong's upstream targets, a scrape of each replica)
+    verify it too.
     """
-    return [subject, f"{subject}.{domain}", "localhost"], ["127.0.0.1"]
+    return [subject, f"{subject}.{domain}", "localhost", *container_names], ["127.0.0.1"]
 
 
 def subject_fields(config: PkiConfig, common_name: str) -> dict[str, str | None]:
@@ -114,7 +118,7 @@ class Pki(pulumi.ComponentResource):
                 ecdsa_curve="P256",
                 opts=pulumi.ResourceOptions(parent=self, replacement_trigger=certificate.rotation),
             )
-            dns_names, ip_addresses = subject_alt_names(subject, args.domain)
+            dns_names, ip_addresses = subject_alt_names(subject, args.domain, certificate.container_names)
             csr = tls.CertRequest(
                 f"{name}-{subject}-csr",
                 private_key_pem=key.private_key_pem,

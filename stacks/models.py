@@ -415,6 +415,8 @@ class Certificate(Model):
     """Service or infrastructure name: the certificate's common name and first DNS name."""
     rotation: int
     """`rotation.tls-<subject>`: bumping it replaces the key and re-issues the certificate."""
+    container_names: tuple[str, ...] = ()
+    """Docker names of the subject's containers: also valid names, for peers that address one replica."""
 
     @property
     def name(self) -> str:

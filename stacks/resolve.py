@@ -268,6 +268,16 @@ def _services(settings: StackSettings, profile: Profile, problems: list[Problem]
                 healthcheck=tuple(override.healthcheck) if override.healthcheck else None,
             )
         )
+    for service in services:
+        if service.replicas > 1 and service.workload.publish.enabled:
+            problems.append(
+                Problem(
+                    ("services", service.name, "publish", "enabled"),
+                    f"{service.replicas} replicas cannot share one host port; reach the service through Kong, "
+                    "or set it to false",
+                    True,
+                )
+            )
     known = {s.name for s in services}
     for service in services:
         for upstream in service.calls:
@@ -463,13 +473,25 @@ def _pki(
         ca_validity_hours=pick("ca_validity_hours"),
         leaf_validity_hours=pick("leaf_validity_hours"),
         early_renewal_hours=pick("early_renewal_hours"),
-        certificates=tuple(
-            Certificate(subject=name, rotation=settings.rotation.get(f"tls-{name}", 0))
-            for name in [
-                *(s.name for s in services),
-                *(i.name for i in infrastructure if _has_tls(i.name)),
-                OPERATOR,
-            ]
+        certificates=(
+            *(
+                Certificate(
+                    subject=s.name,
+                    rotation=settings.rotation.get(f"tls-{s.name}", 0),
+                    container_names=s.container_names,
+                )
+                for s in services
+            ),
+            *(
+                Certificate(
+                    subject=i.name,
+                    rotation=settings.rotation.get(f"tls-{i.name}", 0),
+                    container_names=(i.container_name,),
+                )
+                for i in infrastructure
+                if _has_tls(i.name)
+            ),
+            Certificate(subject=OPERATOR, rotation=settings.rotation.get(f"tls-{OPERATOR}", 0)),
         ),
     )
     if pki.ca_overlap == "previous" and ca_generation == 0:

@@ -124,6 +124,8 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
             "--set",
             "services.payment-gateway.replicas=2",
             "--set",
+            "services.payment-gateway.publish.enabled=false",
+            "--set",
             "services.payment-gateway-2.port=40030",
             "--set",
             "services.payment-gateway-2.database=payment_gw2",
@@ -290,6 +292,12 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
     ),
     ("country in lower case", ["--set", "pki.country=cn"], 'pki.country = "cn"', "two-letter ISO 3166"),
     ("unknown secret delivery", ["--set", "secretDelivery=vault"], 'secretDelivery = "vault"', "'files' or 'env'"),
+    (
+        "replicas sharing a published port",
+        ["--set", "services.payment-gateway.replicas=2"],
+        "services.payment-gateway.publish.enabled = true",
+        "cannot share one host port",
+    ),
     (
         "service images not configured",
         ["--set", "demo=false"],

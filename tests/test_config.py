@@ -73,7 +73,10 @@ def test_profile_key_overrides_the_stack_name() -> None:
 
 
 def test_per_service_override_changes_only_that_service() -> None:
-    resolved = config("dev", services={"payment-gateway": {"limits": {"memory": "1G"}, "replicas": 2}})
+    resolved = config(
+        "dev",
+        services={"payment-gateway": {"limits": {"memory": "1G"}, "replicas": 2, "publish": {"enabled": False}}},
+    )
     gateway = resolved.service("payment-gateway")
     assert str(gateway.workload.limits.memory) == "1G"
     assert str(gateway.workload.limits.cpus) == "1"  # untouched fields keep the profile's value

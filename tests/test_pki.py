@@ -23,7 +23,9 @@ def test_one_certificate_per_service_and_tls_infrastructure(dev: Render, prod: R
 
 def test_leaf_names_usages_and_validity_follow_the_profile(dev: Render, prod: Render) -> None:
     csr = prod.get(CSR, "payment-pki-order-service-csr").inputs
-    assert csr["dnsNames"] == ["order-service", "order-service.payment-network", "localhost"]
+    assert csr["dnsNames"] == ["order-service", "order-service.payment-network", "localhost", "payment-order-service"]
+    gateway = prod.get(CSR, "payment-pki-payment-gateway-csr").inputs["dnsNames"]
+    assert gateway[3:] == [f"payment-payment-gateway-{n}" for n in (1, 2, 3)]  # each replica is addressable
     assert csr["ipAddresses"] == ["127.0.0.1"]
     assert csr["subject"]["commonName"] == "order-service"
     for render, validity, renewal in ((dev, 720, 168), (prod, 2160, 720)):
