@@ -10,13 +10,14 @@ PY := $(VENV)/bin/python
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 PULUMI := PULUMI_BACKEND_URL=$(PULUMI_BACKEND_URL) pulumi
 
-.PHONY: help deps plan render-json lint test pytest preview up destroy pulumi-prereqs clean
+.PHONY: help deps plan render-json lint test pytest preview up health destroy pulumi-prereqs clean
 
 help:
 	@echo "make plan STACK=dev|prod   offline render of the stack (no Pulumi CLI or Docker needed)"
 	@echo "make test                  lint, type-check and run the test suite"
 	@echo "make preview STACK=...     pulumi preview --diff against the local state backend"
 	@echo "make up STACK=...          pulumi up --refresh (renews due certificates) against it"
+	@echo "make health STACK=...      probe every published health endpoint (like the seed's check-health.sh)"
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -57,6 +58,11 @@ preview: pulumi-prereqs
 # --refresh: pulumi-tls replaces a certificate inside its early-renewal window only when state is refreshed.
 up: pulumi-prereqs
 	$(PULUMI) up --stack $(STACK) --refresh
+
+# Probes every published health endpoint over mTLS with the operator certificate (needs the Pulumi CLI).
+health: deps
+	@command -v pulumi >/dev/null || { echo "make health needs the Pulumi CLI"; exit 1; }
+	$(PULUMI) stack output --stack $(STACK) --json --show-secrets | $(PY) -m scripts.health
 
 destroy: pulumi-prereqs
 	$(PULUMI) destroy --stack $(STACK)

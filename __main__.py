@@ -24,4 +24,8 @@ pulumi.export(
 pulumi.export("caCertificate", platform.pki.ca_cert_pem)
 pulumi.export("caBundle", platform.pki.trust_bundle)
 pulumi.export("caExpires", platform.pki.ca_expires)
+pulumi.export("gatewayUrl", platform.kong.proxy_url)
+pulumi.export("endpoints", platform.endpoints())
+pulumi.export("operatorCertificate", platform.pki.certificates["operator"].cert_pem)
+pulumi.export("operatorKey", pulumi.Output.secret(platform.pki.certificates["operator"].private_key_pem))
 pulumi.export("grafanaAdminPassword", pulumi.Output.secret(platform.secrets.values["grafana-admin-password"]))

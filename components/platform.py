@@ -1,25 +1,28 @@
 """The top-level component: the whole payment platform for one stack.
 
 It receives the resolved `PlatformConfig` and builds one child component per concern: the network,
-the PKI, the secrets, the data stores; services, gateway and observability are added here as siblings,
+the PKI, the secrets, the data stores, the services and the gateway; observability is added as a sibling,
 each taking the catalog-derived config it needs and the outputs of the components it depends on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 
 import pulumi
 
 from components.container_files import ContainerFiles
 from components.containers import LOADER_IMAGE, Host, image
 from components.kafka import Kafka, KafkaArgs
+from components.kong import Kong, KongArgs, routes
 from components.labels import platform_labels
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
 from components.postgres import Postgres, PostgresArgs
 from components.redis import Redis, RedisArgs
 from components.secrets import Secrets, SecretsArgs
+from components.services import Services, ServicesArgs
 from stacks.catalog import APP_UID, Integration
 from stacks.models import PlatformConfig, Service
 
@@ -39,6 +42,8 @@ class Platform(pulumi.ComponentResource):
     postgres: Postgres
     redis: Redis
     kafka: Kafka
+    services: Services
+    kong: Kong
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:platform:Platform", name, None, opts)
@@ -73,7 +78,48 @@ class Platform(pulumi.ComponentResource):
             opts=child,
         )
         self.kafka = Kafka(f"{name}-kafka", KafkaArgs(config=config, host=self.host), opts=child)
+        self.services = Services(
+            f"{name}-services",
+            ServicesArgs(
+                config=config,
+                host=self.host,
+                files=self.service_files,
+                data_stores=[self.postgres.container, self.redis.container, self.kafka.container],
+            ),
+            opts=child,
+        )
+        routed = {route.service for route in routes(config)}
+        self.kong = Kong(
+            f"{name}-kong",
+            KongArgs(
+                config=config,
+                host=self.host,
+                certificate=self.pki.certificates["kong"],
+                trust_bundle=self.pki.trust_bundle,
+                upstreams=[c for svc in sorted(routed) for c in self.services.containers[svc]],
+            ),
+            opts=child,
+        )
         self.register_outputs({"network": self.network.network_name, "caCertPem": self.pki.ca_cert_pem})
+
+    def endpoints(self) -> list[dict[str, str]]:
+        """Health URL of every endpoint published on the host, for `make health` (from 127.0.0.1)."""
+        found = []
+        for service in self.config.services:
+            publish = service.workload.publish
+            if publish.enabled and service.replicas == 1:
+                found.append(
+                    {"name": service.name, "health": f"https://{_local(publish.address)}:{service.port}/health"}
+                )
+        kong = self.config.infra("kong")
+        if kong.workload.publish.enabled:
+            found.append(
+                {
+                    "name": "kong",
+                    "health": f"http://{_local(kong.workload.publish.address)}:{kong.published_port}/health",
+                }
+            )
+        return found
 
     def service_files(self, service: Service) -> ContainerFiles:
         """The mTLS bundle and secrets a service container is given (the services component attaches it)."""
@@ -100,3 +146,8 @@ class Platform(pulumi.ComponentResource):
                 }
             )
         return files
+
+
+def _local(address: IPv4Address) -> str:
+    """Where the Docker host reaches a port published on `address`."""
+    return "127.0.0.1" if address.is_unspecified else str(address)

@@ -205,7 +205,7 @@ def db_password_secret(service: str) -> str:
 OPERATOR = "operator"
 """A client-only certificate for people and tools (`make health`) that call services over mTLS."""
 
-DEMO_IMAGE = "nginxinc/nginx-unprivileged:1.29.3-alpine"
+DEMO_IMAGE = "nginxinc/nginx-unprivileged:1.29.5-alpine"
 """Stand-in for every service when `demo` is on: serves /health and /metrics over mTLS."""
 
 APP_UID = 10001

@@ -268,6 +268,13 @@ def _services(settings: StackSettings, profile: Profile, problems: list[Problem]
                 healthcheck=tuple(override.healthcheck) if override.healthcheck else None,
             )
         )
+    _check_replicas_and_calls(services, problems)
+    _check_images(settings, services, problems)
+    return tuple(services)
+
+
+def _check_replicas_and_calls(services: list[Service], problems: list[Problem]) -> None:
+    """Replicas cannot share a host port; every call-graph edge must lead to another known service."""
     for service in services:
         if service.replicas > 1 and service.workload.publish.enabled:
             problems.append(
@@ -289,8 +296,6 @@ def _services(settings: StackSettings, profile: Profile, problems: list[Problem]
                         list(service.calls),
                     )
                 )
-    _check_images(settings, services, problems)
-    return tuple(services)
 
 
 def _service_image(name: str, override: ServiceSettings, settings: StackSettings) -> ServiceImage:

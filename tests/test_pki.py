@@ -99,7 +99,13 @@ def test_rotating_one_certificate_replaces_its_key_and_reissues_it_alone() -> No
     assert diff == {
         "added": set(),
         "removed": set(),
-        "changed": {"payment-pki-order-service-key", "payment-pki-order-service-csr", "payment-pki-order-service-cert"},
+        "changed": {
+            "payment-pki-order-service-key",
+            "payment-pki-order-service-csr",
+            "payment-pki-order-service-cert",
+            "payment-services-payment-order-service-loader",
+            "payment-services-payment-order-service",
+        },
     }
     postgres = changed(rendered("dev"), rendered("dev", "rotation.tls-postgres=1"))["changed"]
     assert postgres == {

@@ -52,33 +52,46 @@ def test_grafana_password_is_a_secret_output(prod: Render) -> None:
     assert prod.outputs["grafanaAdminPassword"] == "[secret]"
 
 
-def test_rotating_one_secret_changes_only_that_secret() -> None:
+def restarted(*containers: str) -> set[str]:
+    """Resource names of containers (and their file loaders) that a change replaces."""
+    return {name for c in containers for name in (c, f"{c}-loader")}
+
+
+SERVICE_CONTAINERS = [f"payment-services-payment-{s.name}" for s in SERVICES]
+
+
+def test_rotating_one_secret_changes_that_secret_and_its_consumers_only() -> None:
     diff = changed(rendered("dev"), rendered("dev", "rotation.jwt-secret=1"))
-    assert diff == {"added": set(), "removed": set(), "changed": {"payment-secrets-jwt-secret"}}
+    assert diff == {
+        "added": set(),
+        "removed": set(),
+        # dev delivers secrets as environment variables: the containers change, their file loaders do not
+        "changed": {"payment-secrets-jwt-secret", *SERVICE_CONTAINERS},
+    }
 
 
 def test_rotating_a_database_password_restarts_the_database_bootstrap() -> None:
     diff = changed(rendered("dev"), rendered("dev", "rotation.db-password-order-service=1"))
     assert diff["changed"] == {
         "payment-secrets-db-password-order-service",
-        "payment-postgres-container-loader",
-        "payment-postgres-container",
+        "payment-services-payment-order-service",  # dev: an environment variable
+        *restarted("payment-postgres-container"),  # PostgreSQL always reads password files
     }
 
 
-def test_rotating_the_redis_password_restarts_redis_only() -> None:
+def test_rotating_the_redis_password_restarts_redis_and_the_services() -> None:
     diff = changed(rendered("dev"), rendered("dev", "rotation.redis-password=1"))
-    assert diff["changed"] == {
-        "payment-secrets-redis-password",
-        "payment-redis-container-loader",
-        "payment-redis-container",
-    }
+    assert diff["changed"] == {"payment-secrets-redis-password", *SERVICE_CONTAINERS} | restarted(
+        "payment-redis-container"
+    )
 
 
 def test_rotation_all_regenerates_every_generated_secret_and_nothing_else() -> None:
     diff = changed(rendered("prod"), rendered("prod", "rotation.all=1"))
     # The database bootstrap consumes the superuser and every service's password; Redis its own.
-    consumers = {f"payment-{store}-container{part}" for store in ("postgres", "redis") for part in ("", "-loader")}
+    replicas = [f"payment-services-payment-payment-gateway-{n}" for n in (1, 2, 3)]
+    services = [c for c in SERVICE_CONTAINERS if not c.endswith("-payment-gateway")] + replicas
+    consumers = restarted("payment-postgres-container", "payment-redis-container", *services)
     assert diff["changed"] == {f"payment-secrets-{name}" for name in GENERATED} | consumers
     assert diff["added"] == diff["removed"] == set()
 

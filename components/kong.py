@@ -1,0 +1,395 @@
+"""Kong, the platform's only public entry point: a DB-less gateway configured from the service catalog.
+
+Creates the pulled image and the `payment-kong` container (alias `kong`). Its whole routing table is one
+declarative file generated here (`declarative_config`, rendered by `render_yaml`): one Kong service and
+one upstream per routed catalog service, routes from `ROUTES`, and four global plugins (per-client rate
+limit, request size limit, X-Request-ID correlation, Prometheus metrics). Shaped this way:
+
+* DB-less (`KONG_DATABASE=off`): the file is the configuration, so `pulumi preview` shows every change
+  to the gateway as a diff of one upload, and a change replaces the container (the Admin API of a
+  DB-less node is read-only anyway). No database, no migrations, nothing to drift.
+* Services are reached the way services reach each other: over HTTPS with mutual TLS. Each Kong service
+  has `tls_verify` on against the platform CA, held in the file as `ca_certificates` entities. Kong
+  accepts exactly one certificate per such entity, so each CA of the trust bundle gets its own entity
+  (during a CA rotation the bundle holds two). Each entity's id is a UUIDv5 of its certificate: the
+  same bundle always renders the same file.
+* Kong's client certificate is the global `client_ssl` setting pointing at two files, not a
+  `certificates` entity: an entity would put the private key into the declarative file. The file thus
+  stays public (0444, diffable, shown by `pulumi preview`); only the key upload is secret (0400). Kong's
+  active health checks present the same global certificate when the upstream names none.
+* Targets are container names (`payment-payment-gateway-2:40003`), so Kong balances over every replica
+  and health-checks each one; the upstream's `host_header` (`payment-gateway.payment-network`) is the
+  name Kong sends as Host and SNI and verifies in the service's certificate, which is issued for that
+  name, not for the container's. Active checks send the same name as SNI (`https_sni`) and verify it
+  against `lua_ssl_trusted_certificate` (the CA bundle file), the trust store of Kong's own sockets.
+* The root filesystem stays read-only: Kong writes only its prefix (rendered nginx.conf, the in-memory
+  configuration store, sockets, buffered request bodies), which lives on a tmpfs at `/tmp/kong`.
+* Listeners: the proxy on 0.0.0.0:8000 (published on 40080 where the profile says: 127.0.0.1 in dev,
+  0.0.0.0 in prod); the Admin API on 127.0.0.1:8001 inside the container only and never published;
+  Kong Manager (on by default since 3.4) off; the read-only Status API on 0.0.0.0:8100 for /status and
+  the Prometheus plugin's /metrics, reachable on the platform network only.
+
+Facts about the `kong` image this relies on (kong:3.9.1, Ubuntu 24.04 based): it runs as the `kong`
+user, which the package's post-install script creates after the base image's `ubuntu` user (1000), so
+1001:1001; curl is removed from the image, so the healthcheck is `kong health`, as the image's own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+import yaml
+
+from components.container_files import PUBLIC_READ, ContainerFiles, upload
+from components.containers import ContainerSpec, Host, container, image
+from components.labels import platform_labels
+from components.pki import LeafCertificate
+from stacks.catalog import Integration
+from stacks.models import PlatformConfig, Service
+
+
+@dataclass(frozen=True)
+class Route:
+    """A public path prefix and the catalog service behind it."""
+
+    path: str
+    service: str
+    integration: Integration | None = None
+    """Routed only while this integration is switched on (`config.secrets.integrations`)."""
+
+
+# Everything the public can reach. Adding a route is one line; its service then gets a Kong service and
+# an upstream of its own. Paths are prefixes and are passed on unchanged (no strip_path), so a service
+# sees the same path as the client.
+ROUTES: tuple[Route, ...] = (
+    # Backend-for-frontends of the two portals.
+    Route("/admin", "admin-bff-service"),
+    Route("/merchant", "merchant-bff-service"),
+    # The merchant payment API, served directly by the gateway service (prod: three replicas).
+    Route("/api/v1/payments", "payment-gateway"),
+    # Stripe's event callbacks. Closed unless Stripe is configured: nothing could verify their signature.
+    Route("/webhooks/stripe", "channel-adapter", Integration.STRIPE),
+)
+
+SERVICE_ALIAS = "kong"
+KONG_UID = 1001
+"""The image's `kong` user and group (created after Ubuntu 24.04's `ubuntu` user, 1000); owns the files."""
+
+PROXY_PORT = 8000
+ADMIN_LISTEN = "127.0.0.1:8001"
+"""Loopback inside the container, never published: read-only in DB-less mode, but it lists the whole configuration."""
+STATUS_PORT = 8100
+"""Read-only Status API (/status, /metrics): Prometheus scrapes it over the platform network."""
+
+FORMAT_VERSION = "3.0"
+HEALTH_PATH = "/health"
+"""What every service serves for probes (the same endpoint its Docker healthcheck calls)."""
+
+CORRELATION_HEADER = "X-Request-ID"
+
+DNS_VALID_TTL_SECONDS = 10
+"""Docker's embedded DNS answers with a 600 s TTL; a replaced container's new address must not wait that long."""
+
+PREFIX_TMPFS = MappingProxyType({"/tmp": "rw,noexec,nosuid,size=128m"})
+"""Kong's prefix and `resty`'s scratch folders. Sized for request bodies Kong buffers to disk (anything
+above its 8k in-memory buffer, up to the request size limit) for a handful of concurrent uploads."""
+
+_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "kong.payment-platform")
+_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class KongPaths:
+    """Where things live inside the container."""
+
+    declarative: str = "/etc/kong/declarative/kong.yml"
+    """The generated routing table (public)."""
+    cert: str = "/etc/kong/tls/kong.crt"
+    """Kong's certificate, presented to services (and to their health endpoints) as the client certificate."""
+    key: str = "/etc/kong/tls/kong.key"
+    ca: str = "/etc/kong/tls/ca.crt"
+    """The trust bundle: what Kong's own sockets (active health checks) verify services against."""
+    prefix: str = "/tmp/kong"
+    """Kong's working directory, on the tmpfs: the root filesystem stays read-only."""
+
+
+# --- the declarative configuration (pure) ----------------------------------------------------------------
+
+
+def routes(config: PlatformConfig) -> tuple[Route, ...]:
+    """The routes this stack serves: `ROUTES` minus those whose integration is off."""
+    enabled = config.secrets.integrations
+    return tuple(r for r in ROUTES if r.integration is None or r.integration in enabled)
+
+
+def ca_certificates(ca_bundle: str) -> list[dict[str, str]]:
+    """One `ca_certificates` entity per CA in the bundle (Kong refuses two certificates in one entity)."""
+    pems = [match.group(0).replace("\r\n", "\n") + "\n" for match in _CERTIFICATE.finditer(ca_bundle)]
+    if not pems:
+        raise ValueError("the trust bundle holds no PEM certificate; Kong could verify no service")
+    return [{"id": str(uuid.uuid5(_ID_NAMESPACE, pem)), "cert": pem} for pem in pems]
+
+
+def upstream_name(service: str) -> str:
+    """The virtual host a Kong service points at; Kong balances it over the upstream's targets."""
+    return f"{service}.upstream"
+
+
+def _upstream(service: Service, domain: str) -> dict[str, Any]:
+    tls_name = f"{service.name}.{domain}"
+    return {
+        "name": upstream_name(service.name),
+        # Host header and TLS name (SNI, certificate check) for proxied requests: the service's
+        # certificate names `<service>.<domain>`, not the container names the targets use.
+        "host_header": tls_name,
+        "healthchecks": {
+            # Probes every replica; an unhealthy one stops receiving traffic until it passes again.
+            "active": {
+                "type": "https",
+                "http_path": HEALTH_PATH,
+                "https_sni": tls_name,
+                "https_verify_certificate": True,
+                "timeout": 3,
+                "concurrency": 10,
+                "healthy": {"interval": 10, "successes": 2},
+                "unhealthy": {"interval": 5, "http_failures": 3, "tcp_failures": 2, "timeouts": 3},
+            },
+            # Takes a replica out as soon as proxied requests fail at the connection or gateway level; an
+            # application's own 500 is not a sign of a dead replica (Kong's default list counts it).
+            "passive": {
+                "type": "https",
+                "healthy": {"successes": 5},
+                "unhealthy": {
+                    "http_statuses": [502, 503, 504],
+                    "http_failures": 5,
+                    "tcp_failures": 2,
+                    "timeouts": 3,
+                },
+            },
+        },
+        "targets": [{"target": f"{name}:{service.port}", "weight": 100} for name in service.container_names],
+    }
+
+
+def _service(service: Service, service_routes: Sequence[Route], ca_ids: Sequence[str]) -> dict[str, Any]:
+    return {
+        "name": service.name,
+        "protocol": "https",
+        "host": upstream_name(service.name),
+        "port": service.port,
+        "tls_verify": True,
+        "ca_certificates": list(ca_ids),
+        "routes": [
+            {
+                "name": f"{service.name}-{route.path.strip('/').replace('/', '-')}",
+                "paths": [route.path],
+                "strip_path": False,
+                # Host must stay the service's name: it is what Kong verifies in the service's certificate.
+                "preserve_host": False,
+            }
+            for route in service_routes
+        ],
+    }
+
+
+def plugins(config: PlatformConfig) -> list[dict[str, Any]]:
+    """Global plugins: they apply to every route."""
+    gateway = config.gateway
+    return [
+        # Per client address, counted in this node's memory: one Kong node, so nothing to share.
+        {
+            "name": "rate-limiting",
+            "config": {"minute": gateway.rate_limit_per_minute, "policy": "local", "limit_by": "ip"},
+        },
+        {
+            "name": "request-size-limiting",
+            "config": {"allowed_payload_size": gateway.max_request_megabytes, "size_unit": "megabytes"},
+        },
+        # A fresh UUID per request (unless the client sent one), passed to the service and echoed back, so
+        # a merchant's support ticket can quote the id the logs and traces carry.
+        {
+            "name": "correlation-id",
+            "config": {"header_name": CORRELATION_HEADER, "generator": "uuid", "echo_downstream": True},
+        },
+        # Exposed on the Status API's /metrics (never on the proxy port).
+        {
+            "name": "prometheus",
+            "config": {
+                "status_code_metrics": True,
+                "latency_metrics": True,
+                "bandwidth_metrics": True,
+                "upstream_health_metrics": True,
+            },
+        },
+    ]
+
+
+# Kong answers this itself (no upstream): what a load balancer in front, or `make health`, asks.
+HEALTH_ROUTE: dict[str, Any] = {
+    "name": "kong-health",
+    "paths": ["~/health$"],
+    "plugins": [
+        {
+            "name": "request-termination",
+            "config": {
+                "status_code": 200,
+                "content_type": "application/json",
+                "body": '{"status":"UP","service":"kong"}',
+            },
+        }
+    ],
+}
+
+
+def declarative_config(config: PlatformConfig, ca_bundle: str) -> dict[str, Any]:
+    """Kong's whole DB-less configuration for `config`, trusting the CAs of `ca_bundle` (public PEM text)."""
+    served = routes(config)
+    names = list(dict.fromkeys(r.service for r in served))  # first-route order, each service once
+    cas = ca_certificates(ca_bundle)
+    ca_ids = [ca["id"] for ca in cas]
+    services = [config.service(name) for name in names]
+    return {
+        "_format_version": FORMAT_VERSION,
+        "ca_certificates": cas,
+        "upstreams": [_upstream(s, config.network.name) for s in services],
+        "services": [_service(s, [r for r in served if r.service == s.name], ca_ids) for s in services],
+        "routes": [HEALTH_ROUTE],
+        "plugins": plugins(config),
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that writes multi-line strings (the CA certificates) as literal blocks, as PEM reads."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def render_yaml(document: dict[str, Any]) -> str:
+    """The declarative file's text: keys in builder order, certificates as literal blocks."""
+    header = "# Generated by payment-platform (components/kong.py). Public: holds no secret.\n"
+    return header + yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+
+
+def kong_environment(config: PlatformConfig, paths: KongPaths) -> dict[str, str]:
+    """Kong's settings (`KONG_<setting>` overrides kong.conf). Only paths and switches: never a secret."""
+    cpus = config.infra(SERVICE_ALIAS).workload.limits.cpus
+    return {
+        "KONG_DATABASE": "off",
+        "KONG_DECLARATIVE_CONFIG": paths.declarative,
+        "KONG_PREFIX": paths.prefix,
+        "KONG_PROXY_LISTEN": f"0.0.0.0:{PROXY_PORT}",
+        "KONG_ADMIN_LISTEN": ADMIN_LISTEN,
+        "KONG_ADMIN_GUI_LISTEN": "off",
+        "KONG_STATUS_LISTEN": f"0.0.0.0:{STATUS_PORT}",
+        # Upstream mTLS: the certificate Kong presents to services and to their health endpoints.
+        "KONG_CLIENT_SSL": "on",
+        "KONG_CLIENT_SSL_CERT": paths.cert,
+        "KONG_CLIENT_SSL_CERT_KEY": paths.key,
+        # The trust store of Kong's own sockets (active health checks); proxied requests use the
+        # services' `ca_certificates`. Only the platform CA: Kong calls nothing outside the platform.
+        "KONG_LUA_SSL_TRUSTED_CERTIFICATE": paths.ca,
+        "KONG_DNS_VALID_TTL": str(DNS_VALID_TTL_SECONDS),
+        # nginx defaults to one worker per host CPU; the container's CPU limit is what it really gets.
+        "KONG_NGINX_WORKER_PROCESSES": str(max(1, math.ceil(cpus))),
+        # No Server/Via/latency headers naming Kong and its version to the public.
+        "KONG_HEADERS": "off",
+        "KONG_ANONYMOUS_REPORTS": "off",
+        "KONG_PROXY_ACCESS_LOG": "/dev/stdout",
+        "KONG_PROXY_ERROR_LOG": "/dev/stderr",
+        "KONG_ADMIN_ACCESS_LOG": "/dev/stdout",
+        "KONG_ADMIN_ERROR_LOG": "/dev/stderr",
+        "KONG_STATUS_ERROR_LOG": "/dev/stderr",
+    }
+
+
+HEALTHCHECK = ("CMD", "kong", "health")
+"""Kong's own check (nginx master and workers running), as in the image; the image has no curl."""
+
+
+# --- the component ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KongArgs:
+    config: PlatformConfig
+    """The stack's resolved configuration: catalog (routes, replicas, ports), gateway limits, Kong's sizing."""
+    host: Host
+    """The Docker host: platform network and the loader image for files."""
+    certificate: LeafCertificate
+    """The certificate the platform CA issued to `kong` (`Pki.certificates["kong"]`): Kong's client identity."""
+    trust_bundle: pulumi.Output[str]
+    """Every trusted CA certificate (public): what Kong verifies services against."""
+    upstreams: Sequence[pulumi.Resource]
+    """The service containers Kong routes to: created (and healthy) before Kong starts."""
+
+
+class Kong(pulumi.ComponentResource):
+    """The API gateway: image and the DB-less `payment-kong` container with its generated routing table."""
+
+    container: docker.Container
+    """The `payment-kong` container."""
+    proxy_url: str
+    """Where clients reach the proxy: `http://<publish address>:40080`, or the network-internal URL when unpublished."""
+
+    def __init__(self, name: str, args: KongArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("payment:gateway:Kong", name, None, opts)
+        config = args.config
+        infra = config.infra(SERVICE_ALIAS)
+        if infra.image is None:
+            raise ValueError("the catalog gives kong no image")
+        paths = KongPaths()
+        # Public: built from the public trust bundle, never from a key.
+        declarative = args.trust_bundle.apply(lambda bundle: render_yaml(declarative_config(config, bundle)))
+        files = ContainerFiles(
+            env=kong_environment(config, paths),
+            uploads=(
+                upload(paths.declarative, declarative, KONG_UID, PUBLIC_READ),
+                upload(paths.cert, args.certificate.cert_pem, KONG_UID, PUBLIC_READ),
+                upload(paths.key, args.certificate.private_key_pem, KONG_UID),
+                upload(paths.ca, args.trust_bundle, KONG_UID, PUBLIC_READ),
+            ),
+        )
+        self.container = container(
+            f"{name}-container",
+            ContainerSpec(
+                container_name=infra.container_name,
+                alias=SERVICE_ALIAS,
+                image=image(f"{name}-image", infra.image, self),
+                host=args.host,
+                workload=infra.workload,
+                logging=config.logging,
+                restart=config.restart,
+                health=config.data.health,
+                healthcheck=HEALTHCHECK,
+                internal_port=PROXY_PORT,
+                published_port=infra.published_port,
+                user=f"{KONG_UID}:{KONG_UID}",
+                files=files,
+                tmpfs=PREFIX_TMPFS,
+                labels=platform_labels(config),
+                wait=True,
+                depends_on=args.upstreams,
+            ),
+            self,
+        )
+        publish = infra.workload.publish
+        self.proxy_url = (
+            f"http://{publish.address}:{infra.published_port}"
+            if publish.enabled
+            else f"http://{SERVICE_ALIAS}.{config.network.name}:{PROXY_PORT}"
+        )
+        self.register_outputs({"containerName": self.container.name, "proxyUrl": self.proxy_url})
