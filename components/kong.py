@@ -381,7 +381,8 @@ class Kong(pulumi.ComponentResource):
                 files=files,
                 tmpfs=PREFIX_TMPFS,
                 labels=platform_labels(config),
-                wait=True,
+                # Nothing waits for the gateway; its own start still waits for every routed service.
+                wait=False,
                 depends_on=args.upstreams,
             ),
             self,
