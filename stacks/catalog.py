@@ -150,9 +150,9 @@ INFRASTRUCTURE: tuple[CatalogInfrastructure, ...] = (
     CatalogInfrastructure("redis", 6379, 40379, "Redis", tls=True, image="redis:8.10.2-alpine"),
     # The host listener (29092, advertised as localhost:40092) is what the published port maps to.
     CatalogInfrastructure("kafka", 9092, 40092, "Kafka", image="apache/kafka:4.3.1"),
-    CatalogInfrastructure("prometheus", 9090, 40090, "Prometheus", tls=True),
-    CatalogInfrastructure("grafana", 3000, 40300, "Grafana"),
-    CatalogInfrastructure("jaeger", 16686, 50686, "Jaeger UI"),
+    CatalogInfrastructure("prometheus", 9090, 40090, "Prometheus", tls=True, image="prom/prometheus:v3.7.3"),
+    CatalogInfrastructure("grafana", 3000, 40300, "Grafana", image="grafana/grafana:12.2.1"),
+    CatalogInfrastructure("jaeger", 16686, 50686, "Jaeger UI", image="jaegertracing/jaeger:2.11.0"),
     CatalogInfrastructure("kong", 8000, 40080, "Kong Gateway", tls=True, image="kong:3.9.1"),
 )
 
@@ -194,6 +194,7 @@ def platform_secrets(service_names: Iterable[str]) -> tuple[CatalogSecret, ...]:
         CatalogSecret("redis-password", SecretKind.GENERATED, GENERATED_LENGTH),
         CatalogSecret("jwt-secret", SecretKind.GENERATED, JWT_LENGTH),
         CatalogSecret("grafana-admin-password", SecretKind.GENERATED, GENERATED_LENGTH),
+        CatalogSecret("postgres-exporter-password", SecretKind.GENERATED, GENERATED_LENGTH),
         *EXTERNAL_SECRETS,
     )
 
@@ -228,3 +229,33 @@ TOPICS: tuple[CatalogTopic, ...] = (
     CatalogTopic("settlement.events", "settlement batches and payouts"),
     CatalogTopic("notification.events", "notifications to send to merchants and users"),
 )
+
+
+@dataclass(frozen=True)
+class CatalogExporter:
+    """A metrics exporter for a piece of infrastructure; Prometheus scrapes it, nothing else reaches it."""
+
+    name: str
+    """Container `payment-<name>`, DNS name `<name>`, scrape job `<name>`."""
+    port: int
+    image: str
+    target: str
+    """What it exports: an infrastructure name, or `containers` (cAdvisor)."""
+    title: str
+
+
+EXPORTERS: tuple[CatalogExporter, ...] = (
+    CatalogExporter(
+        "postgres-exporter",
+        9187,
+        "quay.io/prometheuscommunity/postgres-exporter:v0.18.1",
+        "postgres",
+        "PostgreSQL exporter",
+    ),
+    CatalogExporter("redis-exporter", 9121, "oliver006/redis_exporter:v1.80.0", "redis", "Redis exporter"),
+    CatalogExporter("kafka-exporter", 9308, "danielqsj/kafka-exporter:v1.9.0", "kafka", "Kafka exporter"),
+    CatalogExporter("cadvisor", 8080, "ghcr.io/google/cadvisor:v0.53.0", "containers", "cAdvisor"),
+)
+
+MONITORING_ROLE = "payment_monitoring"
+"""PostgreSQL role of the metrics exporter: pg_monitor (read-only statistics), nothing else."""

@@ -194,6 +194,15 @@ class ServiceImagesSettings(Model):
     """Folder holding `<service>/Dockerfile` (the seed's backend/services); images are built from it."""
 
 
+class ObservabilitySettings(Model):
+    scrape_interval_seconds: Annotated[int, Field(ge=5, le=300)] | None = None
+    retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    latency_p95_seconds: Annotated[float, Field(gt=0, le=60)] | None = None
+    error_ratio: Annotated[float, Field(gt=0, lt=1)] | None = None
+    payment_success_ratio: Annotated[float, Field(gt=0, lt=1)] | None = None
+    memory_ratio: Annotated[float, Field(gt=0, le=1)] | None = None
+
+
 class GatewaySettings(Model):
     rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     max_request_megabytes: Annotated[int, Field(ge=1, le=100)] | None = None
@@ -225,6 +234,7 @@ class StackSettings(Model):
     demo: bool | None = None
     service_images: ServiceImagesSettings | None = None
     gateway: GatewaySettings | None = None
+    observability: ObservabilitySettings | None = None
 
 
 # --- profiles and the resolved configuration ----------------------------------------------------
@@ -294,6 +304,23 @@ class HealthTiming(Model):
     """`pulumi up` fails if a container that others depend on is not healthy by then."""
 
 
+class ObservabilityDefaults(Model):
+    """Prometheus, alerting thresholds and the exporters' size: what differs between environments."""
+
+    scrape_interval_seconds: int
+    retention_days: int
+    latency_p95_seconds: float
+    """`HighLatencyP95` fires above this request latency (95th percentile, per service)."""
+    error_ratio: float
+    """`HighErrorRate` fires when more than this share of a service's responses are 5xx."""
+    payment_success_ratio: float
+    """`PaymentSuccessRateLow` fires below this share of successful payments (the seed's query)."""
+    memory_ratio: float
+    """`ContainerMemoryNearLimit` fires above this share of a container's memory limit."""
+    exporter: Workload
+    """Sizing of each exporter container (never published)."""
+
+
 class GatewayDefaults(Model):
     rate_limit_per_minute: int
     """Requests per minute per client address, enforced by Kong."""
@@ -328,6 +355,7 @@ class Profile(Model):
     protect_data: bool
     """Mark data volumes `protect`ed: `pulumi destroy` refuses until they are unprotected by hand."""
     gateway: GatewayDefaults
+    observability: ObservabilityDefaults
     secret_delivery: SecretDelivery
     """How secrets reach containers: files (never visible in `docker inspect`) or environment variables."""
 
@@ -496,6 +524,7 @@ class PlatformConfig(Model):
     secrets: Secrets
     data: DataTier
     gateway: GatewayDefaults
+    observability: ObservabilityDefaults
     demo: bool
     """Every service runs the demo stand-in (DEMO_IMAGE) unless it names an image of its own."""
 

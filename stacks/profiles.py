@@ -18,6 +18,7 @@ from stacks.models import (
     GatewayDefaults,
     HealthTiming,
     LogRotation,
+    ObservabilityDefaults,
     PkiDefaults,
     PostgresTuning,
     Profile,
@@ -86,6 +87,15 @@ DEV = Profile(
     ),
     protect_data=False,
     gateway=GatewayDefaults(rate_limit_per_minute=600, max_request_megabytes=8),
+    observability=ObservabilityDefaults(
+        scrape_interval_seconds=15,
+        retention_days=7,
+        latency_p95_seconds=1.0,
+        error_ratio=0.05,
+        payment_success_ratio=0.90,
+        memory_ratio=0.9,
+        exporter=_workload("0.25", "128M", "0.1", "64M", _HIDDEN),
+    ),
     # Environment variables, as the seed's .env did: images that only read DB_PASSWORD work unchanged.
     secret_delivery="env",
 )
@@ -102,7 +112,7 @@ PROD = Profile(
             "redis": _workload("1.0", "2G", "0.5", "1G", _HIDDEN),
             "kafka": _workload("2.0", "4G", "1.0", "2G", _HIDDEN),
             "prometheus": _workload("1.0", "2G", "0.5", "1G", _HIDDEN),
-            "grafana": _workload("0.5", "512M", "0.25", "256M", _HIDDEN),
+            "grafana": _workload("0.5", "512M", "0.25", "256M", _LOCAL),
             "jaeger": _workload("1.0", "1G", "0.5", "512M", _HIDDEN),
             "kong": _workload("2.0", "1G", "1.0", "512M", _PUBLIC),
         }
@@ -127,6 +137,16 @@ PROD = Profile(
     ),
     protect_data=True,
     gateway=GatewayDefaults(rate_limit_per_minute=1200, max_request_megabytes=8),
+    # Payments: page on a p95 above half a second, 2% of 5xx, or fewer than 95% successful payments.
+    observability=ObservabilityDefaults(
+        scrape_interval_seconds=15,
+        retention_days=30,
+        latency_p95_seconds=0.5,
+        error_ratio=0.02,
+        payment_success_ratio=0.95,
+        memory_ratio=0.9,
+        exporter=_workload("0.5", "256M", "0.1", "64M", _HIDDEN),
+    ),
     # Files: a secret in an environment variable shows in `docker inspect` and in crash dumps.
     secret_delivery="files",
 )

@@ -18,6 +18,7 @@ from stacks.catalog import (
     DEMO_IMAGE,
     INFRASTRUCTURE,
     INFRASTRUCTURE_NAMES,
+    MONITORING_ROLE,
     OPERATOR,
     SERVICES,
     TOPICS,
@@ -38,6 +39,7 @@ from stacks.models import (
     InfrastructureSettings,
     LogRotation,
     Network,
+    ObservabilityDefaults,
     Pki,
     PlatformConfig,
     PostgresTuning,
@@ -66,7 +68,7 @@ DEFAULT_SUBNET = IPv4Network("172.28.0.0/16")
 DOCKER_DEFAULT_BRIDGE = IPv4Network("172.17.0.0/16")
 MIN_CONTAINER_MEMORY = ByteSize.parse("6M")  # Docker refuses a smaller memory limit.
 MIN_LOG_SIZE, MAX_LOG_SIZE = ByteSize.parse("1M"), ByteSize.parse("1G")
-RESERVED_DATABASES = frozenset({"postgres", "template0", "template1"})
+RESERVED_DATABASES = frozenset({"postgres", "template0", "template1", MONITORING_ROLE})
 SECRET_KEYS: frozenset[str] = frozenset({"secrets"})
 """Top-level keys that may hold secrets. Any other key stored with `--secret` is refused: its value
 would be used in plain text (a size, a port) and shown in every preview anyway."""
@@ -161,6 +163,7 @@ def resolve(
             max_request_megabytes=(settings.gateway and settings.gateway.max_request_megabytes)
             or profile.gateway.max_request_megabytes,
         ),
+        observability=_observability(settings, profile),
         demo=bool(settings.demo),
     )
 
@@ -699,3 +702,10 @@ def _data_tier(
     return DataTier(
         postgres=postgres, redis=redis, topics=tuple(topics), health=profile.health, protect_data=profile.protect_data
     )
+
+
+def _observability(settings: StackSettings, profile: Profile) -> ObservabilityDefaults:
+    given = settings.observability
+    defaults = profile.observability
+    overrides = {k: v for k, v in (given.model_dump() if given else {}).items() if v is not None}
+    return defaults.model_copy(update=overrides)

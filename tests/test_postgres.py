@@ -157,6 +157,7 @@ def test_secrets_travel_only_in_secret_uploads() -> None:
     secret_files = {f for f, u in uploads.items() if u["content"] == "[secret]"}
     assert secret_files == {
         "/run/secrets/postgres-superuser-password",
+        "/run/secrets/postgres-exporter-password",
         "/etc/postgresql/tls/server.key",
         *(f"/run/secrets/db-password-{s.name}" for s in SERVICES),
     }
@@ -266,7 +267,10 @@ def server() -> Iterator[Server]:
         paths.key_file: (key.revealed_outputs["privateKeyPem"], 0o400),
         paths.ca_file: (rendered.outputs["caBundle"], 0o444),
     }
-    passwords = {"postgres-superuser-password": secrets.token_urlsafe(24)}
+    passwords = {
+        "postgres-superuser-password": secrets.token_urlsafe(24),
+        "postgres-exporter-password": secrets.token_urlsafe(24),
+    }
     passwords |= {f"db-password-{s.name}": secrets.token_urlsafe(24) for s in SERVICES}
     files |= {f"{paths.secrets_dir}/{name}": (value, 0o400) for name, value in passwords.items()}
     for path, (content, mode) in files.items():
@@ -331,7 +335,8 @@ def test_bootstrap_runs_twice_and_yields_every_database_and_role(server: Server)
     ).splitlines()
     assert rows == sorted(f"{s.database}:{s.database}" for s in SERVICES)
     assert server.query(
-        "select count(*) from pg_roles where rolname like 'payment_%' and rolcanlogin "
+        "select count(*) from pg_roles where rolname like 'payment_%' and rolname <> 'payment_monitoring' "
+        "and rolcanlogin "
         "and not rolsuper and not rolcreatedb and not rolcreaterole"
     ) == str(len(SERVICES))
 
@@ -390,3 +395,13 @@ def test_passwords_never_reach_the_server_log(server: Server) -> None:
     log = (server.base / "server.log").read_text(encoding="utf-8")
     for value in server.passwords.values():
         assert value not in log
+
+
+@pytest.mark.tool("postgresql")
+def test_the_exporter_reads_statistics_and_nothing_else(server: Server) -> None:
+    password = server.passwords["postgres-exporter-password"]
+    own = server.connect("payment_monitoring", "postgres", password)
+    assert own.returncode == 0, own.stderr
+    assert server.query("select pg_has_role('payment_monitoring', 'pg_monitor', 'member')") == "t"
+    assert server.connect("payment_monitoring", "payment_order", password).returncode != 0
+    assert server.query("select has_database_privilege('payment_monitoring', 'payment_order', 'CONNECT')") == "f"

@@ -24,6 +24,7 @@ GENERATED = [
     "redis-password",
     "jwt-secret",
     "grafana-admin-password",
+    "postgres-exporter-password",
 ]
 CANARIES = {
     "stripe-api-key": "sk_live_CANARY0stripe0api0key0000000000",
