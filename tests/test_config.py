@@ -37,7 +37,8 @@ def test_dev_publishes_everything_on_loopback_only() -> None:
 def test_prod_publishes_only_kong_publicly() -> None:
     prod = config("prod")
     published = {i.name: str(i.workload.publish.address) for i in prod.infrastructure if i.workload.publish.enabled}
-    assert published == {"kong": "0.0.0.0"}
+    # Kong is the only public port; Grafana, an admin UI, is reachable from the host's loopback only.
+    assert published == {"kong": "0.0.0.0", "grafana": "127.0.0.1"}
     assert not any(s.workload.publish.enabled for s in prod.services)
 
 
