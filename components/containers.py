@@ -74,6 +74,8 @@ class ContainerSpec:
     entrypoint: Sequence[str] | None = None
     volumes: Sequence[docker.ContainerVolumeArgs] = ()
     """Named volumes (data); host paths are refused."""
+    host_mounts: Sequence[tuple[str, str]] = ()
+    """(host path, container path) pairs mounted read-only; only with a documented `host_mounts` exception."""
     tmpfs: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TMPFS))
     """Writable scratch mounts of the read-only container."""
     labels: dict[str, str] = field(default_factory=dict)
@@ -145,6 +147,8 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
     _check_user(spec.container_name, spec.user)
     if any(v.host_path is not None for v in spec.volumes):
         raise ValueError(f"{spec.container_name}: host paths are never mounted; use a named volume")
+    if spec.host_mounts and exception(spec.container_name, "host_mounts") is None:
+        raise ValueError(f"{spec.container_name}: host mounts need a documented exception in components/hardening.py")
     workload = spec.workload
     ports = []
     if spec.published_port is not None and workload.publish.enabled:
@@ -156,7 +160,10 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
                 protocol="tcp",
             )
         )
-    mounts: list[docker.ContainerMountArgs] = []
+    mounts: list[docker.ContainerMountArgs] = [
+        docker.ContainerMountArgs(type="bind", source=source, target=target, read_only=True)
+        for source, target in spec.host_mounts
+    ]
     depends_on = list(spec.depends_on)
     trigger: pulumi.Input[str] | None = None
     if spec.files.uploads:
@@ -168,7 +175,7 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
         )
         loader = _loader(f"{resource_name}-loader", spec, volume, parent)
         paths = [str(u.file) for u in spec.files.uploads]
-        mounts = [
+        mounts += [
             docker.ContainerMountArgs(
                 type="volume",
                 source=volume.name,

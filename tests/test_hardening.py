@@ -50,6 +50,8 @@ def departures(container: dict[str, Any]) -> set[str]:
         found.add("restart")
     if not container.get("memory") or not container.get("cpus"):
         found.add("limits")
+    if any(m["type"] == "bind" for m in container.get("mounts", [])):
+        found.add("host_mounts")
     return found
 
 
@@ -89,8 +91,11 @@ def test_the_invariant_items_hold_everywhere(stack: Render) -> None:
         for volume in container.get("volumes", []):
             assert "hostPath" not in volume, name
         for mount in container.get("mounts", []):
-            assert mount["type"] == "volume", name
-            assert mount.get("source") not in SENSITIVE_HOST_PATHS, name
+            assert mount["type"] in ("volume", "bind"), name
+            if mount["type"] == "bind":  # only with a documented exception (see departures), and never writable
+                assert mount["readOnly"] is True, name
+            else:
+                assert mount.get("source") not in SENSITIVE_HOST_PATHS, name
         for port in container.get("ports", []):
             assert port.get("ip"), f"{name}: a published port must name its host address"
             assert port["external"] >= 1025, name
