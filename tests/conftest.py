@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,11 @@ def stack_config(stack: str, **values: Any) -> PlatformConfig:
     raw = {key[len(prefix) :]: value for key, value in build(project, stack).values.items() if key.startswith(prefix)}
     raw.update(values)
     return resolve(raw, project=project.name, stack=stack, secret_keys={"secrets"} if "secrets" in raw else set())
+
+
+def free_port() -> int:
+    """A TCP port on the loopback that nothing listens on right now, for a test server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -42,7 +42,7 @@ from components.hardening import DEFAULT_TMPFS
 from components.pki import CA_FILE, service_cert_paths
 from stacks.catalog import APP_UID, SERVICES
 from stacks.models import Service
-from tests.conftest import require_tool, stack_config
+from tests.conftest import free_port, require_tool, stack_config
 from tests.test_pki_tls import bundle, faithful, leaf
 
 GATEWAY = "payment-gateway"
@@ -399,13 +399,6 @@ def test_healthcheck_is_an_mtls_get_of_health_within_dockers_timeout(stack: str)
 def nginx_binary() -> str:
     # Debian installs nginx in /usr/sbin, which is not on every user's PATH.
     return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin") or require_tool("nginx", "nginx")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ from scripts.health import (
     parse_outputs,
     private_files,
 )
-from tests.test_demo import DemoServer, demo_server, free_port, operator
+from tests.conftest import free_port
+from tests.test_demo import DemoServer, demo_server, operator
 from tests.test_pki_tls import bundle, faithful, leaf
 
 STRANGER_STACK = ("staging", "profile=prod", "demo=true")

@@ -11,7 +11,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -43,7 +42,7 @@ from plan.tlsmodel import Faithful
 from stacks.catalog import SERVICES
 from stacks.models import PlatformConfig, Service
 from stacks.units import ByteSize
-from tests.conftest import require_tool, stack_config, unavailable
+from tests.conftest import free_port, require_tool, stack_config, unavailable
 from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
@@ -233,12 +232,6 @@ def as_postgres(argv: list[str], env: dict[str, str] | None = None) -> subproces
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     require_tool("psql", "postgresql")
@@ -294,7 +287,7 @@ def server() -> Iterator[Server]:
         ]
     )
     assert init.returncode == 0, init.stderr
-    port = _free_port()
+    port = free_port()
     settings = server_settings(SERVICES_CONFIG.data.postgres, paths) | {
         "listen_addresses": "127.0.0.1",
         "port": str(port),

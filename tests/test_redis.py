@@ -36,7 +36,7 @@ from plan.tlsmodel import Faithful
 from stacks.catalog import APP_UID
 from stacks.models import PlatformConfig, RedisTuning
 from stacks.units import ByteSize
-from tests.conftest import require_tool, stack_config
+from tests.conftest import free_port, require_tool, stack_config
 from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
@@ -333,13 +333,6 @@ def faithful_tls(stack: str) -> tuple[str, str, str]:
     cert = render.get(CERT, "payment-pki-redis-cert").revealed_outputs["certPem"]
     key = render.get(KEY, "payment-pki-redis-key").revealed_outputs["privateKeyPem"]
     return str(cert), str(key), str(render.outputs["trustBundle"])
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
