@@ -26,6 +26,16 @@ EXCEPTIONS: MappingProxyType[tuple[str, str], str] = MappingProxyType(
             "the apache/kafka image renders server.properties into /opt/kafka/config on every start; "
             "a tmpfs there would hide the log4j and tools configuration the image ships"
         ),
+        ("payment-cadvisor", "user"): (
+            "root (uid 0) with every capability dropped, so only owner permission bits apply: what cAdvisor must "
+            "read is root's alone (/var/lib/docker, mode 0710; the Docker socket, 0660)"
+        ),
+        ("payment-cadvisor", "host_mounts"): (
+            "reads container statistics from the host, read-only (components.exporters.CADVISOR_HOST_MOUNTS): / at "
+            "/rootfs, /var/run (the Docker socket), /sys and the host's cgroup tree, /var/lib/docker. Read-only "
+            "does not limit what the Docker socket allows: cAdvisor is never published, has no capabilities and "
+            "its image is pinned"
+        ),
         (LOADER, "user"): (
             "runs as root to copy files owned by each container's own user (cp -a keeps owner and mode)"
         ),

@@ -1,8 +1,9 @@
 """The top-level component: the whole payment platform for one stack.
 
 It receives the resolved `PlatformConfig` and builds one child component per concern: the network,
-the PKI, the secrets, the data stores, the services and the gateway; observability is added as a sibling,
-each taking the catalog-derived config it needs and the outputs of the components it depends on.
+the PKI, the secrets, the data stores, the services, the gateway and observability (Prometheus, the
+exporters, Jaeger, Grafana), each taking the catalog-derived config it needs and the outputs of the
+components it depends on.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ import pulumi
 
 from components.container_files import ContainerFiles
 from components.containers import LOADER_IMAGE, Host, image
+from components.exporters import Exporters, ExportersArgs
+from components.grafana import Grafana, GrafanaArgs
+from components.jaeger import Jaeger, JaegerArgs
 from components.kafka import Kafka, KafkaArgs
 from components.kong import Kong, KongArgs, routes
 from components.labels import platform_labels
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
 from components.postgres import Postgres, PostgresArgs
+from components.prometheus import Prometheus, PrometheusArgs
 from components.redis import Redis, RedisArgs
 from components.secrets import Secrets, SecretsArgs
 from components.services import Services, ServicesArgs
@@ -44,6 +49,10 @@ class Platform(pulumi.ComponentResource):
     kafka: Kafka
     services: Services
     kong: Kong
+    prometheus: Prometheus
+    grafana: Grafana
+    exporters: Exporters
+    jaeger: Jaeger
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:platform:Platform", name, None, opts)
@@ -99,6 +108,31 @@ class Platform(pulumi.ComponentResource):
                 upstreams=[c for svc in sorted(routed) for c in self.services.containers[svc]],
             ),
             opts=child,
+        )
+        self.prometheus = Prometheus(
+            f"{name}-prometheus",
+            PrometheusArgs(
+                config=config,
+                host=self.host,
+                certificate=self.pki.certificates["prometheus"],
+                trust_bundle=self.pki.trust_bundle,
+            ),
+            opts=child,
+        )
+        self.exporters = Exporters(
+            f"{name}-exporters",
+            ExportersArgs(
+                config=config,
+                host=self.host,
+                secrets=self.secrets,
+                trust_bundle=self.pki.trust_bundle,
+                stores=[self.postgres.container, self.redis.container, self.kafka.container],
+            ),
+            opts=child,
+        )
+        self.jaeger = Jaeger(f"{name}-jaeger", JaegerArgs(config=config, host=self.host), opts=child)
+        self.grafana = Grafana(
+            f"{name}-grafana", GrafanaArgs(config=config, host=self.host, secrets=self.secrets), opts=child
         )
         self.register_outputs({"network": self.network.network_name, "caCertPem": self.pki.ca_cert_pem})
 

@@ -150,13 +150,11 @@ INFRASTRUCTURE: tuple[CatalogInfrastructure, ...] = (
     CatalogInfrastructure("redis", 6379, 40379, "Redis", tls=True, image="redis:8.10.2-alpine"),
     # The host listener (29092, advertised as localhost:40092) is what the published port maps to.
     CatalogInfrastructure("kafka", 9092, 40092, "Kafka", image="apache/kafka:4.3.1"),
-    CatalogInfrastructure("prometheus", 9090, 40090, "Prometheus", tls=True, image="prom/prometheus:v3.7.3"),
-    CatalogInfrastructure("grafana", 3000, 40300, "Grafana", image="grafana/grafana:12.2.1"),
-    CatalogInfrastructure("jaeger", 16686, 50686, "Jaeger UI", image="jaegertracing/jaeger:2.11.0"),
+    CatalogInfrastructure("prometheus", 9090, 40090, "Prometheus", tls=True, image="prom/prometheus:v3.15.0"),
+    CatalogInfrastructure("grafana", 3000, 40300, "Grafana", image="grafana/grafana:12.4.12"),
+    CatalogInfrastructure("jaeger", 16686, 50686, "Jaeger UI", image="jaegertracing/jaeger:2.22.0"),
     CatalogInfrastructure("kong", 8000, 40080, "Kong Gateway", tls=True, image="kong:3.9.1"),
 )
-
-INFRASTRUCTURE_NAMES: tuple[str, ...] = tuple(i.name for i in INFRASTRUCTURE)
 
 
 class SecretKind(StrEnum):
@@ -248,14 +246,17 @@ EXPORTERS: tuple[CatalogExporter, ...] = (
     CatalogExporter(
         "postgres-exporter",
         9187,
-        "quay.io/prometheuscommunity/postgres-exporter:v0.18.1",
+        "quay.io/prometheuscommunity/postgres-exporter:v0.20.1",
         "postgres",
         "PostgreSQL exporter",
     ),
-    CatalogExporter("redis-exporter", 9121, "oliver006/redis_exporter:v1.80.0", "redis", "Redis exporter"),
+    CatalogExporter("redis-exporter", 9121, "oliver006/redis_exporter:v1.91.1-alpine", "redis", "Redis exporter"),
     CatalogExporter("kafka-exporter", 9308, "danielqsj/kafka-exporter:v1.9.0", "kafka", "Kafka exporter"),
-    CatalogExporter("cadvisor", 8080, "ghcr.io/google/cadvisor:v0.53.0", "containers", "cAdvisor"),
+    CatalogExporter("cadvisor", 8080, "ghcr.io/google/cadvisor:v0.60.6", "containers", "cAdvisor"),
 )
+
+RESERVED_NAMES: frozenset[str] = frozenset({i.name for i in INFRASTRUCTURE} | {e.name for e in EXPORTERS})
+"""Names a service cannot take: they are infrastructure containers and scrape jobs already."""
 
 MONITORING_ROLE = "payment_monitoring"
 """PostgreSQL role of the metrics exporter: pg_monitor (read-only statistics), nothing else."""

@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from stacks.catalog import (
     DEMO_IMAGE,
     INFRASTRUCTURE,
-    INFRASTRUCTURE_NAMES,
     MONITORING_ROLE,
     OPERATOR,
+    RESERVED_NAMES,
     SERVICES,
     TOPICS,
     Integration,
@@ -229,12 +229,12 @@ def _services(settings: StackSettings, profile: Profile, problems: list[Problem]
                 )
             )
             continue
-        if not SERVICE_NAME.match(name) or name in INFRASTRUCTURE_NAMES:
+        if not SERVICE_NAME.match(name) or name in RESERVED_NAMES:
             problems.append(
                 Problem(
                     path,
                     f"'{name}' is not a valid service name: expected lower-case letters, digits and hyphens, "
-                    "starting with a letter, at most 40 characters, not an infrastructure name",
+                    "starting with a letter, at most 40 characters, not an infrastructure or exporter name",
                 )
             )
             continue

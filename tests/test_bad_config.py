@@ -116,7 +116,7 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
         "service named like infrastructure",
         ["--set", "services.redis.port=40030", "--set", "services.redis.database=payment_redis"],
         "services.redis:",
-        "not an infrastructure name",
+        "not an infrastructure or exporter name",
     ),
     (
         "replica container name collision",
@@ -297,6 +297,12 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
         ["--set", "services.payment-gateway.replicas=2"],
         "services.payment-gateway.publish.enabled = true",
         "cannot share one host port",
+    ),
+    (
+        "service named like an exporter",
+        ["--set", "services.cadvisor.port=40030", "--set", "services.cadvisor.database=payment_cadvisor"],
+        "services.cadvisor:",
+        "not an infrastructure or exporter name",
     ),
     (
         "service images not configured",

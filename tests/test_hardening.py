@@ -116,9 +116,12 @@ def test_loaders_have_no_network_and_only_the_copying_capabilities(stack: Render
         assert loader["mustRun"] is False and loader["attach"] is True
 
 
-def test_prod_publishes_only_the_gateway_proxy() -> None:
+def test_prod_publishes_only_the_gateway_proxy_publicly() -> None:
     published = {(c["name"], p["ip"], p["external"]) for c in containers(rendered("prod")) for p in c.get("ports", [])}
-    assert published == {("payment-kong", "0.0.0.0", 40080)}
+    public = {entry for entry in published if entry[1] != "127.0.0.1"}
+    assert public == {("payment-kong", "0.0.0.0", 40080)}
+    # admin UIs, where published, stay on the host's loopback
+    assert published - public == {("payment-grafana", "127.0.0.1", 40300)}
 
 
 def test_dev_publishes_on_loopback_only() -> None:

@@ -135,5 +135,11 @@ def test_renaming_the_platform_keeps_every_data_volume() -> None:
         return {r.urn for r in rendered.by_type("docker:index/volume:Volume") if r.retain_on_delete}
 
     original, renamed = volumes("payment"), volumes("payments-v2")
-    assert len(original) == 3
+    assert {urn.rsplit("::", 1)[1] for urn in original} == {
+        "postgres-data",
+        "redis-data",
+        "kafka-data",
+        "prometheus-data",
+        "grafana-data",
+    }
     assert original == renamed

@@ -83,7 +83,7 @@ def test_rotating_a_database_password_restarts_the_database_bootstrap() -> None:
 def test_rotating_the_redis_password_restarts_redis_and_the_services() -> None:
     diff = changed(rendered("dev"), rendered("dev", "rotation.redis-password=1"))
     assert diff["changed"] == {"payment-secrets-redis-password", *SERVICE_CONTAINERS} | restarted(
-        "payment-redis-container"
+        "payment-redis-container", "payment-exporters-redis-exporter-container"
     )
 
 
@@ -92,7 +92,14 @@ def test_rotation_all_regenerates_every_generated_secret_and_nothing_else() -> N
     # The database bootstrap consumes the superuser and every service's password; Redis its own.
     replicas = [f"payment-services-payment-payment-gateway-{n}" for n in (1, 2, 3)]
     services = [c for c in SERVICE_CONTAINERS if not c.endswith("-payment-gateway")] + replicas
-    consumers = restarted("payment-postgres-container", "payment-redis-container", *services)
+    consumers = restarted(
+        "payment-postgres-container",
+        "payment-redis-container",
+        "payment-grafana-container",
+        "payment-exporters-postgres-exporter-container",
+        "payment-exporters-redis-exporter-container",
+        *services,
+    )
     assert diff["changed"] == {f"payment-secrets-{name}" for name in GENERATED} | consumers
     assert diff["added"] == diff["removed"] == set()
 

@@ -1,0 +1,274 @@
+"""The metrics exporters Prometheus scrapes: one hardened container per `stacks.catalog.EXPORTERS` entry.
+
+Creates `payment-<name>` (alias `<name>`) for the PostgreSQL, Redis and Kafka exporters and cAdvisor,
+sized by `config.observability.exporter`, never published (only Prometheus, on the platform network,
+reaches them), started after the data stores are healthy. Shaped this way:
+
+* Secrets are always files (0400, owned by the exporter's user), whatever the stack's `secretDelivery`:
+  an exporter is configured here, not by an image that only reads the seed's variables, so nothing
+  forces a password into `docker inspect`. postgres_exporter reads `DATA_SOURCE_PASS_FILE` and builds
+  `postgresql://<user>:<password>@<DATA_SOURCE_URI>` itself; redis_exporter's `REDIS_PASSWORD_FILE` is
+  a JSON object from Redis URI to password (its `LoadPwdFile`), looked up by the exact `REDIS_ADDR`.
+* Both stores are reached the way services reach them: PostgreSQL as `payment_monitoring` (pg_monitor,
+  the `postgres` database only, TLS with SCRAM per pg_hba.conf) with `sslmode=verify-full` against the
+  platform CA; Redis over TLS (`rediss://`) verified against the same CA. The CA file sits at
+  `components.pki.CA_FILE`, the path services use.
+* Kafka's INTERNAL listener is PLAINTEXT (components/kafka.py). `--kafka.version` pins the protocol
+  level kafka_exporter's client (IBM sarama) speaks: 3.9.0, the newest it knows. Its default (2.0.0)
+  predates the request versions Kafka 4 still accepts (KIP-896 removed the pre-2.1 ones).
+* Healthchecks are `CMD` probes of each exporter's own HTTP endpoint with the image's busybox `wget`
+  (no shell): postgres_exporter and kafka_exporter ship on quay.io/prometheus/busybox, cAdvisor on
+  Alpine, and redis_exporter's `-alpine` variant is pinned because its default image is `scratch`.
+* cAdvisor reads the host: its `CADVISOR_HOST_MOUNTS`, all read-only, are the one documented exception
+  to "no host paths" (components/hardening.py). It runs as root with every capability dropped: the
+  files it must read (/var/lib/docker, the Docker and containerd sockets) are readable only by their
+  owner, root. It is not privileged and gets no /dev/kmsg (that only feeds OOM events, not collected);
+  `--enable_metrics=cpu,memory,network` keeps collection to what `components.metrics.CADVISOR` needs,
+  and housekeeping runs once per scrape interval instead of every second.
+
+Metric names were checked against the pinned versions' sources: every name `components.metrics` lists
+for an exporter is one it exports by default (cAdvisor: with the metric kinds enabled here).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import pulumi
+import pulumi_docker as docker
+
+from components.container_files import PUBLIC_READ, ContainerFiles, upload
+from components.containers import ContainerSpec, Host, container, image
+from components.kafka import INTERNAL_PORT as KAFKA_PORT
+from components.kafka import SERVICE_ALIAS as KAFKA_ALIAS
+from components.labels import platform_labels
+from components.pki import CA_FILE
+from components.postgres import MONITORING_SECRET
+from components.redis import PASSWORD_SECRET as REDIS_PASSWORD_SECRET
+from components.redis import PORT as REDIS_PORT
+from components.redis import SERVICE_ALIAS as REDIS_ALIAS
+from components.secrets import SECRETS_DIR, Secrets, secret_path
+from stacks.catalog import EXPORTERS, MONITORING_ROLE, CatalogExporter
+from stacks.models import PlatformConfig
+
+POSTGRES_EXPORTER = "postgres-exporter"
+REDIS_EXPORTER = "redis-exporter"
+KAFKA_EXPORTER = "kafka-exporter"
+CADVISOR = "cadvisor"
+
+NOBODY = 65534
+"""`nobody`: the user quay.io/prometheus/busybox images run as (postgres_exporter's Dockerfile: USER nobody)."""
+REDIS_EXPORTER_UID = 59000
+"""redis_exporter's Dockerfile: `USER 59000:59000`, in its scratch and alpine variants alike."""
+ROOT = 0
+"""cAdvisor's user (see the module docstring and the hardening exception)."""
+
+POSTGRES_DATABASE = "postgres"
+"""The maintenance database: the only one pg_hba.conf lets the monitoring role reach."""
+REDIS_PASSWORD_MAP = f"{SECRETS_DIR}/redis-exporter-passwords.json"
+"""redis_exporter's password file: `{"<REDIS_ADDR>": "<password>"}` (0400)."""
+
+KAFKA_PROTOCOL_VERSION = "3.9.0"
+"""What `--kafka.version` tells sarama: the newest protocol level it knows, all of it accepted by Kafka 4."""
+
+CADVISOR_HOST_MOUNTS: tuple[tuple[str, str], ...] = (
+    # Host root: each container's /proc/<pid>/net/dev (network metrics) and, for cAdvisor's Docker
+    # handler, /rootfs/var/lib/docker (each container's read-write layer id).
+    ("/", "/rootfs"),
+    # The Docker socket (names, labels, pids of containers) and, with the containerd image store,
+    # containerd's socket. The directory, not the socket file: a daemon restart recreates the socket.
+    ("/var/run", "/var/run"),
+    ("/sys", "/sys"),
+    # The host's cgroup tree. Without this mount Docker puts the container's own cgroup namespace view
+    # here (cgroup v2 hosts default to private cgroup namespaces) and cAdvisor sees no other container.
+    ("/sys/fs/cgroup", "/sys/fs/cgroup"),
+    ("/var/lib/docker", "/var/lib/docker"),
+)
+"""cAdvisor's (host path, container path) pairs, all mounted read-only: the four of its documented
+`docker run` (docs/running.md; /var/run read-only here, connecting to a socket needs no write access to
+the mount), plus the host cgroup tree. Not /dev/disk (device names for disk metrics, not collected)."""
+
+CADVISOR_METRICS = ("cpu", "memory", "network")
+"""`--enable_metrics`: the kinds `components.metrics.CADVISOR` needs (spec and last-seen series come always)."""
+
+
+def http_healthcheck(port: int, path: str) -> list[str]:
+    """Healthy while the exporter answers `path` on its own port (busybox wget, no shell)."""
+    return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}"]
+
+
+def postgres_exporter_environment(domain: str, port: int) -> dict[str, str]:
+    """postgres_exporter's data source: the monitoring role, its password file, TLS verified against the CA.
+
+    No secret here: the exporter joins user, password and `DATA_SOURCE_URI` into a DSN itself.
+    """
+    return {
+        "DATA_SOURCE_URI": (f"postgres.{domain}:{port}/{POSTGRES_DATABASE}?sslmode=verify-full&sslrootcert={CA_FILE}"),
+        "DATA_SOURCE_USER": MONITORING_ROLE,
+        "DATA_SOURCE_PASS_FILE": secret_path(MONITORING_SECRET),
+    }
+
+
+def redis_address(domain: str) -> str:
+    """The TLS URI redis_exporter scrapes; also the key of its password file."""
+    return f"rediss://{REDIS_ALIAS}.{domain}:{REDIS_PORT}"
+
+
+def redis_exporter_environment(domain: str) -> dict[str, str]:
+    """redis_exporter over TLS with the password from its password file. No secret here."""
+    return {
+        "REDIS_ADDR": redis_address(domain),
+        "REDIS_PASSWORD_FILE": REDIS_PASSWORD_MAP,
+        "REDIS_EXPORTER_TLS_CA_CERT_FILE": CA_FILE,
+        "REDIS_EXPORTER_SKIP_TLS_VERIFICATION": "false",
+    }
+
+
+def redis_password_map(address: str, password: str) -> str:
+    """The password file's content: redis_exporter looks the password up by the URI it connects to."""
+    return json.dumps({address: password}) + "\n"
+
+
+def kafka_exporter_command(domain: str) -> list[str]:
+    """kafka_exporter's flags: the INTERNAL listener and the protocol level to speak."""
+    return [f"--kafka.server={KAFKA_ALIAS}.{domain}:{KAFKA_PORT}", f"--kafka.version={KAFKA_PROTOCOL_VERSION}"]
+
+
+def cadvisor_command(scrape_interval_seconds: int) -> list[str]:
+    """cAdvisor's flags (after the image's `-logtostderr`): Docker containers only, the needed metrics,
+    one fixed-interval sample per scrape, no container labels copied onto every series."""
+    return [
+        "--docker_only=true",
+        f"--enable_metrics={','.join(CADVISOR_METRICS)}",
+        f"--housekeeping_interval={scrape_interval_seconds}s",
+        "--allow_dynamic_housekeeping=false",
+        "--store_container_labels=false",
+    ]
+
+
+@dataclass(frozen=True)
+class ExporterSetup:
+    """What differs between exporters; `Exporters` supplies everything they share."""
+
+    user: str
+    healthcheck: Sequence[str]
+    files: ContainerFiles = field(default_factory=ContainerFiles)
+    command: Sequence[str] | None = None
+    host_mounts: Sequence[tuple[str, str]] = ()
+
+
+@dataclass(frozen=True)
+class ExportersArgs:
+    config: PlatformConfig
+    """The stack's resolved configuration: exporter sizing, health timing, scrape interval, network name."""
+    host: Host
+    """The Docker host: platform network and the loader image for files."""
+    secrets: Secrets
+    """Source of `postgres-exporter-password` and `redis-password`."""
+    trust_bundle: pulumi.Output[str]
+    """Every trusted CA certificate (public): what the exporters verify PostgreSQL and Redis against."""
+    stores: Sequence[pulumi.Resource]
+    """The data store containers: each exporter starts once they are healthy (they are created with `wait`)."""
+
+
+def _ca(trust_bundle: pulumi.Output[str], uid: int) -> docker.ContainerUploadArgs:
+    return upload(CA_FILE, trust_bundle, uid, PUBLIC_READ)
+
+
+def _postgres(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
+    config = args.config
+    return ExporterSetup(
+        user=f"{NOBODY}:{NOBODY}",
+        # The landing page: a probe of /metrics would open a database session every interval.
+        healthcheck=http_healthcheck(exporter.port, "/"),
+        files=ContainerFiles(
+            env=postgres_exporter_environment(config.network.name, config.infra("postgres").port),
+            uploads=(
+                upload(secret_path(MONITORING_SECRET), args.secrets.values[MONITORING_SECRET], NOBODY),
+                _ca(args.trust_bundle, NOBODY),
+            ),
+        ),
+    )
+
+
+def _redis(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
+    address = redis_address(args.config.network.name)
+    password_map = args.secrets.values[REDIS_PASSWORD_SECRET].apply(lambda value: redis_password_map(address, value))
+    return ExporterSetup(
+        user=f"{REDIS_EXPORTER_UID}:{REDIS_EXPORTER_UID}",
+        healthcheck=http_healthcheck(exporter.port, "/health"),
+        files=ContainerFiles(
+            env=redis_exporter_environment(args.config.network.name),
+            uploads=(
+                upload(REDIS_PASSWORD_MAP, password_map, REDIS_EXPORTER_UID),
+                _ca(args.trust_bundle, REDIS_EXPORTER_UID),
+            ),
+        ),
+    )
+
+
+def _kafka(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
+    return ExporterSetup(
+        user=f"{NOBODY}:{NOBODY}",
+        healthcheck=http_healthcheck(exporter.port, "/healthz"),
+        command=kafka_exporter_command(args.config.network.name),
+    )
+
+
+def _cadvisor(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
+    return ExporterSetup(
+        user=f"{ROOT}:{ROOT}",
+        healthcheck=http_healthcheck(exporter.port, "/healthz"),
+        command=cadvisor_command(args.config.observability.scrape_interval_seconds),
+        host_mounts=CADVISOR_HOST_MOUNTS,
+    )
+
+
+SETUPS: MappingProxyType[str, Callable[[CatalogExporter, ExportersArgs], ExporterSetup]] = MappingProxyType(
+    {POSTGRES_EXPORTER: _postgres, REDIS_EXPORTER: _redis, KAFKA_EXPORTER: _kafka, CADVISOR: _cadvisor}
+)
+"""How each catalog exporter is run. A catalog entry without one fails the program, not silently."""
+
+
+class Exporters(pulumi.ComponentResource):
+    """The exporters Prometheus scrapes: images and one `payment-<name>` container each."""
+
+    containers: dict[str, docker.Container]
+    """By exporter name (`postgres-exporter`, ..., `cadvisor`)."""
+
+    def __init__(self, name: str, args: ExportersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("payment:observability:Exporters", name, None, opts)
+        config = args.config
+        labels = platform_labels(config)
+        self.containers = {}
+        for exporter in EXPORTERS:
+            if exporter.name not in SETUPS:
+                raise ValueError(f"catalog exporter {exporter.name!r} has no setup in components/exporters.py")
+            setup = SETUPS[exporter.name](exporter, args)
+            self.containers[exporter.name] = container(
+                f"{name}-{exporter.name}-container",
+                ContainerSpec(
+                    container_name=f"payment-{exporter.name}",
+                    alias=exporter.name,
+                    image=image(f"{name}-{exporter.name}-image", exporter.image, self),
+                    host=args.host,
+                    workload=config.observability.exporter,
+                    logging=config.logging,
+                    restart=config.restart,
+                    health=config.data.health,
+                    healthcheck=setup.healthcheck,
+                    internal_port=exporter.port,
+                    user=setup.user,
+                    published_port=None,
+                    files=setup.files,
+                    command=setup.command,
+                    host_mounts=setup.host_mounts,
+                    labels=labels,
+                    depends_on=args.stores,
+                ),
+                self,
+            )
+        self.register_outputs({"containers": {n: c.name for n, c in self.containers.items()}})

@@ -1,0 +1,199 @@
+"""Jaeger v2 for the platform: one all-in-one container that receives OTLP traces and serves the UI.
+
+Creates the pulled image and the `payment-jaeger` container (alias `jaeger`). Services export to
+`http://jaeger.<network>:4317` (OTLP gRPC; components/services.py); OTLP HTTP listens on 4318; the
+UI and query API on 16686, which Grafana's datasource uses and the profile publishes (dev: 127.0.0.1:50686,
+prod: not at all). Shaped this way:
+
+* Jaeger v2 is an OpenTelemetry Collector distribution configured by one YAML file. Its built-in
+  all-in-one configuration binds its receivers to localhost and keeps up to 100000 traces, so the
+  file is generated here (`jaeger_config`, rendered by `render_yaml`), uploaded as a public file, and
+  passed with `--config`. It holds no secret.
+* Storage is in memory, bounded by trace count (`memory.max_traces`, the only bound the memory store
+  has): half the container's memory limit at an assumed 64 KiB per trace (`max_traces`). A restart
+  loses the traces; that is the price of needing no database for a debugging aid. `GOMEMLIMIT` (80% of
+  the limit) makes the Go runtime collect before the kernel's OOM killer steps in.
+* Only what is used listens on the network: OTLP gRPC and HTTP, the UI/query HTTP port and the
+  collector's own metrics (8888, for Prometheus). The health endpoint (healthcheckv2, `/status`, which
+  exposes the collector's internal state) and the unused query gRPC port stay on the container's
+  loopback.
+* Hardened like every container: the image's own non-root user (uid 10001), read-only root filesystem
+  with a tmpfs /tmp (the image declares /tmp a volume), healthcheck with the Alpine base image's
+  busybox `wget`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+import yaml
+
+from components.container_files import PUBLIC_READ, ContainerFiles, upload
+from components.containers import ContainerSpec, Host, container, image
+from components.labels import platform_labels
+from stacks.models import PlatformConfig, Workload
+from stacks.units import ByteSize
+
+SERVICE_ALIAS = "jaeger"
+
+OTLP_GRPC_PORT = 4317
+OTLP_HTTP_PORT = 4318
+QUERY_HTTP_PORT = 16686
+"""UI and query API: the port the catalog publishes (on 50686) and Grafana's datasource uses."""
+QUERY_GRPC_PORT = 16685
+HEALTH_PORT = 13133
+METRICS_PORT = 8888
+"""The collector's own Prometheus metrics."""
+
+JAEGER_UID = 10001
+"""The image's user (cmd/jaeger/Dockerfile: `USER ${USER_UID}`, 10001); it owns the configuration file."""
+
+CONFIG_PATH = "/etc/jaeger/config.yaml"
+HEALTH_PATH = "/status"
+
+STORE = "memory_store"
+"""Name of the trace storage backend in the configuration."""
+
+TRACE_BYTES = 64 * 1024
+"""Assumed memory per stored trace: a payment's path through the gateway, order, channel, risk and
+accounting services is tens of spans of about a kilobyte each."""
+TRACE_MEMORY_SHARE = 2
+"""1/TRACE_MEMORY_SHARE of the memory limit holds traces; the rest is the collector's own working set."""
+GO_MEMORY_LIMIT_PERCENT = 80
+
+
+def max_traces(memory_limit: ByteSize) -> int:
+    """How many traces the memory store keeps: half the container's memory at TRACE_BYTES each."""
+    return max(1000, int(memory_limit) // TRACE_MEMORY_SHARE // TRACE_BYTES)
+
+
+def jaeger_environment(workload: Workload) -> dict[str, str]:
+    """GOMEMLIMIT below the container's limit: the Go runtime collects before the OOM killer acts."""
+    return {"GOMEMLIMIT": f"{workload.limits.memory.mebibytes * GO_MEMORY_LIMIT_PERCENT // 100}MiB"}
+
+
+def jaeger_config(traces: int) -> dict[str, Any]:
+    """Jaeger v2's configuration: OTLP in, bounded memory storage, query UI, health and metrics."""
+    return {
+        "service": {
+            "extensions": ["jaeger_storage", "jaeger_query", "healthcheckv2"],
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["batch"],
+                    "exporters": ["jaeger_storage_exporter"],
+                }
+            },
+            "telemetry": {
+                "resource": {"service.name": "jaeger"},
+                "metrics": {
+                    "level": "basic",
+                    "readers": [{"pull": {"exporter": {"prometheus": {"host": "0.0.0.0", "port": METRICS_PORT}}}}],
+                },
+                "logs": {"level": "info"},
+            },
+        },
+        "extensions": {
+            "jaeger_storage": {"backends": {STORE: {"memory": {"max_traces": traces}}}},
+            "jaeger_query": {
+                "storage": {"traces": STORE},
+                "http": {"endpoint": f"0.0.0.0:{QUERY_HTTP_PORT}"},
+                "grpc": {"endpoint": f"127.0.0.1:{QUERY_GRPC_PORT}"},
+            },
+            "healthcheckv2": {
+                "use_v2": True,
+                "http": {
+                    "endpoint": f"127.0.0.1:{HEALTH_PORT}",
+                    "status": {"enabled": True, "path": HEALTH_PATH},
+                },
+            },
+        },
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"},
+                    "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"},
+                }
+            }
+        },
+        "processors": {"batch": {}},
+        "exporters": {"jaeger_storage_exporter": {"trace_storage": STORE}},
+    }
+
+
+def render_yaml(document: dict[str, Any]) -> str:
+    """The configuration file's text, keys in the order written (easier to read in a diff)."""
+    header = "# Generated by payment-platform (components/jaeger.py). Holds no secret.\n"
+    return header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+
+
+def healthcheck() -> list[str]:
+    """Healthy once every component reports OK to healthcheckv2 (503 while starting)."""
+    return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{HEALTH_PORT}{HEALTH_PATH}"]
+
+
+@dataclass(frozen=True)
+class JaegerArgs:
+    config: PlatformConfig
+    """The stack's resolved configuration: Jaeger's image, sizing, exposure, health timing, network name."""
+    host: Host
+    """The Docker host: platform network and the loader image for the configuration file."""
+
+
+class Jaeger(pulumi.ComponentResource):
+    """Tracing: image and the `payment-jaeger` all-in-one container with its generated configuration."""
+
+    container: docker.Container
+    """The `payment-jaeger` container."""
+    otlp_grpc_endpoint: str
+    """Where services send traces: `http://jaeger.<network>:4317`."""
+    otlp_http_endpoint: str
+    query_url: str
+    """The UI and query API on the network: Grafana's Jaeger datasource."""
+    ui_url: str | None
+    """The UI where the profile publishes it (dev: `http://127.0.0.1:50686`), None where it is not published."""
+
+    def __init__(self, name: str, args: JaegerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("payment:observability:Jaeger", name, None, opts)
+        config = args.config
+        infra = config.infra(SERVICE_ALIAS)
+        if infra.image is None:
+            raise ValueError("the catalog gives jaeger no image")
+        document = jaeger_config(max_traces(infra.workload.limits.memory))
+        files = ContainerFiles(
+            env=jaeger_environment(infra.workload),
+            uploads=(upload(CONFIG_PATH, render_yaml(document), JAEGER_UID, PUBLIC_READ),),
+        )
+        self.container = container(
+            f"{name}-container",
+            ContainerSpec(
+                container_name=infra.container_name,
+                alias=SERVICE_ALIAS,
+                image=image(f"{name}-image", infra.image, self),
+                host=args.host,
+                workload=infra.workload,
+                logging=config.logging,
+                restart=config.restart,
+                health=config.data.health,
+                healthcheck=healthcheck(),
+                internal_port=QUERY_HTTP_PORT,
+                published_port=infra.published_port,
+                user=f"{JAEGER_UID}:{JAEGER_UID}",
+                files=files,
+                command=["--config", CONFIG_PATH],
+                labels=platform_labels(config),
+            ),
+            self,
+        )
+        domain = config.network.name
+        self.otlp_grpc_endpoint = f"http://{SERVICE_ALIAS}.{domain}:{OTLP_GRPC_PORT}"
+        self.otlp_http_endpoint = f"http://{SERVICE_ALIAS}.{domain}:{OTLP_HTTP_PORT}"
+        self.query_url = f"http://{SERVICE_ALIAS}.{domain}:{QUERY_HTTP_PORT}"
+        publish = infra.workload.publish
+        self.ui_url = f"http://{publish.address}:{infra.published_port}" if publish.enabled else None
+        self.register_outputs(
+            {"containerName": self.container.name, "otlpGrpcEndpoint": self.otlp_grpc_endpoint, "uiUrl": self.ui_url}
+        )

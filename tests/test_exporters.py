@@ -1,0 +1,387 @@
+"""Exporters: the generated environment and flags, and the four exporter containers under the engine.
+
+What users rely on: each exporter reaches its store the way services do (PostgreSQL and Redis over
+verified TLS), its password reaches it only as a 0400 file, nothing is published, every metric name
+the alert rules and dashboards query is one the pinned exporter produces, and cAdvisor's view of the
+host is exactly the documented, read-only list.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pulumi
+import pulumi_docker as docker
+import pytest
+
+from components import metrics
+from components.containers import LOADER_IMAGE, Host
+from components.exporters import (
+    CADVISOR,
+    CADVISOR_HOST_MOUNTS,
+    CADVISOR_METRICS,
+    KAFKA_EXPORTER,
+    POSTGRES_EXPORTER,
+    REDIS_EXPORTER,
+    REDIS_PASSWORD_MAP,
+    SETUPS,
+    Exporters,
+    ExportersArgs,
+    cadvisor_command,
+    http_healthcheck,
+    kafka_exporter_command,
+    postgres_exporter_environment,
+    redis_address,
+    redis_exporter_environment,
+    redis_password_map,
+)
+from components.hardening import exception
+from components.labels import platform_labels
+from components.network import Network, NetworkArgs
+from components.pki import CA_FILE, Pki, PkiArgs
+from components.postgres import pg_hba
+from components.secrets import Secrets, SecretsArgs
+from plan.engine import SECRET, Render, Resource, run_program
+from plan.simulate import SECRET_MARKER
+from stacks.catalog import EXPORTERS, MONITORING_ROLE
+from stacks.models import PlatformConfig
+from tests.conftest import stack_config
+from tests.conftest import uploads as container_uploads
+
+CONTAINER = "docker:index/container:Container"
+IMAGE = "docker:index/remoteImage:RemoteImage"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+STORES = ("postgres", "redis", "kafka")
+CANARY = 'CANARY "pass" \\ word {json} 0123456789'
+
+PENDING = [item for item in ("user", "host_mounts") if exception(f"payment-{CADVISOR}", item) is None]
+pending_cadvisor_exception = pytest.mark.skipif(
+    bool(PENDING),
+    reason=(
+        "pending hand-off: components/hardening.py EXCEPTIONS lack ('payment-cadvisor', 'user') and "
+        "('payment-cadvisor', 'host_mounts'), and components/containers.py _check_user must accept a root user "
+        "only where ('<container>', 'user') is documented; until then container() refuses cAdvisor, so the "
+        "Exporters component cannot be built"
+    ),
+)
+
+
+def container_name(exporter: str) -> str:
+    """The resource name of an exporter's container (its Docker name is `payment-<exporter>`)."""
+    return f"payment-exporters-{exporter}-container"
+
+
+# --- pure builders ----------------------------------------------------------------------------------
+
+
+def test_every_catalog_exporter_has_a_setup_and_a_metric_registry() -> None:
+    names = {e.name for e in EXPORTERS}
+    assert names == set(SETUPS) == set(metrics.BY_EXPORTER)
+    assert names == {POSTGRES_EXPORTER, REDIS_EXPORTER, KAFKA_EXPORTER, CADVISOR}
+
+
+def test_postgres_exporter_connects_as_the_monitoring_role_over_verified_tls() -> None:
+    env = postgres_exporter_environment("payment-network", 5432)
+    assert env == {
+        "DATA_SOURCE_URI": (
+            "postgres.payment-network:5432/postgres?sslmode=verify-full&sslrootcert=/app/certs/ca/ca-cert.pem"
+        ),
+        "DATA_SOURCE_USER": "payment_monitoring",
+        "DATA_SOURCE_PASS_FILE": "/run/secrets/postgres-exporter-password",
+    }
+    # The exporter prefixes postgresql://user:password@ itself; the URI must parse as the rest of a DSN.
+    dsn = urlsplit(f"postgresql://{MONITORING_ROLE}:x@{env['DATA_SOURCE_URI']}")
+    assert (dsn.hostname, dsn.port, dsn.path) == ("postgres.payment-network", 5432, "/postgres")
+    assert parse_qs(dsn.query) == {"sslmode": ["verify-full"], "sslrootcert": [CA_FILE]}
+
+
+def test_pg_hba_admits_the_exporter_exactly_as_it_connects() -> None:
+    # hostssl, the `postgres` database, the monitoring role, SCRAM: what the DSN above asks for.
+    assert f"hostssl  postgres  {MONITORING_ROLE}  all  scram-sha-256" in pg_hba()
+
+
+def test_redis_exporter_speaks_tls_verified_against_the_ca_with_a_password_file() -> None:
+    assert redis_exporter_environment("payment-network") == {
+        "REDIS_ADDR": "rediss://redis.payment-network:6379",
+        "REDIS_PASSWORD_FILE": "/run/secrets/redis-exporter-passwords.json",
+        "REDIS_EXPORTER_TLS_CA_CERT_FILE": "/app/certs/ca/ca-cert.pem",
+        "REDIS_EXPORTER_SKIP_TLS_VERIFICATION": "false",
+    }
+
+
+def test_redis_password_file_maps_the_scraped_address_to_the_password() -> None:
+    address = redis_address("payment-network")
+    # redis_exporter looks the password up by the URI it dials (url.Parse(...).String(), which leaves this
+    # address unchanged), so the key must be REDIS_ADDR exactly, and any password must survive JSON.
+    assert json.loads(redis_password_map(address, CANARY)) == {address: CANARY}
+    assert address == redis_exporter_environment("payment-network")["REDIS_ADDR"]
+
+
+def test_kafka_exporter_reads_the_internal_listener_at_a_protocol_level_kafka_4_accepts() -> None:
+    assert kafka_exporter_command("payment-network") == [
+        "--kafka.server=kafka.payment-network:9092",
+        "--kafka.version=3.9.0",
+    ]
+
+
+def test_cadvisor_collects_only_docker_containers_and_the_metric_kinds_the_registry_needs() -> None:
+    command = cadvisor_command(15)
+    assert command == [
+        "--docker_only=true",
+        "--enable_metrics=cpu,memory,network",
+        "--housekeeping_interval=15s",
+        "--allow_dynamic_housekeeping=false",
+        "--store_container_labels=false",
+    ]
+    # Each registered cAdvisor metric comes from an enabled kind, or is one cAdvisor always reports.
+    always = {"container_last_seen", "container_spec_memory_limit_bytes"}
+    kinds = {"cpu": "container_cpu_", "memory": "container_memory_", "network": "container_network_"}
+    for name in metrics.CADVISOR - always:
+        assert any(name.startswith(prefix) for kind, prefix in kinds.items() if kind in CADVISOR_METRICS), name
+
+
+def test_cadvisor_host_mounts_are_the_documented_list() -> None:
+    assert CADVISOR_HOST_MOUNTS == (
+        ("/", "/rootfs"),
+        ("/var/run", "/var/run"),
+        ("/sys", "/sys"),
+        ("/sys/fs/cgroup", "/sys/fs/cgroup"),
+        ("/var/lib/docker", "/var/lib/docker"),
+    )
+    targets = [target for _, target in CADVISOR_HOST_MOUNTS]
+    assert len(set(targets)) == len(targets)
+    assert "/dev/kmsg" not in {source for source, _ in CADVISOR_HOST_MOUNTS}
+
+
+def test_healthchecks_use_the_images_wget_without_a_shell() -> None:
+    assert http_healthcheck(9121, "/health") == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9121/health"]
+
+
+def test_the_redis_exporter_image_is_the_variant_that_has_wget() -> None:
+    image = next(e.image for e in EXPORTERS if e.name == REDIS_EXPORTER)
+    if not image.endswith("-alpine"):
+        pytest.skip(f"pending hand-off: stacks/catalog.py still pins {image}, a scratch image without wget")
+    assert image.startswith("oliver006/redis_exporter:v")
+
+
+# --- the component under the engine ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Built:
+    render: Render
+    config: PlatformConfig
+
+    def container(self, exporter: str) -> Resource:
+        return self.render.get(CONTAINER, container_name(exporter))
+
+    def env(self, exporter: str) -> dict[str, str]:
+        return dict(str(item).split("=", 1) for item in self.container(exporter).inputs["envs"])
+
+    def uploads(self, exporter: str, *, revealed: bool = False) -> dict[str, dict[str, Any]]:
+        loader = f"{container_name(exporter)}-loader"
+        if not any(r.name == loader for r in self.render.by_type(CONTAINER)):
+            return {}  # no files, no loader
+        return {u["file"]: u for u in container_uploads(self.render, container_name(exporter), revealed=revealed)}
+
+    def password(self, secret: str) -> str:
+        value = self.render.get(PASSWORD, f"payment-secrets-{secret}").revealed_outputs["result"]
+        assert isinstance(value, str)
+        return value
+
+
+def observability(config: PlatformConfig) -> Render:
+    """Network, PKI, secrets and the exporters as the platform wires them, with stand-ins for the stores."""
+
+    def program() -> None:
+        network = Network("payment-network", NetworkArgs(config=config.network, labels=platform_labels(config)))
+        pki = Pki("payment-pki", PkiArgs(config=config.pki, domain=config.network.name))
+        secrets = Secrets("payment-secrets", SecretsArgs(config=config.secrets))
+        stores = [docker.Container(f"store-{store}", image="stand-in:1") for store in STORES]
+        exporters = Exporters(
+            "payment-exporters",
+            ExportersArgs(
+                config=config,
+                host=Host(network=network, loader_image=LOADER_IMAGE),
+                secrets=secrets,
+                trust_bundle=pki.trust_bundle,
+                stores=stores,
+            ),
+        )
+        pulumi.export("containers", {n: c.name for n, c in exporters.containers.items()})
+        pulumi.export("trustBundle", pki.trust_bundle)
+
+    return run_program(program, config.project, config.stack)
+
+
+@functools.cache
+def built(stack: str) -> Built:
+    config = stack_config(stack)
+    return Built(observability(config), config)
+
+
+STACKS = pytest.mark.parametrize("stack", ["dev", "prod"])
+
+
+@pending_cadvisor_exception
+@STACKS
+def test_one_container_per_exporter_named_and_aliased_from_the_catalog(stack: str) -> None:
+    render = built(stack).render
+    names = {r.inputs["name"] for r in render.by_type(CONTAINER) if r.name.startswith("payment-exporters-")}
+    assert names == {f"payment-{e.name}" for e in EXPORTERS} | {
+        f"payment-{e}-files" for e in (POSTGRES_EXPORTER, REDIS_EXPORTER)
+    }
+    for exporter in EXPORTERS:
+        inputs = built(stack).container(exporter.name).inputs
+        assert inputs["name"] == f"payment-{exporter.name}"
+        assert inputs["hostname"] == exporter.name
+        assert inputs["networksAdvanced"] == [
+            {"name": "payment-network", "aliases": [exporter.name, f"{exporter.name}.payment-network"]}
+        ]
+        image = render.get(IMAGE, f"payment-exporters-{exporter.name}-image")
+        assert image.inputs["name"] == exporter.image
+        assert inputs["image"] == image.revealed_outputs["imageId"]
+    assert render.outputs["containers"] == {e.name: f"payment-{e.name}" for e in EXPORTERS}
+
+
+@pending_cadvisor_exception
+@STACKS
+def test_nothing_is_published(stack: str) -> None:
+    for exporter in EXPORTERS:
+        assert built(stack).container(exporter.name).inputs["ports"] == [], exporter.name
+
+
+@pending_cadvisor_exception
+@STACKS
+def test_users_commands_and_healthchecks(stack: str) -> None:
+    config = built(stack).config
+    expected = {
+        POSTGRES_EXPORTER: ("65534:65534", None, http_healthcheck(9187, "/")),
+        REDIS_EXPORTER: ("59000:59000", None, http_healthcheck(9121, "/health")),
+        KAFKA_EXPORTER: ("65534:65534", kafka_exporter_command("payment-network"), http_healthcheck(9308, "/healthz")),
+        CADVISOR: (
+            "0:0",
+            cadvisor_command(config.observability.scrape_interval_seconds),
+            http_healthcheck(8080, "/healthz"),
+        ),
+    }
+    health = config.data.health
+    for name, (user, command, check) in expected.items():
+        inputs = built(stack).container(name).inputs
+        assert (inputs["user"], inputs.get("command"), inputs["healthcheck"]["tests"]) == (user, command, check), name
+        assert "entrypoints" not in inputs, name  # each image's own entrypoint: the exporter binary
+        assert inputs["healthcheck"]["interval"] == f"{health.interval_seconds}s", name
+        assert inputs["healthcheck"]["retries"] == health.retries, name
+        assert inputs["wait"] is True, name
+
+
+@pending_cadvisor_exception
+@STACKS
+def test_hardened_and_sized_by_the_exporter_profile(stack: str) -> None:
+    config = built(stack).config
+    workload = config.observability.exporter
+    for exporter in EXPORTERS:
+        inputs = built(stack).container(exporter.name).inputs
+        assert inputs["readOnly"] is True, exporter.name
+        assert inputs["tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=64m"}, exporter.name
+        assert inputs["capabilities"] == {"drops": ["ALL"]}, exporter.name
+        assert inputs["securityOpts"] == ["no-new-privileges:true"], exporter.name
+        assert inputs["privileged"] is False, exporter.name
+        assert inputs["networkMode"] == "payment-network", exporter.name
+        assert (inputs["memory"], inputs["memoryReservation"], inputs["cpus"]) == (
+            workload.limits.memory.mebibytes,
+            workload.reservations.memory.mebibytes,
+            str(workload.limits.cpus),
+        ), exporter.name
+        assert (inputs["restart"], inputs["maxRetryCount"]) == ("on-failure", 5), exporter.name
+        assert {label["label"]: label["value"] for label in inputs["labels"]} == platform_labels(config)
+
+
+@pending_cadvisor_exception
+@STACKS
+def test_every_exporter_starts_after_the_data_stores(stack: str) -> None:
+    render = built(stack).render
+    stores = {render.get(CONTAINER, f"store-{store}").urn for store in STORES}
+    for exporter in EXPORTERS:
+        assert stores <= set(built(stack).container(exporter.name).dependencies), exporter.name
+
+
+@pending_cadvisor_exception
+@STACKS
+def test_cadvisor_mounts_exactly_the_documented_host_paths_read_only(stack: str) -> None:
+    inputs = built(stack).container(CADVISOR).inputs
+    binds = [m for m in inputs["mounts"] if m["type"] == "bind"]
+    assert [(m["source"], m["target"]) for m in binds] == list(CADVISOR_HOST_MOUNTS)
+    assert all(m["readOnly"] is True for m in binds)
+    assert len(binds) == len(inputs["mounts"])  # no files volume: cAdvisor is given no file
+    assert inputs.get("volumes", []) == []
+    assert inputs.get("pidMode") in (None, "") and inputs.get("cgroupnsMode") in (None, "")
+    assert "devices" not in inputs  # no /dev/kmsg
+    for exporter in (POSTGRES_EXPORTER, REDIS_EXPORTER, KAFKA_EXPORTER):
+        mounts = built(stack).container(exporter).inputs.get("mounts", [])
+        assert all(m["type"] == "volume" for m in mounts), exporter
+
+
+@pending_cadvisor_exception
+@STACKS
+def test_store_exporters_get_the_ca_and_their_password_as_owner_only_files(stack: str) -> None:
+    bundle = built(stack).render.outputs["trustBundle"]
+    postgres = built(stack).uploads(POSTGRES_EXPORTER)
+    assert {f: (u["owner"], u["group"], u["permissions"]) for f, u in postgres.items()} == {
+        "/run/secrets/postgres-exporter-password": ("65534", "65534", "0400"),
+        CA_FILE: ("65534", "65534", "0444"),
+    }
+    redis = built(stack).uploads(REDIS_EXPORTER)
+    assert {f: (u["owner"], u["group"], u["permissions"]) for f, u in redis.items()} == {
+        REDIS_PASSWORD_MAP: ("59000", "59000", "0400"),
+        CA_FILE: ("59000", "59000", "0444"),
+    }
+    for uploads in (postgres, redis):
+        assert uploads[CA_FILE]["content"] == bundle
+    assert postgres["/run/secrets/postgres-exporter-password"]["content"] == SECRET
+    assert redis[REDIS_PASSWORD_MAP]["content"] == SECRET
+    assert built(stack).uploads(KAFKA_EXPORTER) == {} and built(stack).uploads(CADVISOR) == {}
+
+
+@pending_cadvisor_exception
+@STACKS
+def test_the_files_carry_the_platform_passwords(stack: str) -> None:
+    # Files in both stacks: dev delivers service secrets as variables, the exporters never.
+    postgres = built(stack).uploads(POSTGRES_EXPORTER, revealed=True)
+    assert postgres["/run/secrets/postgres-exporter-password"]["content"] == built(stack).password(
+        "postgres-exporter-password"
+    )
+    redis = built(stack).uploads(REDIS_EXPORTER, revealed=True)
+    assert json.loads(redis[REDIS_PASSWORD_MAP]["content"]) == {
+        redis_address("payment-network"): built(stack).password("redis-password")
+    }
+    assert built(stack).env(POSTGRES_EXPORTER) == postgres_exporter_environment("payment-network", 5432)
+    assert built(stack).env(REDIS_EXPORTER) == redis_exporter_environment("payment-network")
+
+
+@pending_cadvisor_exception
+@STACKS
+def test_no_secret_in_env_command_healthcheck_or_labels(stack: str) -> None:
+    passwords = [built(stack).password(s) for s in ("postgres-exporter-password", "redis-password")]
+    checked = 0
+    for resource in built(stack).render.resources:
+        if resource.type != CONTAINER:
+            continue
+        for source in (resource.inputs, resource.revealed_inputs):
+            visible = json.dumps(
+                [
+                    source.get("envs"),
+                    source.get("command"),
+                    source.get("entrypoints"),
+                    source.get("healthcheck", {}).get("tests"),
+                    source.get("labels"),
+                ]
+            )
+            for leak in (SECRET, SECRET_MARKER, *passwords):
+                assert leak not in visible, f"{resource.name}: {leak!r} in {visible}"
+            checked += 1
+    assert checked >= 2 * (len(EXPORTERS) + 2)
