@@ -136,6 +136,21 @@ class Platform(pulumi.ComponentResource):
         )
         self.register_outputs({"network": self.network.network_name, "caCertPem": self.pki.ca_cert_pem})
 
+    def published_urls(self) -> dict[str, str]:
+        """Every endpoint published on the Docker host, by name, as the host reaches it."""
+        urls = {}
+        for item in self.config.infrastructure:
+            publish = item.workload.publish
+            if publish.enabled:
+                urls[item.name] = PUBLISHED_SCHEMES[item.name].format(
+                    host=_local(publish.address), port=item.published_port
+                )
+        for service in self.config.services:
+            publish = service.workload.publish
+            if publish.enabled and service.replicas == 1:
+                urls[service.name] = f"https://{_local(publish.address)}:{service.port}"
+        return urls
+
     def endpoints(self) -> list[dict[str, str]]:
         """Health URL of every endpoint published on the host, for `make health` (from 127.0.0.1)."""
         found = []
@@ -180,6 +195,18 @@ class Platform(pulumi.ComponentResource):
                 }
             )
         return files
+
+
+PUBLISHED_SCHEMES = {
+    "postgres": "postgresql://{host}:{port}/?sslmode=verify-full",
+    "redis": "rediss://{host}:{port}",
+    "kafka": "{host}:{port}",
+    "prometheus": "http://{host}:{port}",
+    "grafana": "http://{host}:{port}",
+    "jaeger": "http://{host}:{port}",
+    "kong": "http://{host}:{port}",
+}
+"""How a client addresses each published piece of infrastructure (Kafka: a bootstrap server)."""
 
 
 def _local(address: IPv4Address) -> str:

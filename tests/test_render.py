@@ -9,6 +9,7 @@ from components.platform import Platform, PlatformArgs
 from plan import Render, render
 from plan.engine import run_program
 from plan.simulate import SECRET_MARKER
+from stacks.catalog import SERVICES
 from tests.conftest import rendered, run_cli, stack_config
 
 RESOURCE_KEYS = {
@@ -143,3 +144,14 @@ def test_renaming_the_platform_keeps_every_data_volume() -> None:
         "grafana-data",
     }
     assert original == renamed
+
+
+def test_outputs_list_every_published_endpoint(dev: Render, prod: Render) -> None:
+    assert len(dev.outputs["urls"]) == 19 + 7
+    assert dev.outputs["urls"]["postgres"] == "postgresql://127.0.0.1:40432/?sslmode=verify-full"
+    assert dev.outputs["urls"]["payment-gateway"] == "https://127.0.0.1:40003"
+    assert prod.outputs["urls"] == {"kong": "http://127.0.0.1:40080", "grafana": "http://127.0.0.1:40300"}
+    assert prod.outputs["endpoints"] == [{"name": "kong", "health": "http://127.0.0.1:40080/health"}]
+    assert {e["name"] for e in dev.outputs["endpoints"]} == {s.name for s in SERVICES} | {"kong"}
+    assert prod.outputs["operatorKey"] == "[secret]"
+    assert prod.outputs["operatorCertificate"].startswith("-----BEGIN CERTIFICATE-----")
