@@ -255,40 +255,46 @@ def data_volume(
 
 
 @dataclass(frozen=True)
-class StoreSpec:
-    """What differs between the data stores; `data_store` supplies everything they share."""
+class InfraSpec:
+    """What differs between pieces of infrastructure; `infrastructure_container` supplies the rest."""
 
     healthcheck: Sequence[str]
     internal_port: int
     """Container port the published host port maps to."""
     user: str
     files: ContainerFiles
-    data_path: str
-    """Where the data volume is mounted."""
+    data_path: str | None = None
+    """Where its retained data volume `payment-<item>-data` is mounted; None for no data volume."""
     command: Sequence[str] | None = None
     entrypoint: Sequence[str] | None = None
     tmpfs: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TMPFS))
+    wait: bool = True
+    """Wait for `healthy`: only where something depends on it (the data stores)."""
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
-def data_store(
-    name: str, store: str, config: PlatformConfig, host: Host, spec: StoreSpec, *, parent: pulumi.Resource
+def infrastructure_container(
+    name: str, item: str, config: PlatformConfig, host: Host, spec: InfraSpec, *, parent: pulumi.Resource
 ) -> docker.Container:
-    """Image, data volume and container of the data store `store` (postgres, redis, kafka).
+    """Image, data volume (if any) and container of the infrastructure catalog entry `item`.
 
-    The catalog entry gives the container name (`payment-<store>`), alias, image, published port and
-    sizing; the data tier gives health timing and volume protection. Children: `<name>-image`,
-    `<store>-data` (fixed, see `data_volume`) and `<name>-container` with its files volume and loader.
+    The catalog entry gives the container name (`payment-<item>`), alias, image, published port and
+    sizing; the profile gives health timing and volume protection. Children: `<name>-image`,
+    `<item>-data` (fixed, see `data_volume`) and `<name>-container` with its files volume and loader.
     """
-    infra = config.infra(store)
+    infra = config.infra(item)
     if infra.image is None:
-        raise ValueError(f"the catalog gives {store} no image")
+        raise ValueError(f"the catalog gives {item} no image")
     labels = platform_labels(config)
-    volume = data_volume(f"{store}-data", f"payment-{store}-data", labels, config.data.protect_data, parent)
+    volumes = []
+    if spec.data_path is not None:
+        volume = data_volume(f"{item}-data", f"payment-{item}-data", labels, config.data.protect_data, parent)
+        volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=spec.data_path))
     return container(
         f"{name}-container",
         ContainerSpec(
             container_name=infra.container_name,
-            alias=store,
+            alias=item,
             image=image(f"{name}-image", infra.image, parent),
             host=host,
             workload=infra.workload,
@@ -302,9 +308,11 @@ def data_store(
             user=spec.user,
             command=spec.command,
             entrypoint=spec.entrypoint,
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=spec.data_path)],
+            volumes=volumes,
             tmpfs=spec.tmpfs,
             labels=labels,
+            wait=spec.wait,
+            depends_on=spec.depends_on,
         ),
         parent,
     )

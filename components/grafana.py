@@ -50,8 +50,7 @@ import pulumi_docker as docker
 import yaml
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import ContainerSpec, Host, container, data_volume, image
-from components.labels import platform_labels
+from components.containers import Host, InfraSpec, infrastructure_container
 from components.secrets import Secrets, secret_path
 from components.startup import WRAPPER_PATH, wrapper_script
 from stacks.models import PlatformConfig
@@ -267,14 +266,7 @@ class Grafana(pulumi.ComponentResource):
     def __init__(self, name: str, args: GrafanaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:observability:Grafana", name, None, opts)
         config = args.config
-        infra = config.infra(SERVICE_ALIAS)
-        if infra.image is None:
-            raise ValueError("the catalog gives grafana no image")
         paths = GrafanaPaths()
-        labels = platform_labels(config)
-        volume = data_volume(
-            "grafana-data", f"payment-{SERVICE_ALIAS}-data", labels, protect=config.data.protect_data, parent=self
-        )
         provisioning = (
             upload(
                 paths.datasources,
@@ -308,29 +300,22 @@ class Grafana(pulumi.ComponentResource):
         files = ContainerFiles(
             env=grafana_environment(config, paths), uploads=(password, start, *provisioning, *dashboards)
         )
-        self.container = container(
-            f"{name}-container",
-            ContainerSpec(
-                container_name=infra.container_name,
-                alias=SERVICE_ALIAS,
-                image=image(f"{name}-image", infra.image, self),
-                host=args.host,
-                workload=infra.workload,
-                logging=config.logging,
-                restart=config.restart,
-                health=config.data.health,
+        self.container = infrastructure_container(
+            name,
+            SERVICE_ALIAS,
+            config,
+            args.host,
+            InfraSpec(
                 healthcheck=HEALTHCHECK,
                 internal_port=PORT,
-                published_port=infra.published_port,
                 user=f"{GRAFANA_UID}:{GRAFANA_GID}",
                 files=files,
+                data_path=paths.data,
                 entrypoint=[WRAPPER_PATH],
-                volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=paths.data)],
-                labels=labels,
                 # Nothing depends on Grafana, and it does not need Prometheus to start.
                 wait=False,
             ),
-            self,
+            parent=self,
         )
         self.url = root_url(config)
         self.register_outputs({"containerName": self.container.name, "url": self.url})

@@ -32,8 +32,7 @@ import pulumi_docker as docker
 import yaml
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import ContainerSpec, Host, container, image
-from components.labels import platform_labels
+from components.containers import Host, InfraSpec, infrastructure_container
 from stacks.models import PlatformConfig, Workload
 from stacks.units import ByteSize
 
@@ -160,33 +159,26 @@ class Jaeger(pulumi.ComponentResource):
         super().__init__("payment:observability:Jaeger", name, None, opts)
         config = args.config
         infra = config.infra(SERVICE_ALIAS)
-        if infra.image is None:
-            raise ValueError("the catalog gives jaeger no image")
         document = jaeger_config(max_traces(infra.workload.limits.memory))
         files = ContainerFiles(
             env=jaeger_environment(infra.workload),
             uploads=(upload(CONFIG_PATH, render_yaml(document), JAEGER_UID, PUBLIC_READ),),
         )
-        self.container = container(
-            f"{name}-container",
-            ContainerSpec(
-                container_name=infra.container_name,
-                alias=SERVICE_ALIAS,
-                image=image(f"{name}-image", infra.image, self),
-                host=args.host,
-                workload=infra.workload,
-                logging=config.logging,
-                restart=config.restart,
-                health=config.data.health,
+        self.container = infrastructure_container(
+            name,
+            SERVICE_ALIAS,
+            config,
+            args.host,
+            InfraSpec(
                 healthcheck=healthcheck(),
                 internal_port=QUERY_HTTP_PORT,
-                published_port=infra.published_port,
                 user=f"{JAEGER_UID}:{JAEGER_UID}",
                 files=files,
                 command=["--config", CONFIG_PATH],
-                labels=platform_labels(config),
+                # Waited for (the default): every service exports traces to it, and a configuration
+                # Jaeger rejects then fails `pulumi up` instead of passing silently.
             ),
-            self,
+            parent=self,
         )
         domain = config.network.name
         self.otlp_grpc_endpoint = f"http://{SERVICE_ALIAS}.{domain}:{OTLP_GRPC_PORT}"

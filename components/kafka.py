@@ -48,7 +48,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.container_files import ContainerFiles, upload
-from components.containers import Host, StoreSpec, data_store
+from components.containers import Host, InfraSpec, infrastructure_container
 from components.startup import WRAPPER_PATH, wrapper_script
 from stacks.models import PlatformConfig, Topic
 
@@ -289,12 +289,12 @@ class Kafka(pulumi.ComponentResource):
             env=kafka_environment(config),
             uploads=(upload(WRAPPER_PATH, start_script(config.data.topics, paths), KAFKA_UID, "0555"),),
         )
-        self.container = data_store(
+        self.container = infrastructure_container(
             name,
             SERVICE_ALIAS,
             config,
             args.host,
-            StoreSpec(
+            InfraSpec(
                 healthcheck=healthcheck(paths),
                 # The published port reaches the HOST listener, whose advertised address is the host's.
                 internal_port=HOST_PORT,

@@ -49,8 +49,7 @@ import pulumi_docker as docker
 import yaml
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import ContainerSpec, Host, container, image
-from components.labels import platform_labels
+from components.containers import Host, InfraSpec, infrastructure_container
 from components.pki import LeafCertificate
 from stacks.catalog import Integration
 from stacks.models import PlatformConfig, Service
@@ -349,8 +348,6 @@ class Kong(pulumi.ComponentResource):
         super().__init__("payment:gateway:Kong", name, None, opts)
         config = args.config
         infra = config.infra(SERVICE_ALIAS)
-        if infra.image is None:
-            raise ValueError("the catalog gives kong no image")
         paths = KongPaths()
         # Public: built from the public trust bundle, never from a key.
         declarative = args.trust_bundle.apply(lambda bundle: render_yaml(declarative_config(config, bundle)))
@@ -363,29 +360,22 @@ class Kong(pulumi.ComponentResource):
                 upload(paths.ca, args.trust_bundle, KONG_UID, PUBLIC_READ),
             ),
         )
-        self.container = container(
-            f"{name}-container",
-            ContainerSpec(
-                container_name=infra.container_name,
-                alias=SERVICE_ALIAS,
-                image=image(f"{name}-image", infra.image, self),
-                host=args.host,
-                workload=infra.workload,
-                logging=config.logging,
-                restart=config.restart,
-                health=config.data.health,
+        self.container = infrastructure_container(
+            name,
+            SERVICE_ALIAS,
+            config,
+            args.host,
+            InfraSpec(
                 healthcheck=HEALTHCHECK,
                 internal_port=PROXY_PORT,
-                published_port=infra.published_port,
                 user=f"{KONG_UID}:{KONG_UID}",
                 files=files,
                 tmpfs=PREFIX_TMPFS,
-                labels=platform_labels(config),
                 # Nothing waits for the gateway; its own start still waits for every routed service.
                 wait=False,
                 depends_on=args.upstreams,
             ),
-            self,
+            parent=self,
         )
         publish = infra.workload.publish
         self.proxy_url = (

@@ -29,7 +29,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import Host, StoreSpec, data_store
+from components.containers import Host, InfraSpec, infrastructure_container
 from components.hardening import DEFAULT_TMPFS
 from components.pki import CA_FILE, LeafCertificate
 from components.secrets import Secrets, secret_path
@@ -311,12 +311,12 @@ class Postgres(pulumi.ComponentResource):
                 ),
             ),
         )
-        self.container = data_store(
+        self.container = infrastructure_container(
             name,
             "postgres",
             config,
             args.host,
-            StoreSpec(
+            InfraSpec(
                 healthcheck=healthcheck(paths),
                 internal_port=infra.port,
                 user=f"{POSTGRES_UID}:{POSTGRES_UID}",

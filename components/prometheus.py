@@ -46,10 +46,9 @@ import pulumi_docker as docker
 import yaml
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import ContainerSpec, Host, container, data_volume, image
+from components.containers import Host, InfraSpec, infrastructure_container
 from components.kong import SERVICE_ALIAS as KONG_ALIAS
 from components.kong import STATUS_PORT as KONG_STATUS_PORT
-from components.labels import platform_labels
 from components.pki import LeafCertificate
 from stacks.catalog import EXPORTERS, CatalogExporter
 from stacks.models import PlatformConfig, Service
@@ -364,11 +363,7 @@ class Prometheus(pulumi.ComponentResource):
     def __init__(self, name: str, args: PrometheusArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:observability:Prometheus", name, None, opts)
         config = args.config
-        infra = config.infra(SERVICE_ALIAS)
-        if infra.image is None:
-            raise ValueError("the catalog gives prometheus no image")
         paths = PrometheusPaths()
-        labels = platform_labels(config)
         files = ContainerFiles(
             uploads=(
                 upload(
@@ -383,33 +378,23 @@ class Prometheus(pulumi.ComponentResource):
                 upload(paths.ca, args.trust_bundle, PROMETHEUS_UID, PUBLIC_READ),
             )
         )
-        # Fixed logical name, like the data stores' volumes: renaming the component keeps the history.
-        volume = data_volume(
-            "prometheus-data", f"payment-{SERVICE_ALIAS}-data", labels, protect=config.data.protect_data, parent=self
-        )
-        self.container = container(
-            f"{name}-container",
-            ContainerSpec(
-                container_name=infra.container_name,
-                alias=SERVICE_ALIAS,
-                image=image(f"{name}-image", infra.image, self),
-                host=args.host,
-                workload=infra.workload,
-                logging=config.logging,
-                restart=config.restart,
-                health=config.data.health,
+        self.container = infrastructure_container(
+            name,
+            SERVICE_ALIAS,
+            config,
+            args.host,
+            InfraSpec(
                 healthcheck=HEALTHCHECK,
                 internal_port=PORT,
-                published_port=infra.published_port,
                 user=f"{PROMETHEUS_UID}:{PROMETHEUS_UID}",
                 files=files,
+                # The retained `prometheus-data` volume: renaming the component keeps the history.
+                data_path=DATA_PATH,
                 command=command(config, paths),
-                volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_PATH)],
-                labels=labels,
                 # Nothing waits for Prometheus: Grafana only queries it, and retries.
                 wait=False,
             ),
-            self,
+            parent=self,
         )
         self.url = f"http://{SERVICE_ALIAS}.{config.network.name}:{PORT}"
         self.register_outputs({"containerName": self.container.name, "url": self.url})

@@ -30,7 +30,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import Host, StoreSpec, data_store
+from components.containers import Host, InfraSpec, infrastructure_container
 from components.pki import CA_FILE, LeafCertificate
 from components.secrets import Secrets, secret_path
 from stacks.models import PlatformConfig, RedisTuning
@@ -170,12 +170,12 @@ class Redis(pulumi.ComponentResource):
                 upload(paths.ca, args.trust_bundle, REDIS_UID, PUBLIC_READ),
             )
         )
-        self.container = data_store(
+        self.container = infrastructure_container(
             name,
             SERVICE_ALIAS,
             config,
             args.host,
-            StoreSpec(
+            InfraSpec(
                 healthcheck=healthcheck(paths),
                 internal_port=PORT,
                 user=f"{REDIS_UID}:{REDIS_GID}",
