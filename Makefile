@@ -10,10 +10,11 @@ PY := $(VENV)/bin/python
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 PULUMI := PULUMI_BACKEND_URL=$(PULUMI_BACKEND_URL) pulumi
 
-.PHONY: help deps plan render-json lint test pytest preview up health destroy pulumi-prereqs clean
+.PHONY: help deps plan render-json diff lint test pytest preview up health destroy pulumi-prereqs clean
 
 help:
 	@echo "make plan STACK=dev|prod   offline render of the stack (no Pulumi CLI or Docker needed)"
+	@echo "make diff STACK=... BASE=rev  what the working tree changes in the stack's render since BASE"
 	@echo "make test                  lint, type-check and run the test suite"
 	@echo "make preview STACK=...     pulumi preview --diff against the local state backend"
 	@echo "make up STACK=...          pulumi up --refresh (renews due certificates) against it"
@@ -33,6 +34,20 @@ plan: deps
 
 render-json: deps
 	$(PY) -m plan render --stack $(STACK) --format json --output render-$(STACK).json
+
+# Renders STACK at BASE (default origin/main, else HEAD) in a temporary worktree and in the working tree,
+# with the same interpreter, and prints the markdown diff (plan/diff.py).
+diff: deps
+	@base='$(BASE)'; \
+	if [ -z "$$base" ]; then \
+		if git rev-parse --quiet --verify origin/main >/dev/null; then base=origin/main; else base=HEAD; fi; \
+	fi; \
+	tmp=$$(mktemp -d); \
+	trap 'git worktree remove --force "$$tmp/base" >/dev/null 2>&1; rm -rf "$$tmp"' EXIT; \
+	git worktree add --quiet --detach "$$tmp/base" "$$base" && \
+	(cd "$$tmp/base" && $(abspath $(PY)) -m plan render --stack $(STACK) --format json --output "$$tmp/before.json") && \
+	$(PY) -m plan render --stack $(STACK) --format json --output "$$tmp/after.json" && \
+	$(PY) -m plan diff "$$tmp/before.json" "$$tmp/after.json"
 
 lint: deps
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,4 @@
-"""`python -m plan render ...`: see plan/__init__.py and the README's "Offline plan" section."""
+"""`python -m plan render|diff ...`: see plan/__init__.py, plan/diff.py and the README's "Offline plan" section."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 
 from plan import StackFileError, render
+from plan.diff import diff, format_json, format_markdown
 from plan.simulate import SECRET_MARKER
 from plan.table import format_table
 
@@ -39,7 +40,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--format", choices=("table", "json"), default="table")
     r.add_argument("--output", type=Path, help="write to FILE instead of standard output")
+    d = commands.add_parser("diff", help="what changes between two JSON renders (`render --format json`)")
+    d.add_argument("before", type=Path, metavar="BEFORE.json")
+    d.add_argument("after", type=Path, metavar="AFTER.json")
+    d.add_argument("--format", choices=("markdown", "json"), default="markdown")
     return parser
+
+
+def _load_render(path: Path) -> dict[str, Any]:
+    """A render document from `path`; ValueError naming the file when it cannot be read as one."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read render {path}: {error}") from error
+    if not (
+        isinstance(document, dict)
+        and isinstance(document.get("resources"), list)
+        and all(isinstance(r, dict) and {"urn", "type", "name"} <= r.keys() for r in document["resources"])
+    ):
+        raise ValueError(f"{path} is not a render (`python -m plan render --format json`)")
+    return document
+
+
+def _diff(args: argparse.Namespace) -> int:
+    try:
+        before, after = _load_render(args.before), _load_render(args.after)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    result = diff(before, after)
+    text = format_json(result) if args.format == "json" else format_markdown(result)
+    if SECRET_MARKER in text:
+        print("error: a simulated secret reached the diff; not printing it", file=sys.stderr)
+        return 1
+    sys.stdout.write(text)
+    return 0
 
 
 def leaked_secrets(document: Any, path: str = "") -> list[str]:
@@ -53,6 +88,8 @@ def leaked_secrets(document: Any, path: str = "") -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "diff":
+        return _diff(args)
     try:
         result = render(
             args.stack,

@@ -1,0 +1,197 @@
+"""What changes between two offline renders (`python -m plan diff BEFORE.json AFTER.json`).
+
+Pure functions over two render documents as `python -m plan render --format json` writes them. Resources
+are matched by URN; a matched resource is changed when a top-level input (camelCase, as sent to the
+provider), its `replacementTrigger`, or one of protect, retainOnDelete, deleteBeforeReplace, parent and
+dependencies differs. Results are grouped by component: the name of the resource's parent.
+
+Limitation: the render hides every secret value as `[secret]`, so two different secrets look equal. A
+key is changed when anything visible around a secret changed, and unchanged when the only difference could
+be inside `[secret]`. A rotation therefore shows through what it is keyed on: the RandomPassword's
+`keepers` and the `replacementTrigger` of every container that holds the rotated file. That trigger is
+the id of the container's `<name>-loader` (components/containers.py), and an id changes only when the
+loader is replaced; so when a trigger changed while the loader looks unchanged, the loader's secret
+inputs are reported as changed, marked `inferred`.
+
+Whether a change replaces the resource is modelled for Docker containers (pulumi-docker updates only
+restart, maxRetryCount, cpuShares, memory, cpuSet and memorySwap in place; any other input replaces the
+container) and for RandomPassword (every input forces a new password). Any resource whose
+`replacementTrigger` changed is replaced. Other types are reported as `update`: `pulumi preview --diff`
+has the provider's final word on them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from plan.engine import SECRET
+
+CONTAINER = "docker:index/container:Container"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+CONTAINER_UPDATABLE = frozenset({"restart", "maxRetryCount", "cpuShares", "memory", "cpuSet", "memorySwap"})
+"""Container inputs pulumi-docker changes in place; every other input forces a replacement."""
+OPTIONS = ("protect", "retainOnDelete", "deleteBeforeReplace", "parent", "dependencies")
+"""Resource options compared besides inputs; changing them never replaces anything."""
+TRIGGER = "replacementTrigger"
+LOADER_SUFFIX = "-loader"
+ACTIONS = ("add", "remove", "update", "replace")
+STACK_GROUP = "(stack)"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One resource that is added, removed, updated or replaced."""
+
+    urn: str
+    type: str
+    name: str
+    component: str
+    action: str
+    keys: tuple[str, ...] = ()
+    """Changed top-level input names, `replacementTrigger` and changed options (empty when added/removed)."""
+    inferred: bool = False
+    """The change is invisible in the render (secret) and inferred from a dependent's replacement trigger."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "component": self.component,
+            "action": self.action,
+            "keys": list(self.keys),
+            "inferred": self.inferred,
+        }
+
+
+@dataclass(frozen=True)
+class Diff:
+    before: str
+    """`project/stack` of the before render."""
+    after: str
+    changes: tuple[Change, ...] = field(default_factory=tuple)
+
+    def of(self, action: str) -> list[Change]:
+        return [c for c in self.changes if c.action == action]
+
+    def groups(self) -> dict[str, list[Change]]:
+        grouped: dict[str, list[Change]] = {}
+        for change in self.changes:
+            grouped.setdefault(change.component, []).append(change)
+        return grouped
+
+    def summary(self) -> str:
+        if not self.changes:
+            return f"{self.before} → {self.after}: no changes"
+        return f"{self.before} → {self.after}: " + ", ".join(f"{len(self.of(a))} to {a}" for a in ACTIONS)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "before": self.before,
+            "after": self.after,
+            "summary": {action: len(self.of(action)) for action in ACTIONS},
+            "groups": {component: [c.to_json() for c in changes] for component, changes in self.groups().items()},
+        }
+
+
+def _name_of(urn: str | None) -> str:
+    return urn.rsplit("::", 1)[-1] if urn else STACK_GROUP
+
+
+def _changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    # `[secret]` compares equal to `[secret]`: a difference hidden inside it cannot be seen (module docstring).
+    old_inputs, new_inputs = old.get("inputs") or {}, new.get("inputs") or {}
+    keys = [k for k in sorted(old_inputs.keys() | new_inputs.keys()) if old_inputs.get(k) != new_inputs.get(k)]
+    if old.get(TRIGGER) != new.get(TRIGGER):
+        keys.append(TRIGGER)
+    return keys + [option for option in OPTIONS if old.get(option) != new.get(option)]
+
+
+def _replaces(type_: str, keys: list[str]) -> bool:
+    if TRIGGER in keys:
+        return True
+    inputs = [k for k in keys if k not in OPTIONS]
+    if type_ == CONTAINER:
+        return any(k not in CONTAINER_UPDATABLE for k in inputs)
+    return type_ == RANDOM_PASSWORD and bool(inputs)
+
+
+def _has_secret(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_has_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secret(v) for v in value)
+    return isinstance(value, str) and value == SECRET
+
+
+def _resources(document: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {r["urn"]: r for r in document["resources"]}
+
+
+def _label(document: Mapping[str, Any]) -> str:
+    return f"{document.get('project', '?')}/{document.get('stack', '?')}"
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Diff:
+    """Resources added, removed and changed from `before` to `after`, in `after`'s order (removals last)."""
+    old, new = _resources(before), _resources(after)
+    keys = {urn: _changed_keys(old[urn], resource) for urn, resource in new.items() if urn in old}
+    inferred: set[str] = set()
+    for urn, changed in list(keys.items()):
+        # A trigger is the `<name>-loader`'s id: it changed, so the loader was replaced, though its inputs
+        # look the same because what changed is secret.
+        loader = f"{urn}{LOADER_SUFFIX}"
+        if TRIGGER in changed and new[urn]["type"] == CONTAINER and loader in keys and not keys[loader]:
+            secret_inputs = [k for k, v in sorted((new[loader].get("inputs") or {}).items()) if _has_secret(v)]
+            if secret_inputs:
+                keys[loader] = secret_inputs
+                inferred.add(loader)
+
+    changes: list[Change] = []
+    for urn, resource in new.items():
+        if urn not in old:
+            action, changed = "add", []
+        elif keys[urn]:
+            changed = keys[urn]
+            action = "replace" if _replaces(resource["type"], changed) else "update"
+        else:
+            continue
+        changes.append(
+            Change(
+                urn=urn,
+                type=resource["type"],
+                name=resource["name"],
+                component=_name_of(resource.get("parent")),
+                action=action,
+                keys=tuple(changed),
+                inferred=urn in inferred,
+            )
+        )
+    changes += [
+        Change(urn=urn, type=r["type"], name=r["name"], component=_name_of(r.get("parent")), action="remove")
+        for urn, r in old.items()
+        if urn not in new
+    ]
+    return Diff(before=_label(before), after=_label(after), changes=tuple(changes))
+
+
+def _short_type(type_: str) -> str:
+    """`docker:index/container:Container` -> `docker:Container`."""
+    return f"{type_.split(':', 1)[0]}:{type_.rsplit(':', 1)[-1]}"
+
+
+def format_markdown(result: Diff) -> str:
+    lines = [f"**Plan diff** {result.summary()}"]
+    for component, changes in result.groups().items():
+        lines += ["", f"### {component}", "", "| resource | action | changed keys |", "| --- | --- | --- |"]
+        for c in changes:
+            keys = ", ".join(f"`{k}`" for k in c.keys) + (" (secret; inferred from the trigger)" if c.inferred else "")
+            lines.append(f"| `{c.name}` ({_short_type(c.type)}) | {c.action} | {keys} |")
+    return "\n".join(lines) + "\n"
+
+
+def format_json(result: Diff) -> str:
+    return json.dumps(result.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
