@@ -10,10 +10,11 @@ from typing import Any
 
 import pulumi
 
-from plan import StackFileError, render
+from plan import Render, StackFileError, render
 from plan.diff import diff, format_json, format_markdown
 from plan.simulate import SECRET_MARKER
 from plan.table import format_table
+from policy_rules import check
 
 EXIT_INVALID_CONFIG = 2
 
@@ -22,6 +23,19 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m plan", description="Offline renders of the Pulumi program.")
     commands = parser.add_subparsers(dest="command", required=True)
     r = commands.add_parser("render", help="run __main__.py under the mock runtime and list every resource")
+    _stack_arguments(r)
+    r.add_argument("--format", choices=("table", "json"), default="table")
+    r.add_argument("--output", type=Path, help="write to FILE instead of standard output")
+    d = commands.add_parser("diff", help="what changes between two JSON renders (`render --format json`)")
+    d.add_argument("before", type=Path, metavar="BEFORE.json")
+    d.add_argument("after", type=Path, metavar="AFTER.json")
+    d.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    c = commands.add_parser("check", help="render a stack and run the policy rules (policy_rules) over it")
+    _stack_arguments(c)
+    return parser
+
+
+def _stack_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to use (default: dev)")
     r.add_argument("--config-file", type=Path, help="use this stack file instead of Pulumi.<stack>.yaml")
     r.add_argument(
@@ -38,13 +52,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH=VALUE",
         help="like --set, but the value is a secret (repeatable)",
     )
-    r.add_argument("--format", choices=("table", "json"), default="table")
-    r.add_argument("--output", type=Path, help="write to FILE instead of standard output")
-    d = commands.add_parser("diff", help="what changes between two JSON renders (`render --format json`)")
-    d.add_argument("before", type=Path, metavar="BEFORE.json")
-    d.add_argument("after", type=Path, metavar="AFTER.json")
-    d.add_argument("--format", choices=("markdown", "json"), default="markdown")
-    return parser
 
 
 def _load_render(path: Path) -> dict[str, Any]:
@@ -86,12 +93,10 @@ def leaked_secrets(document: Any, path: str = "") -> list[str]:
     return [path] if isinstance(document, str) and SECRET_MARKER in document else []
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "diff":
-        return _diff(args)
+def _render(args: argparse.Namespace) -> Render | int:
+    """The render `--stack/--config-file/--set/--set-secret` ask for, or the exit code of the error."""
     try:
-        result = render(
+        return render(
             args.stack,
             config_file=args.config_file,
             sets=tuple(args.set),
@@ -104,6 +109,28 @@ def main(argv: list[str] | None = None) -> int:
         # What `pulumi up` would print without a traceback: invalid configuration, chiefly.
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
+
+
+def _check(args: argparse.Namespace) -> int:
+    result = _render(args)
+    if isinstance(result, int):
+        return result
+    report = check(result.to_json())
+    for line in report.lines():
+        print(line)
+    print(f"{len(report.violations)} violation(s), {len(report.exceptions)} documented exception(s) applied")
+    return 0 if report.ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "diff":
+        return _diff(args)
+    if args.command == "check":
+        return _check(args)
+    result = _render(args)
+    if isinstance(result, int):
+        return result
 
     if args.format == "json":
         text = json.dumps(result.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

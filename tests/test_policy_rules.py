@@ -1,0 +1,209 @@
+"""policy_rules over the real renders, over deliberately broken resources, and through `python -m plan check`."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components.hardening import EXCEPTIONS, LOADER
+from plan.engine import SECRET
+from policy_rules import CONTAINER, REMOTE_IMAGE, RULES, VOLUME, Finding, Report, check, identity
+from tests.conftest import rendered, run_cli
+
+
+def document(stack: str) -> dict[str, Any]:
+    return rendered(stack).to_json()
+
+
+def resource(stack: str, type_: str, docker_name: str) -> dict[str, Any]:
+    """A deep copy of the record of `type_` whose inputs name it `docker_name`."""
+    for record in document(stack)["resources"]:
+        if record["type"] == type_ and record["inputs"].get("name") == docker_name:
+            return copy.deepcopy(record)
+    raise AssertionError(f"no {type_} named {docker_name} in {stack}")
+
+
+def only(record: dict[str, Any], profile: str = "prod") -> Report:
+    return check({"outputs": {"profile": profile}, "resources": [record]})
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_real_stacks_have_no_violations_and_list_the_documented_exceptions(stack: str) -> None:
+    report = check(document(stack))
+    assert report.ok, "\n".join(f.line() for f in report.violations)
+    applied = {(identity(r), f.rule) for f in report.exceptions for r in _by_name(stack, f.resource)}
+    assert ("payment-kafka", "CIS-5.13") in applied
+    assert {
+        ("payment-cadvisor", "CIS-4.1"),
+        ("payment-cadvisor", "CIS-5.32"),
+        ("payment-cadvisor", "CIS-5.6"),
+    } <= applied
+    loader_rules = {"CIS-4.1", "CIS-5.4", "CIS-5.13", "CIS-5.27", "CIS-5.15", "CIS-5.11", "CIS-5.12"}
+    assert {(LOADER, rule) for rule in loader_rules} <= applied
+    # every applied exception carries its documented reason, and no other container is excepted
+    assert all(f.reason in EXCEPTIONS.values() for f in report.exceptions)
+    assert {name for name, _ in applied} == {"payment-kafka", "payment-cadvisor", LOADER}
+
+
+def _by_name(stack: str, name: str) -> list[dict[str, Any]]:
+    return [r for r in document(stack)["resources"] if r["name"] == name]
+
+
+def test_every_exception_in_the_table_is_applied_somewhere() -> None:
+    items = {rule.id: rule.item for rule in RULES}
+    applied = {
+        (identity(r), items[f.rule])
+        for stack in ("dev", "prod")
+        for f in check(document(stack)).exceptions
+        for r in _by_name(stack, f.resource)
+    }
+    assert applied == set(EXCEPTIONS)
+
+
+def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(inputs: dict[str, Any]) -> None:
+        inputs[key] = value
+
+    return edit
+
+
+def _drop(key: str) -> Callable[[dict[str, Any]], None]:
+    def edit(inputs: dict[str, Any]) -> None:
+        inputs.pop(key, None)
+
+    return edit
+
+
+def _edit_first_port(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(inputs: dict[str, Any]) -> None:
+        if value is None:
+            inputs["ports"][0].pop(key)
+        else:
+            inputs["ports"][0][key] = value
+
+    return edit
+
+
+def _mount_socket(inputs: dict[str, Any]) -> None:
+    inputs["mounts"].append(
+        {"readOnly": True, "source": "/var/run/docker.sock", "target": "/var/run/docker.sock", "type": "bind"}
+    )
+
+
+def _add_secret_env(inputs: dict[str, Any]) -> None:
+    inputs["envs"] = [*inputs["envs"], SECRET]
+
+
+BROKEN_CONTAINERS = {
+    "privileged": ("CIS-5.5", _set("privileged", True)),
+    "host network": ("CIS-5.9", _set("networkMode", "host")),
+    "host pid": ("CIS-5.16", _set("pidMode", "host")),
+    "host ipc": ("CIS-5.17", _set("ipcMode", "host")),
+    "host userns": ("CIS-5.31", _set("usernsMode", "host")),
+    "root user": ("CIS-4.1", _set("user", "0")),
+    "writable root": ("CIS-5.13", _set("readOnly", False)),
+    "added capability": ("CIS-5.4", _set("capabilities", {"adds": ["SYS_ADMIN"], "drops": ["ALL"]})),
+    "no security opts": ("CIS-5.26", _drop("securityOpts")),
+    "no memory": ("CIS-5.11", _drop("memory")),
+    "no cpus": ("CIS-5.12", _drop("cpus")),
+    "no healthcheck": ("CIS-5.27", _drop("healthcheck")),
+    "restart always": ("CIS-5.15", _set("restart", "always")),
+    "port without ip": ("CIS-5.14", _edit_first_port("ip", None)),
+    "port 80": ("CIS-5.8", _edit_first_port("external", 80)),
+    "docker socket": ("CIS-5.32", _mount_socket),
+    "no log rotation": ("PAY-LOG-ROTATION", _set("logDriver", "none")),
+    "secret env in prod": ("PAY-SECRET-ENV", _add_secret_env),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_CONTAINERS))
+def test_each_container_rule_reports_exactly_its_break(case: str) -> None:
+    rule, edit = BROKEN_CONTAINERS[case]
+    record = resource("prod", CONTAINER, "payment-kong")  # published ports, no documented exception
+    assert only(record).ok
+    edit(record["inputs"])
+    report = only(record)
+    assert {f.rule for f in report.violations} == {rule}, [f.line() for f in report.violations]
+    assert not report.exceptions
+
+
+def test_a_documented_exception_does_not_cover_another_container() -> None:
+    record = resource("prod", CONTAINER, "payment-postgres")
+    record["inputs"]["readOnly"] = False  # documented for payment-kafka only
+    assert {f.rule for f in only(record).violations} == {"CIS-5.13"}
+    kafka = resource("prod", CONTAINER, "payment-kafka")
+    assert only(kafka).ok and {f.rule for f in only(kafka).exceptions} == {"CIS-5.13"}
+
+
+def test_a_sensitive_host_mount_is_a_violation() -> None:
+    record = resource("prod", CONTAINER, "payment-postgres")
+    record["inputs"]["mounts"].append({"readOnly": True, "source": "/etc", "target": "/host-etc", "type": "bind"})
+    assert {f.rule for f in only(record).violations} == {"CIS-5.6"}
+
+
+def test_secret_env_is_allowed_outside_prod() -> None:
+    record = resource("prod", CONTAINER, "payment-kong")
+    _add_secret_env(record["inputs"])
+    assert only(record, profile="dev").ok
+
+
+def test_an_unprotected_data_volume_in_prod() -> None:
+    volume = resource("prod", VOLUME, "payment-postgres-data")
+    assert volume["retainOnDelete"] and only(volume).ok
+    volume["protect"] = False
+    assert {f.rule for f in only(volume).violations} == {"PAY-DATA-PROTECT"}
+    assert only(volume, profile="dev").ok
+
+
+@pytest.mark.parametrize("name", ["nginx:latest", "nginx", "registry.local:5000/nginx"])
+def test_an_unpinned_image(name: str) -> None:
+    image = resource("prod", REMOTE_IMAGE, "kong:3.9.1")
+    assert only(image).ok
+    image["inputs"]["name"] = name
+    assert {f.rule for f in only(image).violations} == {"PAY-IMAGE-PINNED"}
+
+
+def test_an_image_pinned_by_digest() -> None:
+    image = resource("prod", REMOTE_IMAGE, "kong:3.9.1")
+    image["inputs"]["name"] = "nginx@sha256:" + "0" * 64
+    assert only(image).ok
+
+
+def test_every_rule_has_an_id_a_description_and_a_known_exception_item() -> None:
+    assert len({rule.id for rule in RULES}) == len(RULES)
+    items = {item for _, item in EXCEPTIONS}
+    for rule in RULES:
+        assert rule.id.startswith(("CIS-", "PAY-")) and rule.description and "\n" not in rule.description
+        assert rule.item is None or rule.item in items
+
+
+def test_cli_check_prod_passes_and_lists_exceptions() -> None:
+    result = run_cli("check", "--stack", "prod")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("exception CIS-5.13 payment-kafka-container:") for line in lines)
+    assert not any(line.startswith("violation") for line in lines)
+
+
+def test_a_broken_document_fails_the_check() -> None:
+    broken = copy.deepcopy(document("prod"))
+    for record in broken["resources"]:
+        if record["type"] == CONTAINER and record["inputs"]["name"] == "payment-redis":
+            record["inputs"]["privileged"] = True
+    report = check(broken)
+    assert not report.ok
+    assert [f.line() for f in report.violations] == ["violation CIS-5.5 payment-redis-container: runs privileged"]
+
+
+def test_cli_check_exits_1_on_a_violation(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import plan.__main__ as cli  # noqa: PLC0415
+
+    def broken_check(doc: dict[str, Any]) -> Report:
+        return Report(violations=[Finding("CIS-5.5", "payment-redis-container", "runs privileged")])
+
+    monkeypatch.setattr(cli, "check", broken_check)
+    assert cli.main(["check", "--stack", "prod"]) == 1
+    assert "violation CIS-5.5 payment-redis-container: runs privileged" in capsys.readouterr().out
