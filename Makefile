@@ -79,11 +79,11 @@ pulumi-prereqs: deps
 
 # Fails fast on invalid config: the program checks it before registering anything.
 preview: pulumi-prereqs
-	$(PULUMI) preview --stack $(STACK) --diff
+	$(PULUMI) preview --stack $(STACK) --diff --policy-pack policy
 
 # --refresh: pulumi-tls replaces a certificate inside its early-renewal window only when state is refreshed.
 up: pulumi-prereqs
-	$(PULUMI) up --stack $(STACK) --refresh
+	$(PULUMI) up --stack $(STACK) --refresh --policy-pack policy
 
 # Probes every published health endpoint over mTLS with the operator certificate (needs the Pulumi CLI).
 health: deps

@@ -1,0 +1,77 @@
+"""Turn a policy pack's view of the stack into the render records `policy_rules` checks.
+
+The pack sees each resource's inputs (camelCase, as in the render), its URN, name, type and options.
+Two things differ from a render: secret values arrive wrapped (they become `[secret]`, as in the render)
+and `retain_on_delete` is not visible to policies, so data volumes are recognised by the name every
+data volume gets from `components.containers.data_volume`: `payment-<item>-data`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from plan.engine import SECRET
+from policy_rules import Finding, Report, check
+
+DATA_VOLUME = re.compile(r"^payment-[a-z0-9-]+-data$")
+VOLUME = "docker:index/volume:Volume"
+
+
+class Resource(Protocol):
+    resource_type: str
+    props: Mapping[str, Any]
+    urn: str
+    name: str
+
+
+def _plain(value: Any) -> Any:
+    """Secret wrappers become `[secret]`, everything else stays as the render would show it."""
+    if type(value).__name__ == "Secret" and hasattr(value, "value"):
+        return SECRET
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _protected(resource: Resource) -> bool:
+    opts = getattr(resource, "opts", None)
+    return bool(getattr(opts, "protect", False))
+
+
+def document(resources: Iterable[Resource], profile: str) -> dict[str, Any]:
+    """A render-shaped document of `resources` under `profile` (dev or prod)."""
+    records = []
+    for resource in resources:
+        inputs = _plain(resource.props)
+        records.append(
+            {
+                "urn": resource.urn,
+                "type": resource.resource_type,
+                "name": resource.name,
+                "inputs": inputs,
+                "protect": _protected(resource),
+                "retainOnDelete": resource.resource_type == VOLUME and bool(DATA_VOLUME.match(str(inputs.get("name")))),
+            }
+        )
+    return {"resources": records, "outputs": {"profile": profile}}
+
+
+def validate(
+    resources: Iterable[Resource],
+    profile: str,
+    report: Callable[[str, str | None], None],
+    *,
+    exceptions: bool = False,
+) -> Report:
+    """Report every violation (or, with `exceptions`, every documented exception) with its URN."""
+    items = list(resources)
+    result = check(document(items, profile))
+    urns = {r.name: r.urn for r in items}
+    findings: list[Finding] = result.exceptions if exceptions else result.violations
+    for finding in findings:
+        report(finding.line(), urns.get(finding.resource))
+    return result

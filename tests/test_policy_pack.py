@@ -1,0 +1,83 @@
+"""The policy pack's adapter over the engine's view of the stack: same verdicts as `plan check`."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, Secret
+
+from plan import Render
+from policy.adapter import document, validate
+from tests.conftest import rendered
+
+
+def as_policy_resources(render: Render, *, reveal: bool = False) -> list[PolicyResource]:
+    """What the engine gives a stack policy: type, inputs (secrets wrapped), URN, name, options."""
+    resources = []
+    for record in render.resources:
+        if not record.custom:
+            continue
+        props: dict[str, Any] = copy.deepcopy(dict(record.revealed_inputs if reveal else record.inputs))
+        if not reveal:
+            props = {k: Secret(v) if v == "[secret]" else v for k, v in props.items()}
+        opts = PolicyResourceOptions(
+            protect=record.protect,
+            ignore_changes=[],
+            delete_before_replace=record.delete_before_replace,
+            aliases=[],
+            custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+            additional_secret_outputs=[],
+            parent=record.parent,
+        )
+        resources.append(PolicyResource(record.type, props, record.urn, record.name, opts, None, None, [], {}))
+    return resources
+
+
+class Collect(list[tuple[str, str | None]]):
+    """A `report_violation` callback that keeps what it is given."""
+
+    def __call__(self, message: str, urn: str | None) -> None:
+        self.append((message, urn))
+
+
+def test_both_stacks_pass_the_pack() -> None:
+    for stack in ("dev", "prod"):
+        reported = Collect()
+        result = validate(as_policy_resources(rendered(stack)), stack, reported)
+        assert reported == [] and result.violations == []
+
+
+def test_documented_exceptions_are_shown_with_their_resource() -> None:
+    reported: list[tuple[str, str | None]] = []
+    validate(as_policy_resources(rendered("prod")), "prod", lambda m, u: reported.append((m, u)), exceptions=True)
+    kafka = [(m, u) for m, u in reported if "payment-kafka-container" in m]
+    assert kafka and kafka[0][1] is not None and kafka[0][1].endswith("::payment-kafka-container")
+    assert all(m.startswith("exception ") and "(documented: " in m for m, _ in reported)
+
+
+def test_a_broken_container_is_a_violation_with_its_urn() -> None:
+    resources = as_policy_resources(rendered("prod"))
+    redis = next(r for r in resources if r.name == "payment-redis-container")
+    redis.props = {**redis.props, "privileged": True}
+    reported: list[tuple[str, str | None]] = []
+    validate(resources, "prod", lambda m, u: reported.append((m, u)))
+    assert len(reported) == 1
+    assert reported[0][0].startswith("violation CIS-5.5 payment-redis-container")
+    assert reported[0][1] == redis.urn
+
+
+def test_data_volumes_are_recognised_without_retain_on_delete() -> None:
+    records = document(as_policy_resources(rendered("prod")), "prod")["resources"]
+    data = {r["name"] for r in records if r["retainOnDelete"]}
+    assert data == {"postgres-data", "redis-data", "kafka-data", "prometheus-data", "grafana-data"}
+
+
+def test_an_unprotected_data_volume_fails_in_prod_only() -> None:
+    for profile, expected in (("prod", 1), ("dev", 0)):
+        resources = as_policy_resources(rendered("prod"))
+        volume = next(r for r in resources if r.name == "postgres-data")
+        volume.opts.protect = False
+        reported = Collect()
+        validate(resources, profile, reported)
+        assert len(reported) == expected
