@@ -36,7 +36,6 @@ def documented_exceptions(args: StackValidationArgs, report_violation: ReportVio
 
 PolicyPack(
     name="payment-platform-hardening",
-    version="1.0.0",
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=[
         StackValidationPolicy(
