@@ -50,7 +50,7 @@ import yaml
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
 from components.containers import Host, InfraSpec, infrastructure_container
-from components.pki import LeafCertificate
+from components.pki import LeafCertificate, tls_uploads
 from stacks.catalog import Integration
 from stacks.models import PlatformConfig, Service
 
@@ -355,9 +355,9 @@ class Kong(pulumi.ComponentResource):
             env=kong_environment(config, paths),
             uploads=(
                 upload(paths.declarative, declarative, KONG_UID, PUBLIC_READ),
-                upload(paths.cert, args.certificate.cert_pem, KONG_UID, PUBLIC_READ),
-                upload(paths.key, args.certificate.private_key_pem, KONG_UID),
-                upload(paths.ca, args.trust_bundle, KONG_UID, PUBLIC_READ),
+                *tls_uploads(
+                    args.certificate, args.trust_bundle, KONG_UID, cert=paths.cert, key=paths.key, ca=paths.ca
+                ),
             ),
         )
         self.container = infrastructure_container(

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_docker as docker
 import pulumi_tls as tls
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
@@ -79,6 +80,17 @@ class LeafCertificate:
     cert_pem: pulumi.Output[str]
     private_key_pem: pulumi.Output[str]
     """Secret."""
+
+
+def tls_uploads(
+    leaf: LeafCertificate, trust_bundle: pulumi.Input[str], uid: int, *, cert: str, key: str, ca: str
+) -> tuple[docker.ContainerUploadArgs, ...]:
+    """A certificate (0444), its private key (0400, secret) and the trust bundle (0444), owned by `uid`."""
+    return (
+        upload(cert, leaf.cert_pem, uid, PUBLIC_READ),
+        upload(key, leaf.private_key_pem, uid),
+        upload(ca, trust_bundle, uid, PUBLIC_READ),
+    )
 
 
 @dataclass(frozen=True)
@@ -167,9 +179,5 @@ class Pki(pulumi.ComponentResource):
         cert_path, key_path = service_cert_paths(service)
         return ContainerFiles(
             env=tls_environment(service),
-            uploads=(
-                upload(cert_path, leaf.cert_pem, uid, PUBLIC_READ),
-                upload(key_path, leaf.private_key_pem, uid),
-                upload(CA_FILE, self.trust_bundle, uid, PUBLIC_READ),
-            ),
+            uploads=tls_uploads(leaf, self.trust_bundle, uid, cert=cert_path, key=key_path, ca=CA_FILE),
         )

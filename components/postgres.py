@@ -31,7 +31,7 @@ import pulumi_docker as docker
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
 from components.containers import Host, InfraSpec, infrastructure_container
 from components.hardening import DEFAULT_TMPFS
-from components.pki import CA_FILE, LeafCertificate
+from components.pki import CA_FILE, LeafCertificate, tls_uploads
 from components.secrets import Secrets, secret_path
 from components.startup import WRAPPER_PATH, wrapper_script
 from stacks.catalog import APP_UID, MONITORING_ROLE, db_password_secret
@@ -295,9 +295,14 @@ class Postgres(pulumi.ComponentResource):
                     bootstrap_sql(config.services, config.data.postgres.max_connections, paths),
                     PUBLIC_READ,
                 ),
-                own(paths.cert_file, args.certificate.cert_pem, PUBLIC_READ),
-                own(paths.key_file, args.certificate.private_key_pem),
-                own(paths.ca_file, args.trust_bundle, PUBLIC_READ),
+                *tls_uploads(
+                    args.certificate,
+                    args.trust_bundle,
+                    POSTGRES_UID,
+                    cert=paths.cert_file,
+                    key=paths.key_file,
+                    ca=paths.ca_file,
+                ),
                 own(
                     WRAPPER_PATH,
                     wrapper_script(

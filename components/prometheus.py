@@ -49,7 +49,7 @@ from components.container_files import PUBLIC_READ, ContainerFiles, upload
 from components.containers import Host, InfraSpec, infrastructure_container
 from components.kong import SERVICE_ALIAS as KONG_ALIAS
 from components.kong import STATUS_PORT as KONG_STATUS_PORT
-from components.pki import LeafCertificate
+from components.pki import LeafCertificate, tls_uploads
 from stacks.catalog import EXPORTERS, CatalogExporter
 from stacks.models import PlatformConfig, Service
 
@@ -373,9 +373,9 @@ class Prometheus(pulumi.ComponentResource):
                     PUBLIC_READ,
                 ),
                 upload(paths.rules, render_yaml(alert_rules(config), "Alert rules"), PROMETHEUS_UID, PUBLIC_READ),
-                upload(paths.cert, args.certificate.cert_pem, PROMETHEUS_UID, PUBLIC_READ),
-                upload(paths.key, args.certificate.private_key_pem, PROMETHEUS_UID),
-                upload(paths.ca, args.trust_bundle, PROMETHEUS_UID, PUBLIC_READ),
+                *tls_uploads(
+                    args.certificate, args.trust_bundle, PROMETHEUS_UID, cert=paths.cert, key=paths.key, ca=paths.ca
+                ),
             )
         )
         self.container = infrastructure_container(

@@ -31,7 +31,7 @@ import pulumi_docker as docker
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
 from components.containers import Host, InfraSpec, infrastructure_container
-from components.pki import CA_FILE, LeafCertificate
+from components.pki import CA_FILE, LeafCertificate, tls_uploads
 from components.secrets import Secrets, secret_path
 from stacks.models import PlatformConfig, RedisTuning
 
@@ -165,9 +165,9 @@ class Redis(pulumi.ComponentResource):
                 upload(paths.config, redis_conf(config.data.redis, paths), REDIS_UID, PUBLIC_READ),
                 upload(paths.auth, password.apply(auth_conf), REDIS_UID),
                 upload(paths.password, password, REDIS_UID),
-                upload(paths.cert, args.certificate.cert_pem, REDIS_UID, PUBLIC_READ),
-                upload(paths.key, args.certificate.private_key_pem, REDIS_UID),
-                upload(paths.ca, args.trust_bundle, REDIS_UID, PUBLIC_READ),
+                *tls_uploads(
+                    args.certificate, args.trust_bundle, REDIS_UID, cert=paths.cert, key=paths.key, ca=paths.ca
+                ),
             )
         )
         self.container = infrastructure_container(
