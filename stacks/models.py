@@ -502,12 +502,6 @@ class Secrets(Model):
     """External integrations switched on (their secrets are then present)."""
     smtp: Smtp | None
 
-    def get(self, name: str) -> Secret:
-        for item in self.items:
-            if item.name == name:
-                return item
-        raise KeyError(name)
-
 
 class PlatformConfig(Model):
     """The whole platform for one stack; the only thing components are given."""
