@@ -31,8 +31,19 @@ class ContainerFiles:
         return ContainerFiles(env={**self.env, **other.env}, uploads=(*self.uploads, *other.uploads))
 
     def envs(self) -> list[pulumi.Input[str]]:
-        """`NAME=value` strings in name order, the shape of the Container resource's `envs` input."""
-        return [pulumi.Output.concat(name, "=", self.env[name]) for name in sorted(self.env)]
+        """`NAME=value` strings in name order, the shape of the Container resource's `envs` input.
+
+        Plain values stay plain strings: an Output per variable would cost every `pulumi up` and render
+        thousands of futures for values known before anything runs. Outputs (secrets) stay Outputs,
+        keeping their secret flag.
+        """
+        return [_assignment(name, self.env[name]) for name in sorted(self.env)]
+
+
+def _assignment(name: str, value: pulumi.Input[str]) -> pulumi.Input[str]:
+    if isinstance(value, str):
+        return f"{name}={value}"
+    return pulumi.Output.from_input(value).apply(lambda text: f"{name}={text}")
 
 
 def upload(path: str, content: pulumi.Input[str], uid: int, mode: str = OWNER_READ_ONLY) -> docker.ContainerUploadArgs:
