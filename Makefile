@@ -10,13 +10,14 @@ PY := $(VENV)/bin/python
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 PULUMI := PULUMI_BACKEND_URL=$(PULUMI_BACKEND_URL) pulumi
 
-.PHONY: check help deps plan render-json diff lint test pytest preview up health destroy pulumi-prereqs clean
+.PHONY: bench check help deps plan render-json diff lint test pytest preview up health destroy pulumi-prereqs clean
 
 help:
 	@echo "make plan STACK=dev|prod   offline render of the stack (no Pulumi CLI or Docker needed)"
 	@echo "make diff STACK=... BASE=rev  what the working tree changes in the stack's render since BASE"
 	@echo "make test                  lint, type-check, run the test suite and the policy check"
 	@echo "make check                 the container hardening policy over both stacks' renders"
+	@echo "make bench                 render cost against the SDK's own, per-service scaling, start-up chain"
 	@echo "make preview STACK=...     pulumi preview --diff against the local state backend"
 	@echo "make up STACK=...          pulumi up --refresh (renews due certificates) against it"
 	@echo "make health STACK=...      probe every published health endpoint (like the seed's check-health.sh)"
@@ -69,6 +70,10 @@ check: deps
 	$(PY) -m plan check --stack prod
 
 test: lint pytest check
+
+# Timings, so a script and not a test (scripts/bench.py); exits 1 when a target fails. A few minutes.
+bench: deps
+	$(PY) -m scripts.bench
 
 pulumi-prereqs: deps
 	@command -v pulumi >/dev/null || { echo "make $(MAKECMDGOALS) needs the Pulumi CLI (https://www.pulumi.com/docs/install/)"; exit 1; }

@@ -43,7 +43,7 @@ class ContainerFiles:
 def _assignment(name: str, value: pulumi.Input[str]) -> pulumi.Input[str]:
     if isinstance(value, str):
         return f"{name}={value}"
-    return pulumi.Output.from_input(value).apply(lambda text: f"{name}={text}")
+    return pulumi.Output.concat(name, "=", value)
 
 
 def upload(path: str, content: pulumi.Input[str], uid: int, mode: str = OWNER_READ_ONLY) -> docker.ContainerUploadArgs:

@@ -132,10 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(result, int):
         return result
 
-    if args.format == "json":
-        text = json.dumps(result.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    else:
-        text = format_table(result)
+    text = result.dumps() if args.format == "json" else format_table(result)
     leaks = leaked_secrets(result.to_json())
     if leaks or SECRET_MARKER in text:
         # A simulated secret reached the output: some value lost its secret flag on the way. Refuse to

@@ -72,6 +72,8 @@ class Resource:
     """Inputs with secret values in the clear. For tests only: never serialized or printed."""
     revealed_outputs: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """Provider outputs (simulated) in the clear, e.g. a certificate's PEM. For tests only."""
+    revealed_trigger: Any = field(default=None, repr=False, compare=False)
+    """`replacement_trigger` in the clear. For the benchmark's replay (plan/replay.py) only."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,6 +107,10 @@ class Render:
             "resources": [r.to_json() for r in self.resources],
             "outputs": self.outputs,
         }
+
+    def dumps(self) -> str:
+        """The render as `python -m plan render --format json` prints it: stable, diffable JSON."""
+        return json.dumps(self.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     def by_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -214,6 +220,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 additional_secret_outputs=tuple(request.additionalSecretOutputs),
                 revealed_inputs=reveal(raw_inputs),
                 revealed_outputs=reveal(state),
+                revealed_trigger=reveal(trigger),
             )
         if request.type == "pulumi:pulumi:Stack" or not request.custom:
             return resource_pb2.RegisterResourceResponse(urn=urn)

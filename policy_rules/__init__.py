@@ -10,8 +10,10 @@ container whose identity (its Docker name, or `LOADER` for the one-shot `payment
 loaders) has a documented exception for that item in `EXCEPTIONS` is reported as an applied exception,
 with its reason, instead of a violation. Rules without an item cannot be excepted.
 
-Rule ids are the CIS section numbers this project uses (see the README's "Hardening" section); rules that
-are platform policy rather than a CIS item carry a `PAY-` id.
+Rule ids are item numbers of CIS Docker Benchmark v1.6.0 (section 5, and 4.1 for the container user),
+checked against the v1.6.0 item titles; v1.6.0 renumbered section 5 (5.1 is now swarm mode), so older
+tools may show other numbers for the same item. Rules that are platform policy rather than a CIS item
+carry a `PAY-` id.
 """
 
 from __future__ import annotations
@@ -241,7 +243,7 @@ def image_pinned(resource: Record, profile: str) -> list[str]:
 
 RULES: tuple[Rule, ...] = (
     Rule("CIS-5.5", "containers do not run privileged", (CONTAINER,), not_privileged),
-    Rule("CIS-5.9", "the host network namespace is not shared", (CONTAINER,), _namespace("networkMode", "network")),
+    Rule("CIS-5.10", "the host network namespace is not shared", (CONTAINER,), _namespace("networkMode", "network")),
     Rule("CIS-5.16", "the host PID namespace is not shared", (CONTAINER,), _namespace("pidMode", "PID")),
     Rule("CIS-5.17", "the host IPC namespace is not shared", (CONTAINER,), _namespace("ipcMode", "IPC")),
     Rule("CIS-5.31", "the host user namespace is not shared", (CONTAINER,), _namespace("usernsMode", "user")),

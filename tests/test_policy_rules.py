@@ -99,7 +99,7 @@ def _add_secret_env(inputs: dict[str, Any]) -> None:
 
 BROKEN_CONTAINERS = {
     "privileged": ("CIS-5.5", _set("privileged", True)),
-    "host network": ("CIS-5.9", _set("networkMode", "host")),
+    "host network": ("CIS-5.10", _set("networkMode", "host")),
     "host pid": ("CIS-5.16", _set("pidMode", "host")),
     "host ipc": ("CIS-5.17", _set("ipcMode", "host")),
     "host userns": ("CIS-5.31", _set("usernsMode", "host")),
