@@ -84,6 +84,8 @@ class Target:
     description: str
     value: float
     limit: float
+    format: str = ".2f"
+    """How `value` is printed: two decimals for ratios, `d` for counts."""
 
     @property
     def ok(self) -> bool:
@@ -184,7 +186,12 @@ def targets(results: Sequence[Result]) -> list[Target]:
         )
     )
     found += [
-        Target(f"{r.case.label}: health-waited chain ({' → '.join(r.wait_chain)})", len(r.wait_chain), WAIT_CHAIN_LIMIT)
+        Target(
+            f"{r.case.label}: health-waited chain ({' → '.join(r.wait_chain)})",
+            len(r.wait_chain),
+            WAIT_CHAIN_LIMIT,
+            "d",
+        )
         for r in results
     ]
     return found
@@ -225,7 +232,9 @@ def format_table(results: Sequence[Result], checked: Sequence[Target], repeat: i
         f"{sys.version.split()[0]}, {os.cpu_count()} CPUs).",
         "",
     ]
-    lines += [f"{'ok  ' if t.ok else 'FAIL'} {t.description}: {t.value:.2f} (limit {t.limit:g})" for t in checked]
+    lines += [
+        f"{'ok  ' if t.ok else 'FAIL'} {t.description}: {t.value:{t.format}} (limit {t.limit:g})" for t in checked
+    ]
     return "\n".join(lines) + "\n"
 
 
