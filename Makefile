@@ -10,12 +10,12 @@ PY := $(VENV)/bin/python
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 PULUMI := PULUMI_BACKEND_URL=$(PULUMI_BACKEND_URL) pulumi
 
-.PHONY: bench check help deps plan render-json diff lint test pytest preview up health destroy pulumi-prereqs clean
+.PHONY: bench check diffs help deps plan render-json diff lint test pytest preview up health destroy pulumi-prereqs clean
 
 help:
 	@echo "make plan STACK=dev|prod   offline render of the stack (no Pulumi CLI or Docker needed)"
 	@echo "make diff STACK=... BASE=rev  what the working tree changes in the stack's render since BASE"
-	@echo "make test                  lint, type-check, run the test suite and the policy check"
+	@echo "make test                  lint, type-check, the test suite, the policy check and both stacks' plan diffs"
 	@echo "make check                 the container hardening policy over both stacks' renders"
 	@echo "make bench                 render cost against the SDK's own, per-service scaling, start-up chain"
 	@echo "make preview STACK=...     pulumi preview --diff against the local state backend"
@@ -69,7 +69,13 @@ check: deps
 	$(PY) -m plan check --stack dev
 	$(PY) -m plan check --stack prod
 
-test: lint pytest check
+# Both stacks' plan diffs against BASE (default origin/main, else HEAD): on a clean checkout of main an
+# empty diff, and proof that rendering at another revision and diffing work end to end.
+diffs: deps
+	$(MAKE) --no-print-directory diff STACK=dev
+	$(MAKE) --no-print-directory diff STACK=prod
+
+test: lint pytest check diffs
 
 # Timings, so a script and not a test (scripts/bench.py); exits 1 when a target fails. A few minutes.
 bench: deps
