@@ -10,10 +10,10 @@ container whose identity (its Docker name, or `LOADER` for the one-shot `payment
 loaders) has a documented exception for that item in `EXCEPTIONS` is reported as an applied exception,
 with its reason, instead of a violation. Rules without an item cannot be excepted.
 
-Rule ids are item numbers of CIS Docker Benchmark v1.6.0 (section 5, and 4.1 for the container user),
-checked against the v1.6.0 item titles; v1.6.0 renumbered section 5 (5.1 is now swarm mode), so older
-tools may show other numbers for the same item. Rules that are platform policy rather than a CIS item
-carry a `PAY-` id.
+Rule ids are item numbers of CIS Docker Benchmark v1.6.0 (section 5, and 4.1 for the container user).
+Numbering moved between benchmark versions (the host network namespace is 5.9 in v1.1.0, 5.10 in
+v1.6.0), so older tools may show other numbers for the same item. Rules that are platform policy rather
+than a CIS item carry a `PAY-` id.
 """
 
 from __future__ import annotations
