@@ -42,6 +42,9 @@ SECRET = "[secret]"
 
 UNKNOWN = "[unknown]"
 
+STACK_TYPE = "pulumi:pulumi:Stack"
+"""The root resource every program's resources hang from; the engine creates it, not the program."""
+
 _SIG = rpc._special_sig_key
 _SECRET_SIG = rpc._special_secret_sig
 _RESOURCE_SIG = rpc._special_resource_sig
@@ -183,7 +186,7 @@ class RecordingMonitor(mocks.MockMonitor):
         # stack's; MockMonitor keeps only the parent's last type, so its URNs differ from `pulumi up`'s.
         if parent:
             parent_type = parent.split("::")[2]
-            if parent_type != "pulumi:pulumi:Stack":
+            if parent_type != STACK_TYPE:
                 type_ = f"{parent_type}${type_}"
         return f"urn:pulumi:{settings.get_stack()}::{settings.get_project()}::{type_}::{name}"
 
@@ -195,7 +198,7 @@ class RecordingMonitor(mocks.MockMonitor):
         )
         state: dict[str, Any] = dict(raw_inputs)  # inputs keep their secret markers, like the engine's
         request_view = simulate.Request(request.type, urn, reveal(raw_inputs), reveal(trigger))
-        if request.custom and request.type != "pulumi:pulumi:Stack":
+        if request.custom and request.type != STACK_TYPE:
             for key, value in self.simulator.outputs(request_view).items():
                 state.setdefault(key, value)
             for key in request.additionalSecretOutputs:
@@ -222,7 +225,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 revealed_outputs=reveal(state),
                 revealed_trigger=reveal(trigger),
             )
-        if request.type == "pulumi:pulumi:Stack" or not request.custom:
+        if request.type == STACK_TYPE or not request.custom:
             return resource_pb2.RegisterResourceResponse(urn=urn)
 
         obj = struct_pb2.Struct()
@@ -232,7 +235,7 @@ class RecordingMonitor(mocks.MockMonitor):
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        if self.recording and request.urn.split("::")[2] == "pulumi:pulumi:Stack":
+        if self.recording and request.urn.split("::")[2] == STACK_TYPE:
             self.stack_outputs = to_plain(_struct_to_dict(request.outputs))
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 

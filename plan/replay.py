@@ -27,9 +27,8 @@ from typing import Any
 import pulumi
 from pulumi import _types
 
-from plan.engine import SECRET, Render, Resource
+from plan.engine import SECRET, STACK_TYPE, Render, Resource
 
-STACK_TYPE = "pulumi:pulumi:Stack"
 _SECRET_KEY = "$secret"
 """Marks a secret value in a replay document: `{"$secret": value}`."""
 
@@ -82,17 +81,6 @@ def _mark_secrets(plain: Any, revealed: Any) -> Any:
     return revealed
 
 
-def _unmark(value: Any) -> Any:
-    """Replay document values back into program inputs: marked secrets become secret outputs."""
-    if isinstance(value, dict):
-        if value.keys() == {_SECRET_KEY}:
-            return pulumi.Output.secret(value[_SECRET_KEY])
-        return {key: _unmark(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_unmark(item) for item in value]
-    return value
-
-
 @cache
 def resource_class(type_token: str) -> tuple[type[pulumi.CustomResource], type]:
     """The provider SDK's class for `type_token` and its args class.
@@ -108,7 +96,8 @@ def _typed(value: Any, annotation: Any) -> Any:
     """A replay document value as the program passed it: args objects for input types, secrets as Outputs.
 
     `annotation` is the provider SDK's type for the value (`Input[Sequence[Input[ContainerPortArgs]]]`),
-    so nested objects go through the same typed serialization as the program's.
+    so nested objects go through the same typed serialization as the program's; None for untyped values
+    (component inputs, replacement triggers), which keep their plain shape.
     """
     if isinstance(value, dict) and value.keys() == {_SECRET_KEY}:
         return pulumi.Output.secret(_typed(value[_SECRET_KEY], annotation))
@@ -169,7 +158,7 @@ def replay_program(replay: Mapping[str, Any]) -> Callable[[], None]:
                 protect=entry["protect"],
                 retain_on_delete=entry["retainOnDelete"],
                 delete_before_replace=entry["deleteBeforeReplace"],
-                replacement_trigger=_unmark(entry["replacementTrigger"]),
+                replacement_trigger=_typed(entry["replacementTrigger"], None),
             )
             if entry["custom"]:
                 # The provider SDK's own class, as the program uses it: the SDK's cost includes its
@@ -179,7 +168,8 @@ def replay_program(replay: Mapping[str, Any]) -> Callable[[], None]:
                 inputs = _keywords(args_type, entry["inputs"])
                 created[entry["urn"]] = resource_type(entry["name"], opts=options, **inputs)
             else:
-                component = pulumi.ComponentResource(entry["type"], entry["name"], _unmark(entry["inputs"]), options)
+                inputs = _typed(entry["inputs"], None)
+                component = pulumi.ComponentResource(entry["type"], entry["name"], inputs, options)
                 components.append(component)
                 created[entry["urn"]] = component
         for component in components:

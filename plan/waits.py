@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import cache
 
+from plan.diff import CONTAINER
 from plan.engine import Render, Resource
-
-CONTAINER = "docker:index/container:Container"
 
 
 def waits_for_health(resource: Resource) -> bool:

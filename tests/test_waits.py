@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from plan import Render, Resource
-from plan.waits import CONTAINER, longest_wait_chain
+from plan.diff import CONTAINER
+from plan.waits import longest_wait_chain
 from stacks.catalog import INFRASTRUCTURE, SERVICES
 from tests.conftest import rendered
 
