@@ -12,6 +12,7 @@ import pulumi
 
 from plan import Render, StackFileError, render
 from plan.diff import diff, format_json, format_markdown
+from plan.engine import dumps
 from plan.simulate import SECRET_MARKER
 from plan.table import format_table
 from policy_rules import check
@@ -132,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(result, int):
         return result
 
-    text = result.dumps() if args.format == "json" else format_table(result)
-    leaks = leaked_secrets(result.to_json())
+    document = result.to_json()
+    text = dumps(document) if args.format == "json" else format_table(result)
+    leaks = leaked_secrets(document)
     if leaks or SECRET_MARKER in text:
         # A simulated secret reached the output: some value lost its secret flag on the way. Refuse to
         # print it; the same path would put a real password into `pulumi preview` output and state.

@@ -113,7 +113,7 @@ class Render:
 
     def dumps(self) -> str:
         """The render as `python -m plan render --format json` prints it: stable, diffable JSON."""
-        return json.dumps(self.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return dumps(self.to_json())
 
     def by_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -126,6 +126,11 @@ class Render:
 
     def children(self, parent: Resource) -> list[Resource]:
         return [r for r in self.resources if r.parent == parent.urn]
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    """A render document (`Render.to_json()`) as stable, diffable JSON text."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def to_plain(value: Any) -> Any:
