@@ -119,3 +119,27 @@ def test_the_table_has_a_row_per_case_and_a_line_per_target() -> None:
 def test_cases_need_a_baseline_smaller_than_the_large_case() -> None:
     with pytest.raises(ValueError, match="--baseline-extra"):
         bench.cases(extra=19, baseline_extra=19)
+
+
+def test_bad_arguments_are_refused_before_measuring(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, message in (
+        (["--repeat", "0"], "--repeat: expected at least 1"),
+        (["--extra", "19", "--baseline-extra", "19"], "expected 0 < --baseline-extra (19) < --extra (19)"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            bench.main(argv)
+        assert exit_.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_a_failed_measurement_ends_the_bench_with_its_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail(case: bench.Case, folder: Path, repeat: int) -> bench.Result:
+        raise RuntimeError(f"{case.label}: the replay registered different resources than the render")
+
+    monkeypatch.setattr(bench, "run_case", fail)
+    assert bench.main([]) == 2
+    err = capsys.readouterr().err
+    assert "error: dev: the replay registered different resources than the render" in err
+    assert "measuring prod" not in err  # it stops at the first failure
