@@ -1,5 +1,6 @@
 # payment-platform: `make plan` and `make test` work on a fresh machine with Python 3.11+ and nothing else.
-# `make preview` and `make up` additionally need the Pulumi CLI and a Docker engine.
+# `make preview` and `make up` additionally need the Pulumi CLI and a Docker engine: `make toolchain engine
+# images` provides all three on a machine that cannot download Pulumi's binaries or pull images.
 
 STACK ?= dev
 VENV ?= .venv
@@ -8,9 +9,14 @@ PY := $(VENV)/bin/python
 # The file state backend lives in the repo (git-ignored), so no Pulumi account or login is needed.
 # Point PULUMI_BACKEND_URL elsewhere (s3://, azblob://, https://api.pulumi.com) to share state.
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
-PULUMI := PULUMI_BACKEND_URL=$(PULUMI_BACKEND_URL) pulumi
+# The Pulumi CLI already on PATH, else the one `make toolchain` built (scripts/toolchain.sh). Plugins come
+# from `make toolchain` only: the CLI never downloads one behind our back.
+TOOLCHAIN_BIN = $(shell scripts/toolchain.sh bin)
+PULUMI = PATH="$(TOOLCHAIN_BIN):$$PATH" PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true \
+	PULUMI_BACKEND_URL=$(PULUMI_BACKEND_URL) pulumi
 
-.PHONY: bench check diffs help deps plan render-json diff lint test pytest preview up health destroy pulumi-prereqs clean
+.PHONY: bench check diffs help deps plan render-json diff lint test pytest preview up health destroy pulumi-prereqs clean \
+	toolchain engine engine-stop images
 
 help:
 	@echo "make plan STACK=dev|prod   offline render of the stack (no Pulumi CLI or Docker needed)"
@@ -21,6 +27,10 @@ help:
 	@echo "make preview STACK=...     pulumi preview --diff against the local state backend"
 	@echo "make up STACK=...          pulumi up --refresh (renews due certificates) against it"
 	@echo "make health STACK=...      probe every published health endpoint (like the seed's check-health.sh)"
+	@echo "make toolchain             the Pulumi CLI and its docker/tls/random plugins, built from Go modules (cached)"
+	@echo "make engine                start a Docker engine from Debian's packages if none answers (ENGINE=trixie|bookworm)"
+	@echo "make engine-stop           stop the engine make engine started (by its PID), nothing else"
+	@echo "make images                build every image the stack runs locally, no registry (IMAGES=name... for some)"
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -82,7 +92,7 @@ bench: deps
 	$(PY) -m scripts.bench
 
 pulumi-prereqs: deps
-	@command -v pulumi >/dev/null || { echo "make $(MAKECMDGOALS) needs the Pulumi CLI (https://www.pulumi.com/docs/install/)"; exit 1; }
+	@test -x "$(TOOLCHAIN_BIN)/pulumi" || { echo "make $(MAKECMDGOALS) needs the Pulumi CLI: make toolchain (or https://www.pulumi.com/docs/install/)"; exit 1; }
 	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "make $(MAKECMDGOALS) needs a running Docker engine (or DOCKER_HOST)"; exit 1; }
 	@test -n "$$PULUMI_CONFIG_PASSPHRASE$$PULUMI_CONFIG_PASSPHRASE_FILE" || { echo "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE: it encrypts this stack's secrets"; exit 1; }
 	mkdir -p .pulumi-state
@@ -98,11 +108,25 @@ up: pulumi-prereqs
 
 # Probes every published health endpoint over mTLS with the operator certificate (needs the Pulumi CLI).
 health: deps
-	@command -v pulumi >/dev/null || { echo "make health needs the Pulumi CLI"; exit 1; }
+	@test -x "$(TOOLCHAIN_BIN)/pulumi" || { echo "make health needs the Pulumi CLI: make toolchain"; exit 1; }
 	$(PULUMI) stack output --stack $(STACK) --json --show-secrets | $(PY) -m scripts.health
 
 destroy: pulumi-prereqs
 	$(PULUMI) destroy --stack $(STACK)
+
+# The real-engine kit: machines that reach neither Pulumi's release binaries nor an image registry. All three
+# cache outside the repository (~/.cache/payment-platform), so a second run takes seconds.
+toolchain:
+	scripts/toolchain.sh install
+
+engine:
+	scripts/engine.sh start
+
+engine-stop:
+	scripts/engine.sh stop
+
+images:
+	$(PYTHON) -m scripts.images $(IMAGES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache render-*.json

@@ -31,6 +31,7 @@ import pulumi_docker as docker
 
 from components.container_files import ContainerFiles
 from components.hardening import DEFAULT_TMPFS, SECURITY_OPTS, exception
+from components.image_contract import ImageContract
 from components.labels import platform_labels
 from components.network import Network
 from stacks.models import HealthTiming, LogRotation, PlatformConfig, RestartPolicy, Workload
@@ -38,6 +39,8 @@ from stacks.models import HealthTiming, LogRotation, PlatformConfig, RestartPoli
 LOADER_IMAGE = "busybox:1.37.0"
 STAGE = "/stage"
 FILES = "/files"
+LOADER_SCRIPT = f"find {FILES} -mindepth 1 -delete && cp -a {STAGE}/. {FILES}/"
+"""The loader's `sh -c` script: replace the volume's whole content, so a file no longer uploaded does not linger."""
 STOP_GRACE_SECONDS = 30
 """SIGTERM, then this long before SIGKILL: data stores flush and services drain on replacement."""
 
@@ -120,13 +123,11 @@ def _loader(
         )
         for u in spec.files.uploads
     ]
-    # Replace the volume's whole content, so a file that is no longer uploaded does not linger.
-    script = f"find {FILES} -mindepth 1 -delete && cp -a {STAGE}/. {FILES}/"
     return docker.Container(
         resource_name,
         name=f"{spec.container_name}-files",
         image=spec.host.loader_image,
-        command=["sh", "-c", script],
+        command=["sh", "-c", LOADER_SCRIPT],
         uploads=staged,
         volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=FILES)],
         network_mode="none",
@@ -316,3 +317,19 @@ def infrastructure_container(
         ),
         parent,
     )
+
+
+IMAGE_CONTRACT = ImageContract(
+    stands_for=LOADER_IMAGE,
+    local="loader",
+    # The loader sets no user: it relies on the image's default, root (components.hardening's exception).
+    user="0:0",
+    # Its command is the whole argv: `sh -c LOADER_SCRIPT`.
+    entrypoint=(),
+    executables=("sh", "find", "cp"),
+    # The script itself, on empty folders: fails where `find` lacks -delete (Debian's busybox).
+    probe=("sh", "-c", f"mkdir -p {STAGE} {FILES} && {LOADER_SCRIPT}"),
+    # Only `sh -c LOADER_SCRIPT` matters, and Debian's busybox lacks `find -delete`: GNU tools stand in.
+    stand_in=True,
+)
+"""What the loader relies on from `busybox:1.37.0` (checked against local builds by tests/images)."""

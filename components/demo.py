@@ -30,7 +30,9 @@ import re
 from dataclasses import dataclass
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
+from components.image_contract import ImageContract, PathContract
 from components.pki import CA_FILE, service_cert_paths
+from stacks.catalog import APP_UID, DEMO_IMAGE
 from stacks.models import SERVICE_NAME, Service
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -233,3 +235,20 @@ def health_command(service: Service) -> list[str]:
         key,
         f"https://localhost:{service.port}/health",
     ]
+
+
+IMAGE_CONTRACT = ImageContract(
+    stands_for=DEMO_IMAGE,
+    local="demo",
+    # The image's own user is 101; service containers always run as APP_UID.
+    user=None,
+    run_as=f"{APP_UID}:{APP_UID}",
+    # `demo_command()` is run through the image's entrypoint.
+    entrypoint=("/docker-entrypoint.sh",),
+    # The server (with the ssl module: the probe) and the healthcheck's client.
+    executables=(demo_command()[0], "curl"),
+    # The container's tmpfs: APP_UID writes the pid file and temp folders there.
+    paths=(PathContract(DemoPaths().scratch, owner="0:0", mode=0o1777),),
+    probe=("sh", "-c", "nginx -V 2>&1 | grep -q -- --with-http_ssl_module"),
+)
+"""What this module relies on from `nginxinc/nginx-unprivileged:1.29.5-alpine` (checked by tests/images)."""

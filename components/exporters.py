@@ -42,6 +42,7 @@ import pulumi_docker as docker
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
 from components.containers import ContainerSpec, Host, container, image
+from components.image_contract import ImageContract, catalog_exporter
 from components.kafka import INTERNAL_PORT as KAFKA_PORT
 from components.kafka import SERVICE_ALIAS as KAFKA_ALIAS
 from components.labels import platform_labels
@@ -272,3 +273,57 @@ class Exporters(pulumi.ComponentResource):
                 self,
             )
         self.register_outputs({"containers": {n: c.name for n, c in self.containers.items()}})
+
+
+IMAGE_CONTRACTS: MappingProxyType[str, ImageContract] = MappingProxyType(
+    {
+        POSTGRES_EXPORTER: ImageContract(
+            stands_for=catalog_exporter(POSTGRES_EXPORTER).image,
+            local=POSTGRES_EXPORTER,
+            user=f"{NOBODY}:{NOBODY}",
+            run_as=f"{NOBODY}:{NOBODY}",
+            # No command: the image's entrypoint runs with its default flags and reads DATA_SOURCE_*.
+            entrypoint=("/bin/postgres_exporter",),
+            executables=("wget",),
+            probe=("/bin/postgres_exporter", "--version"),
+            ports=(catalog_exporter(POSTGRES_EXPORTER).port,),
+        ),
+        REDIS_EXPORTER: ImageContract(
+            stands_for=catalog_exporter(REDIS_EXPORTER).image,
+            local=REDIS_EXPORTER,
+            user=f"{REDIS_EXPORTER_UID}:{REDIS_EXPORTER_UID}",
+            run_as=f"{REDIS_EXPORTER_UID}:{REDIS_EXPORTER_UID}",
+            # No command: the image's entrypoint runs with its default flags and reads REDIS_*.
+            entrypoint=("/redis_exporter",),
+            executables=("wget",),
+            probe=("/redis_exporter", "--version"),
+            ports=(catalog_exporter(REDIS_EXPORTER).port,),
+        ),
+        KAFKA_EXPORTER: ImageContract(
+            stands_for=catalog_exporter(KAFKA_EXPORTER).image,
+            local=KAFKA_EXPORTER,
+            user=f"{NOBODY}:{NOBODY}",
+            run_as=f"{NOBODY}:{NOBODY}",
+            # `kafka_exporter_command()` is given to the image's entrypoint, the exporter.
+            entrypoint=("/bin/kafka_exporter",),
+            executables=("wget",),
+            probe=("/bin/kafka_exporter", "--version"),
+            # The local build is a stand-in (images/kafka-exporter): the kafka_exporter module is not served here.
+            stand_in=True,
+            ports=(catalog_exporter(KAFKA_EXPORTER).port,),
+        ),
+        CADVISOR: ImageContract(
+            stands_for=catalog_exporter(CADVISOR).image,
+            local=CADVISOR,
+            user=f"{ROOT}:{ROOT}",
+            run_as=f"{ROOT}:{ROOT}",
+            # `cadvisor_command()` is appended to the image's entrypoint, `cadvisor -logtostderr "$@"` (v0.60.6).
+            entrypoint=("/usr/bin/entrypoint.sh",),
+            executables=("wget", "/usr/bin/cadvisor"),
+            probe=("/usr/bin/cadvisor", "--version"),
+            ports=(catalog_exporter(CADVISOR).port,),
+        ),
+    }
+)
+"""What this module relies on from each exporter image it runs (checked against local builds by tests/images).
+`wget` is `http_healthcheck`'s client."""

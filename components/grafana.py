@@ -51,6 +51,7 @@ import yaml
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
 from components.containers import Host, InfraSpec, infrastructure_container
+from components.image_contract import ImageContract, PathContract, catalog_infrastructure
 from components.secrets import Secrets, secret_path
 from components.startup import WRAPPER_PATH, wrapper_script
 from stacks.models import PlatformConfig
@@ -319,3 +320,29 @@ class Grafana(pulumi.ComponentResource):
         )
         self.url = root_url(config)
         self.register_outputs({"containerName": self.container.name, "url": self.url})
+
+
+IMAGE_CONTRACT = ImageContract(
+    stands_for=str(catalog_infrastructure(SERVICE_ALIAS).image),
+    local=SERVICE_ALIAS,
+    # The image's GF_UID:GF_GID; the container also runs as it.
+    user=f"{GRAFANA_UID}:{GRAFANA_GID}",
+    run_as=f"{GRAFANA_UID}:{GRAFANA_GID}",
+    # The component replaces the entrypoint with its wrapper, which starts the image's /run.sh itself.
+    entrypoint=None,
+    # /run.sh (reads GF_*__FILE), `grafana cli` (reset_password), the healthcheck's curl and test, and what
+    # the wrapper's shell script calls.
+    executables=("/run.sh", "grafana", "curl", "sh", "test", "rm", "touch", "sleep", "kill"),
+    paths=(
+        # An empty data volume takes this folder's owner and mode: Grafana (472) writes its database there.
+        PathContract(GrafanaPaths().data, owner=f"{GRAFANA_UID}:{GRAFANA_GID}", mode=0o777),
+        PathContract(GrafanaPaths().plugins, owner=f"{GRAFANA_UID}:{GRAFANA_GID}", mode=0o777),
+        # The marker of the applied password lies in the /tmp tmpfs, which takes this folder's mode.
+        PathContract("/tmp", owner="0:0", mode=0o1777),
+    ),
+    probe=("grafana", "--version"),
+    # The local build is a stand-in (images/grafana): Grafana's Go module is AGPL and is not built here.
+    stand_in=True,
+    ports=(PORT,),
+)
+"""What this module relies on from `grafana/grafana` (checked against local builds by tests/images)."""

@@ -33,6 +33,8 @@ import yaml
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
 from components.containers import Host, InfraSpec, infrastructure_container
+from components.hardening import DEFAULT_TMPFS
+from components.image_contract import ImageContract, PathContract, catalog_infrastructure
 from stacks.models import PlatformConfig, Workload
 from stacks.units import ByteSize
 
@@ -189,3 +191,21 @@ class Jaeger(pulumi.ComponentResource):
         self.register_outputs(
             {"containerName": self.container.name, "otlpGrpcEndpoint": self.otlp_grpc_endpoint, "uiUrl": self.ui_url}
         )
+
+
+IMAGE_CONTRACT = ImageContract(
+    stands_for=str(catalog_infrastructure(SERVICE_ALIAS).image),
+    local=SERVICE_ALIAS,
+    # The image's USER is a bare 10001 (group 0); the container always runs as JAEGER_UID:JAEGER_UID.
+    user=None,
+    run_as=f"{JAEGER_UID}:{JAEGER_UID}",
+    # `--config CONFIG_PATH` is the command given to the image's entrypoint, the collector binary.
+    entrypoint=("/cmd/jaeger/jaeger-linux",),
+    # The healthcheck's client (busybox wget on the official Alpine image).
+    executables=(healthcheck()[1],),
+    # The tmpfs mounted here takes this folder's owner and mode: the collector's user must write there.
+    paths=tuple(PathContract(path, owner="0:0", mode=0o1777) for path in DEFAULT_TMPFS),
+    probe=("/cmd/jaeger/jaeger-linux", "version"),
+    ports=(OTLP_GRPC_PORT, OTLP_HTTP_PORT, QUERY_HTTP_PORT, HEALTH_PORT),
+)
+"""What this module relies on from `jaegertracing/jaeger` (checked against local builds by tests/images)."""

@@ -49,6 +49,7 @@ import pulumi_docker as docker
 
 from components.container_files import ContainerFiles, upload
 from components.containers import Host, InfraSpec, infrastructure_container
+from components.image_contract import ImageContract, PathContract, catalog_infrastructure
 from components.startup import WRAPPER_PATH, wrapper_script
 from stacks.models import PlatformConfig, Topic
 
@@ -311,3 +312,38 @@ class Kafka(pulumi.ComponentResource):
     def service_files(self) -> ContainerFiles:
         """What a service container is given to reach Kafka."""
         return ContainerFiles(env={"KAFKA_BROKERS": self.bootstrap_servers})
+
+
+IMAGE_CONTRACT = ImageContract(
+    stands_for=str(catalog_infrastructure(SERVICE_ALIAS).image),
+    local=SERVICE_ALIAS,
+    # The image's appuser; the container also runs as it.
+    user=f"{KAFKA_UID}:{KAFKA_UID}",
+    run_as=f"{KAFKA_UID}:{KAFKA_UID}",
+    # The component replaces the entrypoint with its wrapper, which starts the image's CMD itself.
+    entrypoint=None,
+    # The image's start command (renders server.properties from KAFKA_*, formats storage with CLUSTER_ID),
+    # the tools the wrapper and healthcheck run, and what the wrapper's shell script calls.
+    executables=(
+        *KafkaPaths().server,
+        *(f"{KafkaPaths().bin_dir}/{tool}" for tool in ("kafka-topics.sh", "kafka-configs.sh")),
+        f"{KafkaPaths().bin_dir}/kafka-broker-api-versions.sh",
+        "sh",
+        "awk",
+        "rm",
+        "touch",
+        "sleep",
+        "kill",
+    ),
+    paths=(
+        # An empty data volume takes this folder's owner: the broker (appuser) must write its logs there.
+        PathContract(DATA_DIR, owner=f"{KAFKA_UID}:0"),
+        # The image's start command renders server.properties here on every start (the root stays writable).
+        PathContract("/opt/kafka/config", owner=f"{KAFKA_UID}:{KAFKA_UID}"),
+        # The wrapper's marker lies in /tmp.
+        PathContract("/tmp", owner="0:0", mode=0o1777),
+    ),
+    probe=(f"{KafkaPaths().bin_dir}/kafka-topics.sh", "--version"),
+    ports=(INTERNAL_PORT,),
+)
+"""What this module relies on from `apache/kafka` (checked against local builds by tests/images)."""

@@ -50,6 +50,7 @@ import yaml
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
 from components.containers import Host, InfraSpec, infrastructure_container
+from components.image_contract import ImageContract, PathContract, catalog_infrastructure
 from components.pki import LeafCertificate, tls_uploads
 from stacks.catalog import Integration
 from stacks.models import PlatformConfig, Service
@@ -384,3 +385,23 @@ class Kong(pulumi.ComponentResource):
             else f"http://{SERVICE_ALIAS}.{config.network.name}:{PROXY_PORT}"
         )
         self.register_outputs({"containerName": self.container.name, "proxyUrl": self.proxy_url})
+
+
+IMAGE_CONTRACT = ImageContract(
+    stands_for=str(catalog_infrastructure(SERVICE_ALIAS).image),
+    local=SERVICE_ALIAS,
+    # The image's kong user; the container also runs as it.
+    user=f"{KONG_UID}:{KONG_UID}",
+    run_as=f"{KONG_UID}:{KONG_UID}",
+    # The component sets neither entrypoint nor command: the image's entrypoint runs its CMD `kong docker-start`.
+    entrypoint=("/docker-entrypoint.sh",),
+    # The healthcheck's `kong health`.
+    executables=(HEALTHCHECK[1],),
+    # The prefix's tmpfs takes this folder's owner and mode: Kong (1001) writes its prefix there.
+    paths=tuple(PathContract(path, owner="0:0", mode=0o1777) for path in PREFIX_TMPFS),
+    probe=(HEALTHCHECK[1], "version"),
+    # The local build is a stand-in (images/kong): no Kong package can be fetched where it is built.
+    stand_in=True,
+    ports=(PROXY_PORT, STATUS_PORT),
+)
+"""What this module relies on from `kong` (checked against local builds by tests/images)."""

@@ -31,6 +31,7 @@ import pulumi_docker as docker
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
 from components.containers import Host, InfraSpec, infrastructure_container
 from components.hardening import DEFAULT_TMPFS
+from components.image_contract import ImageContract, PathContract, catalog_infrastructure
 from components.pki import CA_FILE, LeafCertificate, tls_uploads
 from components.secrets import Secrets, secret_path
 from components.startup import WRAPPER_PATH, wrapper_script
@@ -45,6 +46,8 @@ SUPERUSER_SECRET = "postgres-superuser-password"
 MONITORING_SECRET = "postgres-exporter-password"
 RESERVED_CONNECTIONS = 8
 """Kept back from the per-role limits: superuser maintenance and the metrics exporter."""
+DATA_PATH = "/var/lib/postgresql"
+"""Mount point of the data volume. PostgreSQL 18 images keep PGDATA in a versioned folder under it."""
 ROLE_COMMENT = "payment-platform:"
 """Marks roles this program manages, so it can disable the ones whose service left the catalog."""
 
@@ -326,8 +329,7 @@ class Postgres(pulumi.ComponentResource):
                 internal_port=infra.port,
                 user=f"{POSTGRES_UID}:{POSTGRES_UID}",
                 files=files,
-                # PostgreSQL 18 images keep PGDATA in a versioned folder under this mount point.
-                data_path="/var/lib/postgresql",
+                data_path=DATA_PATH,
                 # The socket, the bootstrap marker and the server's pid live here; the root stays read-only.
                 tmpfs={**DEFAULT_TMPFS, paths.socket_dir: "rw,noexec,nosuid,size=16m,mode=1777"},
                 entrypoint=[WRAPPER_PATH],
@@ -342,3 +344,28 @@ class Postgres(pulumi.ComponentResource):
         return ContainerFiles(env=service_environment(service, self._domain)) + self._secrets.files(
             db_password_secret(service.name), "DB_PASSWORD", APP_UID
         )
+
+
+IMAGE_CONTRACT = ImageContract(
+    stands_for=str(catalog_infrastructure("postgres").image),
+    local="postgres",
+    # The official image starts as root (its entrypoint steps down); the container always runs as postgres.
+    user=None,
+    run_as=f"{POSTGRES_UID}:{POSTGRES_UID}",
+    # The start-up wrapper runs it by name (`wrapper_script(server=["docker-entrypoint.sh"])`): initdb with
+    # POSTGRES_PASSWORD_FILE on an empty volume, then `postgres -c ...`.
+    entrypoint=("docker-entrypoint.sh",),
+    # The wrapper (sh, rm, sleep, touch), its apply step (psql, which runs `cat` for each password file),
+    # the healthcheck (pg_isready, test) and the server.
+    executables=("docker-entrypoint.sh", "postgres", "psql", "pg_isready", "sh", "rm", "sleep", "touch", "test", "cat"),
+    paths=(
+        # The data volume starts as a copy of this folder: postgres must be able to create PGDATA in it.
+        PathContract(DATA_PATH, owner=f"{POSTGRES_UID}:{POSTGRES_UID}", mode=0o1777),
+        # A tmpfs is mounted here; the engine gives it this folder's owner and mode, not the tmpfs `mode=`.
+        PathContract(PostgresPaths().socket_dir, owner=f"{POSTGRES_UID}:{POSTGRES_UID}", mode=0o3777),
+    ),
+    env_paths=(("PGDATA", DATA_PATH),),
+    probe=("postgres", "--version"),
+    ports=(catalog_infrastructure("postgres").port,),
+)
+"""What this module relies on from `postgres:18.6-trixie` (checked against local builds by tests/images)."""

@@ -47,6 +47,7 @@ import yaml
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
 from components.containers import Host, InfraSpec, infrastructure_container
+from components.image_contract import ImageContract, PathContract, catalog_infrastructure
 from components.kong import SERVICE_ALIAS as KONG_ALIAS
 from components.kong import STATUS_PORT as KONG_STATUS_PORT
 from components.pki import LeafCertificate, tls_uploads
@@ -398,3 +399,19 @@ class Prometheus(pulumi.ComponentResource):
         )
         self.url = f"http://{SERVICE_ALIAS}.{config.network.name}:{PORT}"
         self.register_outputs({"containerName": self.container.name, "url": self.url})
+
+
+IMAGE_CONTRACT = ImageContract(
+    stands_for=str(catalog_infrastructure(SERVICE_ALIAS).image),
+    local="prometheus",
+    user=f"{PROMETHEUS_UID}:{PROMETHEUS_UID}",
+    # `command` holds only flags.
+    entrypoint=("/bin/prometheus",),
+    # The server, and the healthcheck's HTTP client.
+    executables=("prometheus", "promtool", HEALTHCHECK[1]),
+    # The data volume starts as a copy of this folder: nobody must own it to write the TSDB.
+    paths=(PathContract(DATA_PATH, owner=f"{PROMETHEUS_UID}:{PROMETHEUS_UID}", mode=0o755),),
+    probe=("promtool", "--version"),
+    ports=(PORT,),
+)
+"""What this module relies on from `prom/prometheus:v3.15.0` (checked against local builds by tests/images)."""

@@ -31,6 +31,7 @@ import pulumi_docker as docker
 
 from components.container_files import PUBLIC_READ, ContainerFiles, upload
 from components.containers import Host, InfraSpec, infrastructure_container
+from components.image_contract import ImageContract, PathContract, catalog_infrastructure
 from components.pki import CA_FILE, LeafCertificate, tls_uploads
 from components.secrets import Secrets, secret_path
 from stacks.models import PlatformConfig, RedisTuning
@@ -203,3 +204,22 @@ class Redis(pulumi.ComponentResource):
             }
         )
         return contract + self._secrets.files(PASSWORD_SECRET, "REDIS_PASSWORD", uid)
+
+
+IMAGE_CONTRACT = ImageContract(
+    stands_for=str(catalog_infrastructure(SERVICE_ALIAS).image),
+    local="redis",
+    # The official image starts as root (its entrypoint steps down); the container always runs as redis.
+    user=None,
+    run_as=f"{REDIS_UID}:{REDIS_GID}",
+    # The command is `redis-server <config>`, run through the image's entrypoint.
+    entrypoint=("docker-entrypoint.sh",),
+    # The server, and the healthcheck's shell, cat, redis-cli and grep.
+    executables=("redis-server", "redis-cli", "sh", "cat", "grep"),
+    # The data volume starts as a copy of this folder: redis must own it to write the append-only files.
+    paths=(PathContract(RedisPaths().data, owner=f"{REDIS_UID}:{REDIS_GID}", mode=0o755),),
+    # `--tls` is an unknown option to a redis-cli built without TLS: the config is TLS-only.
+    probe=("redis-cli", "--tls", "--version"),
+    ports=(PORT,),
+)
+"""What this module relies on from `redis:8.10.2-alpine` (checked against local builds by tests/images)."""

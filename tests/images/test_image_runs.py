@@ -1,0 +1,174 @@
+"""The program's own containers, run on the real engine with the local images in place of the official ones.
+
+Each test takes a container from the rendered dev stack (tests/images/harness.py) with everything the
+program gives it (user, read-only root, tmpfs, environment, entrypoint, command, data volume, the files its
+loader copies in) and checks what the program relies on: its own healthcheck passes, and what a user of
+the store would do works. The files volumes are filled by the local loader image running the rendered
+loader, so every test here also exercises the loader.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from components.postgres import PostgresPaths
+from components.prometheus import PrometheusPaths
+from components.redis import PORT as REDIS_PORT
+from components.redis import RedisPaths
+from components.secrets import secret_path
+from plan import render
+from plan.engine import Render, Resource
+from plan.tlsmodel import Faithful
+from stacks.catalog import SERVICES, db_password_secret
+from tests.conftest import unavailable
+from tests.images.conftest import CONTRACTS, docker, local_ref, shown
+from tests.images.harness import Sandbox, container_named, containers_running, loader_of, sandbox, wait_healthy
+
+HEALTHY_WITHIN = 120
+"""Seconds a container may take to pass its healthcheck (PostgreSQL initialises and bootstraps 19 databases)."""
+
+STANDALONE = ("postgres-exporter", "redis-exporter", "demo")
+"""Images whose rendered container becomes healthy with no peer on the network; the stores have tests below.
+Add an image here when its container needs nothing else to pass its healthcheck."""
+
+
+@pytest.fixture(scope="module")
+def dev(engine: str) -> Render:
+    """The dev stack with certificates issued for real (servers present them, healthchecks verify them)."""
+    return render("dev", simulator=Faithful())
+
+
+def needs(*names: str) -> None:
+    """Skip (fail in CI) when a contract or its local image is missing; the loader fills every files volume."""
+    for name in (*names, "loader"):
+        if name not in CONTRACTS:
+            unavailable(f"no contract for image {name!r}")
+        proc = docker("image", "inspect", "--format", "{{.Id}}", local_ref(CONTRACTS[name]))
+        if proc.returncode != 0:
+            unavailable(f"{local_ref(CONTRACTS[name])} is not built: run `python3 -m scripts.images {name}`")
+
+
+def start(box: Sandbox, dev: Render, container: Resource, local: str) -> tuple[str, float]:
+    """Start the rendered `container` with the local image `local`; wait for its healthcheck to pass."""
+    name = box.run_rendered(dev, container, local_ref(CONTRACTS[local]), local_ref(CONTRACTS["loader"]))
+    return name, wait_healthy(name, container.revealed_inputs["healthcheck"]["tests"], HEALTHY_WITHIN)
+
+
+def exec_ok(name: str, script: str) -> str:
+    proc = docker("exec", name, "sh", "-c", script, timeout=60)
+    assert proc.returncode == 0, shown(proc)
+    return proc.stdout.strip()
+
+
+@pytest.mark.parametrize("local", STANDALONE)
+def test_rendered_container_becomes_healthy(local: str, dev: Render) -> None:
+    """The program's container for this image, read-only as its user with its files, passes its healthcheck."""
+    needs(local)
+    container = containers_running(dev, CONTRACTS[local].stands_for)[0]
+    with sandbox(local) as box:
+        _, elapsed = start(box, dev, container, local)
+    print(f"{container.inputs['name']} with {local_ref(CONTRACTS[local])}: healthy after {elapsed:.1f} s")
+
+
+def test_postgres_initialises_bootstraps_and_keeps_its_volume(dev: Render) -> None:
+    """PostgreSQL initialises the empty volume (POSTGRES_PASSWORD_FILE), the wrapper applies the bootstrap, a
+    service logs in over TLS with its own password, and a restart reuses the volume without initdb."""
+    needs("postgres")
+    container = container_named(dev, "payment-postgres")
+    paths = PostgresPaths()
+    service = SERVICES[0]
+    with sandbox("postgres") as box:
+        name, first = start(box, dev, container, "postgres")
+        login = (
+            f'PGPASSWORD="$(cat {secret_path(db_password_secret(service.name))})" psql -X -At '
+            f'"host=127.0.0.1 port=5432 dbname={service.database} user={service.database} sslmode=verify-ca '
+            f'sslrootcert={paths.ca_file}" -c "SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"'
+        )
+        assert exec_ok(name, login) == f"{service.database}|t"
+        superuser_over_tcp = docker(
+            "exec", name, "sh", "-c", "psql -X -h 127.0.0.1 -U postgres -d postgres -c 'SELECT 1' </dev/null"
+        )
+        assert superuser_over_tcp.returncode != 0, f"the superuser got in over TCP: {shown(superuser_over_tcp)}"
+
+        started = time.monotonic()
+        proc = docker("restart", name, timeout=90)
+        assert proc.returncode == 0, shown(proc)
+        again = wait_healthy(name, container.revealed_inputs["healthcheck"]["tests"], HEALTHY_WITHIN)
+        logs = docker("logs", name)
+        initialised = (logs.stdout + logs.stderr).count("initialising")
+        assert initialised == 1, f"initdb ran {initialised} times over two starts:\n{shown(logs)}"
+        assert exec_ok(name, login) == f"{service.database}|t"
+    print(
+        f"payment-postgres: healthy after {first:.1f} s, again {again:.1f} s after a restart "
+        f"({time.monotonic() - started:.1f} s with the stop)"
+    )
+
+
+def test_redis_serves_tls_and_writes_its_append_only_file(dev: Render) -> None:
+    """Redis answers the healthcheck's authenticated TLS PING, takes a write, and persists it under /data."""
+    needs("redis")
+    container = containers_running(dev, CONTRACTS["redis"].stands_for)[0]
+    paths = RedisPaths()
+    with sandbox("redis") as box:
+        name, elapsed = start(box, dev, container, "redis")
+        cli = (
+            f'REDISCLI_AUTH="$(cat {paths.password})" redis-cli --tls --cacert {paths.ca} -h 127.0.0.1 -p {REDIS_PORT}'
+        )
+        assert exec_ok(name, f"{cli} SET image-test ok") == "OK"
+        assert exec_ok(name, f"{cli} GET image-test") == "ok"
+        unauthenticated = docker(
+            "exec", name, "sh", "-c", f"redis-cli --tls --cacert {paths.ca} -h 127.0.0.1 -p {REDIS_PORT} GET image-test"
+        )
+        assert "NOAUTH" in unauthenticated.stdout + unauthenticated.stderr, shown(unauthenticated)
+        assert exec_ok(name, f"ls {paths.data}/appendonlydir"), f"no append-only files in {paths.data}"
+    print(f"payment-redis: healthy after {elapsed:.1f} s")
+
+
+def test_prometheus_accepts_the_generated_configuration(dev: Render) -> None:
+    """Prometheus starts on the generated configuration and the image's promtool accepts it and its rules."""
+    needs("prometheus")
+    container = containers_running(dev, CONTRACTS["prometheus"].stands_for)[0]
+    with sandbox("prometheus") as box:
+        name, elapsed = start(box, dev, container, "prometheus")
+        checked = exec_ok(name, f"promtool check config {PrometheusPaths().config}")
+        assert "SUCCESS" in checked, checked
+    print(f"payment-prometheus: healthy after {elapsed:.1f} s")
+
+
+def test_loader_replaces_the_whole_volume(dev: Render) -> None:
+    """The loader deletes what an earlier upload left and copies the new files with their owner and mode."""
+    needs()
+    loader = dict(loader_of(dev, "payment-postgres-files").revealed_inputs)
+    stale = {"file": "/stage/etc/old/stale.conf", "content": "old\n", "owner": "0", "group": "0", "permissions": "0644"}
+    fresh = {
+        "file": "/stage/run/secrets/fresh",
+        "content": "new\n",
+        "owner": "999",
+        "group": "999",
+        "permissions": "0400",
+    }
+    image = local_ref(CONTRACTS["loader"])
+    with sandbox("loader") as box:
+        volume = box.volume("files")
+        box.load({**loader, "uploads": [stale]}, volume, image)
+        box.load({**loader, "uploads": [fresh]}, volume, image)
+        proc = docker(
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--volume",
+            f"{volume}:/files",
+            image,
+            "find",
+            "/files",
+            "-mindepth",
+            "1",
+            "-printf",
+            r"%P %U:%G %m\n",
+        )
+        assert proc.returncode == 0, shown(proc)
+        listing = sorted(proc.stdout.splitlines())
+    assert listing == ["run 0:0 755", "run/secrets 0:0 755", "run/secrets/fresh 999:999 400"], listing

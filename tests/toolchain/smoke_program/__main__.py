@@ -1,0 +1,42 @@
+"""The toolchain smoke test's throwaway program: one container from a local image, with one resource from
+each provider plugin we build (docker, tls, random), so `pulumi up` and `destroy` go through all three.
+
+The container receives a self-signed certificate as an upload (tls -> docker) and is labelled with a random
+pet-free, non-secret suffix (random -> docker); the generated password stays a secret output.
+"""
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+import pulumi_tls as tls
+
+config = pulumi.Config()
+image = config.require("image")
+name = config.require("containerName")
+
+key = tls.PrivateKey("key", algorithm="ECDSA", ecdsa_curve="P256")
+cert = tls.SelfSignedCert(
+    "cert",
+    private_key_pem=key.private_key_pem,
+    subject=tls.SelfSignedCertSubjectArgs(common_name="smoke.payment-network"),
+    validity_period_hours=1,
+    allowed_uses=["server_auth"],
+)
+suffix = random.RandomString("suffix", length=8, special=False, upper=False)
+password = random.RandomPassword("password", length=24, special=False)
+
+container = docker.Container(
+    "smoke",
+    name=name,
+    image=image,
+    command=["sleep", "3600"],
+    uploads=[docker.ContainerUploadArgs(file="/smoke/cert.pem", content=cert.cert_pem)],
+    labels=[docker.ContainerLabelArgs(label="com.payment-platform.smoke", value=suffix.result)],
+    network_mode="none",
+    must_run=True,
+)
+
+pulumi.export("containerId", container.id)
+pulumi.export("suffix", suffix.result)
+pulumi.export("certPem", cert.cert_pem)
+pulumi.export("password", password.result)

@@ -1,0 +1,12 @@
+// Package shim re-exports the upstream's internal provider so our bridge main (another module) can use it.
+// scripts/toolchain.sh copies this file into the build's copy of the upstream module (Go forbids importing
+// an `internal` package from outside its module); the leading underscore keeps Go tools out of _shims/.
+package shim
+
+import (
+	"github.com/hashicorp/terraform-plugin-sdk/v2/helper/schema"
+	"github.com/terraform-providers/terraform-provider-docker/internal/provider"
+)
+
+// NewProvider is the upstream's terraform-plugin-sdk/v2 provider at `version`.
+func NewProvider(version string) *schema.Provider { return provider.New(version)() }
