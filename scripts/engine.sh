@@ -277,6 +277,12 @@ cmd_status() {
     fi
 }
 
+# Checked before anything else, so a typo never installs or starts anything.
+case "$ENGINE" in
+    trixie | bookworm) ;;
+    *) die "ENGINE=$ENGINE: expected trixie (docker.io 26.1.5, the default) or bookworm (20.10)" ;;
+esac
+
 case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;

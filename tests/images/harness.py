@@ -119,11 +119,20 @@ class Sandbox:
         proc = docker("start", "--attach", name, timeout=60)
         assert proc.returncode == 0, f"the loader failed: {shown(proc)}"
 
-    def run_rendered(self, render: Render, container: Resource, image: str, loader_image: str) -> str:
-        """Start `container` as rendered, with `image`, its files loaded and fresh volumes; returns its name."""
+    def run_rendered(self, render: Render, container: Resource, image: str, loader_image: str, *extra: str) -> str:
+        """Start `container` as rendered, with `image`, its files loaded and fresh volumes; returns its name.
+
+        `extra` are further `docker run` options (a network, published ports, hosts); without a `--network`
+        among them the container gets none.
+        """
         spec = container.revealed_inputs
         name = self.name(str(spec["name"]))
-        args = ["run", "--detach", "--name", name, "--network", "none", "--init", *hardening_options(spec)]
+        options = hardening_options(spec)
+        if any(option.startswith("--network=container:") for option in extra) and "--hostname" in options:
+            at = options.index("--hostname")  # a container sharing another's network has that one's hostname
+            del options[at : at + 2]
+        network = [] if any(option.startswith("--network") for option in extra) else ["--network", "none"]
+        args = ["run", "--detach", "--name", name, "--init", *network, *extra, *options]
         args += self.mount_options(render, spec, loader_image)
         entrypoint = list(spec.get("entrypoints") or [])
         if entrypoint:

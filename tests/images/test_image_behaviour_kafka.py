@@ -24,11 +24,11 @@ import pytest
 from components.exporters import KAFKA_EXPORTER
 from components.kafka import BOOTSTRAP, INTERNAL_PORT, KafkaPaths
 from components.metrics import KAFKA_EXPORTER as KAFKA_EXPORTER_METRICS
-from plan.engine import Render, Resource
+from plan.engine import Render
 from stacks.catalog import TOPICS
 from tests.conftest import rendered, unavailable
 from tests.images.conftest import CONTRACTS, docker, local_ref, shown
-from tests.images.harness import Sandbox, container_named, hardening_options, sandbox, wait_healthy
+from tests.images.harness import Sandbox, container_named, sandbox, wait_healthy
 
 HEALTHY_WITHIN = 180
 """Seconds for the broker to format, start and apply the topics (each tool call starts a JVM)."""
@@ -43,25 +43,6 @@ def needs(*names: str) -> None:
         proc = docker("image", "inspect", "--format", "{{.Id}}", local_ref(CONTRACTS[name]))
         if proc.returncode != 0:
             unavailable(f"{local_ref(CONTRACTS[name])} is not built: run `python3 -m scripts.images {name}`")
-
-
-def run_rendered(box: Sandbox, render: Render, container: Resource, image: str, *extra: str) -> str:
-    """The rendered container with `image`, its files loaded by the local loader, and `extra` docker options."""
-    spec = container.revealed_inputs
-    name = box.name(str(spec["name"]))
-    options = hardening_options(spec)
-    if any(option.startswith("--network=container:") for option in extra) and "--hostname" in options:
-        at = options.index("--hostname")  # a container sharing another's network has that one's hostname
-        del options[at : at + 2]
-    args = ["run", "--detach", "--name", name, "--init", *extra, *options]
-    args += box.mount_options(render, spec, local_ref(CONTRACTS["loader"]))
-    entrypoint = list(spec.get("entrypoints") or [])
-    if entrypoint:
-        args += ["--entrypoint", entrypoint[0]]
-    proc = docker(*args, image, *entrypoint[1:], *(spec.get("command") or []))
-    box.containers.append(name)
-    assert proc.returncode == 0, shown(proc)
-    return name
 
 
 def tool(kafka: str, name: str, *args: str, timeout: float = 90) -> str:
@@ -82,11 +63,11 @@ def kafka(engine: str) -> Iterator[tuple[Sandbox, Render, str]]:
         env = dict(item.split("=", 1) for item in spec.revealed_inputs["envs"])
         advertised = re.search(r"INTERNAL://([^:,]+):", env["KAFKA_ADVERTISED_LISTENERS"])
         assert advertised, env["KAFKA_ADVERTISED_LISTENERS"]
-        name = run_rendered(
-            box,
+        name = box.run_rendered(
             dev,
             spec,
             local_ref(CONTRACTS["kafka"]),
+            local_ref(CONTRACTS["loader"]),
             "--network=none",
             f"--add-host={advertised.group(1)}:127.0.0.1",
         )
@@ -149,7 +130,9 @@ def test_kafka_exporter_exports_what_the_dashboards_read(kafka: tuple[Sandbox, R
     box, dev, broker = kafka
     spec = container_named(dev, f"payment-{KAFKA_EXPORTER}")
     assert any(f":{INTERNAL_PORT}" in arg for arg in spec.revealed_inputs["command"])
-    name = run_rendered(box, dev, spec, local_ref(CONTRACTS[KAFKA_EXPORTER]), f"--network=container:{broker}")
+    name = box.run_rendered(
+        dev, spec, local_ref(CONTRACTS[KAFKA_EXPORTER]), local_ref(CONTRACTS["loader"]), f"--network=container:{broker}"
+    )
     seconds = wait_healthy(name, spec.revealed_inputs["healthcheck"]["tests"], 60)
     print(f"kafka-exporter: healthy after {seconds:.1f} s")
     port = CONTRACTS[KAFKA_EXPORTER].ports[0]

@@ -32,11 +32,10 @@ from components.kong import (
     upstream_name,
 )
 from plan import render
-from plan.engine import Render, Resource
 from plan.tlsmodel import Faithful
 from tests.conftest import free_port, unavailable
 from tests.images.conftest import CONTRACTS, PREFIX, docker, local_ref, shown
-from tests.images.harness import Sandbox, container_named, hardening_options, sandbox, wait_healthy
+from tests.images.harness import container_named, sandbox, wait_healthy
 
 HEALTHY_WITHIN = 60
 GATEWAY = "payment-gateway"
@@ -50,21 +49,6 @@ def needs(*names: str) -> None:
             unavailable(f"no contract for image {name!r}")
         if docker("image", "inspect", local_ref(CONTRACTS[name])).returncode != 0:
             unavailable(f"{local_ref(CONTRACTS[name])} is not built: run `python3 -m scripts.images {name}`")
-
-
-def run_rendered(box: Sandbox, dev: Render, container: Resource, image: str, *extra: str) -> str:
-    """The rendered container with `image`, its files loaded by the local loader, and `extra` docker options."""
-    spec = container.revealed_inputs
-    name = box.name(str(spec["name"]))
-    args = ["run", "--detach", "--name", name, "--init", *extra, *hardening_options(spec)]
-    args += box.mount_options(dev, spec, local_ref(CONTRACTS["loader"]))
-    entrypoint = list(spec.get("entrypoints") or [])
-    if entrypoint:
-        args += ["--entrypoint", entrypoint[0]]
-    proc = docker(*args, image, *entrypoint[1:], *(spec.get("command") or []))
-    box.containers.append(name)
-    assert proc.returncode == 0, shown(proc)
-    return name
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
@@ -89,20 +73,20 @@ def gateway(engine: str) -> Iterator[tuple[int, int]]:
     assert proc.returncode == 0, shown(proc)
     try:
         with sandbox("kong") as box:
-            run_rendered(
-                box,
+            box.run_rendered(
                 dev,
                 service,
                 local_ref(DEMO_CONTRACT),
+                local_ref(CONTRACTS["loader"]),
                 f"--network={network}",
                 f"--network-alias={service.revealed_inputs['name']}",
             )
             proxy, status = free_port(), free_port()
-            name = run_rendered(
-                box,
+            name = box.run_rendered(
                 dev,
                 kong,
                 local_ref(CONTRACTS[SERVICE_ALIAS]),
+                local_ref(CONTRACTS["loader"]),
                 f"--network={network}",
                 f"--publish=127.0.0.1:{proxy}:{PROXY_PORT}",
                 f"--publish=127.0.0.1:{status}:{STATUS_PORT}",

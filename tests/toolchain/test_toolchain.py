@@ -155,6 +155,18 @@ def test_a_program_goes_up_and_down_through_the_built_cli(stack: tuple[Cli, str]
     assert uploaded.stdout == outputs["certPem"], "the uploaded file is the certificate the stack made"
     assert uploaded.stdout.startswith("-----BEGIN CERTIFICATE-----")
 
+    assert outputs["secretKeys"] == [], "no secret config: an empty list, which stacks.load() iterates"
+
+    # A secret set with `pulumi config set --secret` reaches the program marked secret, and is never printed.
+    token = uuid.uuid4().hex
+    cli.run("config", "set", "--secret", "token", token)
+    shown = cli.run("up", "--yes", "--skip-preview")
+    outputs = json.loads(cli.run("stack", "output", "--json").stdout)
+    assert outputs["secretKeys"] == ["toolchain-smoke:token"], outputs["secretKeys"]
+    assert outputs["token"] == "[secret]"
+    assert token not in shown.stdout + shown.stderr, "the secret appeared in pulumi up's output"
+    assert json.loads(cli.run("stack", "output", "--json", "--show-secrets").stdout)["token"] == token
+
     cli.run("preview", "--expect-no-changes")
 
     cli.run("destroy", "--yes", "--skip-preview")

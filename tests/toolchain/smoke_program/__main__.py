@@ -1,8 +1,10 @@
 """The toolchain smoke test's throwaway program: one container from a local image, with one resource from
 each provider plugin we build (docker, tls, random), so `pulumi up` and `destroy` go through all three.
 
-The container receives a self-signed certificate as an upload (tls -> docker) and is labelled with a random
-pet-free, non-secret suffix (random -> docker); the generated password stays a secret output.
+The container receives a self-signed certificate as an upload (tls -> docker) and is labelled with a random,
+non-secret suffix (random -> docker); the generated password stays a secret output. It also reports what
+`stacks.load()` relies on from the language host: every config key, and the list of secret ones (a list even
+when there is none).
 """
 
 import pulumi
@@ -40,3 +42,7 @@ pulumi.export("containerId", container.id)
 pulumi.export("suffix", suffix.result)
 pulumi.export("certPem", cert.cert_pem)
 pulumi.export("password", password.result)
+pulumi.export("secretKeys", sorted(pulumi.runtime.get_config_secret_keys_env()))
+token = config.get_secret("token")
+if token is not None:
+    pulumi.export("token", token)
