@@ -6,8 +6,6 @@ package main
 import (
 	_ "embed"
 
-	pftfbridge "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/pf/tfbridge"
-	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
 	"github.com/terraform-providers/terraform-provider-random/shim"
 
 	"payment-platform/toolchain/providers/internal/bridge"
@@ -20,15 +18,7 @@ var version string
 var schema []byte
 
 func main() {
-	info := tfbridge.ProviderInfo{
-		P:                              pftfbridge.ShimProvider(shim.NewProvider()),
-		Name:                           "random",
-		Version:                        version,
-		Description:                    "Random values, bridged from the Terraform Random provider (payment-platform toolchain build).",
-		License:                        "MPL-2.0",
-		GitHubOrg:                      "hashicorp",
-		EnableZeroDefaultSchemaVersion: true,
-	}
-	bridge.MapTokens(&info, bridge.KeepPrefix)
+	info := bridge.FrameworkInfo("random", version, "Random values, bridged from the Terraform Random provider",
+		shim.NewProvider(), bridge.KeepPrefix)
 	bridge.Main(info, bridge.PluginFramework, schema)
 }

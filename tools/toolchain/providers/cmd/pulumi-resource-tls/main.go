@@ -6,8 +6,6 @@ import (
 	_ "embed"
 
 	"github.com/hashicorp/terraform-provider-tls/shim"
-	pftfbridge "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/pf/tfbridge"
-	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
 
 	"payment-platform/toolchain/providers/internal/bridge"
 )
@@ -19,16 +17,7 @@ var version string
 var schema []byte
 
 func main() {
-	info := tfbridge.ProviderInfo{
-		P:           pftfbridge.ShimProvider(shim.NewProvider()),
-		Name:        "tls",
-		Version:     version,
-		Description: "TLS keys and certificates, bridged from the Terraform TLS provider (payment-platform toolchain build).",
-		License:     "MPL-2.0",
-		GitHubOrg:   "hashicorp",
-		// The upstream's schemas are unversioned; state written by the published provider has version 0.
-		EnableZeroDefaultSchemaVersion: true,
-	}
-	bridge.MapTokens(&info, bridge.StripPrefix("tls"))
+	info := bridge.FrameworkInfo("tls", version, "TLS keys and certificates, bridged from the Terraform TLS provider",
+		shim.NewProvider(), bridge.StripPrefix("tls"))
 	bridge.Main(info, bridge.PluginFramework, schema)
 }

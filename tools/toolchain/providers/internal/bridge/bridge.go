@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode"
 
+	pfprovider "github.com/hashicorp/terraform-plugin-framework/provider"
 	pftfbridge "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/pf/tfbridge"
 	pftfgen "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/pf/tfgen"
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
@@ -97,6 +98,25 @@ func MapTokens(info *tfbridge.ProviderInfo, name Token) {
 		}
 		return true
 	})
+}
+
+// FrameworkInfo is the mapping of a HashiCorp terraform-plugin-framework upstream (tls, random): every
+// resource and data source under `name` with the published SDK's type names.
+func FrameworkInfo(
+	name, version, description string, upstream pfprovider.Provider, typeName Token,
+) tfbridge.ProviderInfo {
+	info := tfbridge.ProviderInfo{
+		P:           pftfbridge.ShimProvider(upstream),
+		Name:        name,
+		Version:     version,
+		Description: description + " (payment-platform toolchain build).",
+		License:     "MPL-2.0",
+		GitHubOrg:   "hashicorp",
+		// The upstreams' schemas are unversioned; state written by the published providers has version 0.
+		EnableZeroDefaultSchemaVersion: true,
+	}
+	MapTokens(&info, typeName)
+	return info
 }
 
 // Main serves the provider, or with first argument `tfgen` runs the bridge's schema generator instead
