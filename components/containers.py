@@ -35,12 +35,15 @@ from components.image_contract import ImageContract
 from components.labels import platform_labels
 from components.network import Network
 from stacks.models import HealthTiming, LogRotation, PlatformConfig, RestartPolicy, Workload
+from stacks.units import Cpus
 
 LOADER_IMAGE = "busybox:1.37.0"
 STAGE = "/stage"
 FILES = "/files"
 LOADER_SCRIPT = f"find {FILES} -mindepth 1 -delete && cp -a {STAGE}/. {FILES}/"
 """The loader's `sh -c` script: replace the volume's whole content, so a file no longer uploaded does not linger."""
+LOADER_CAPABILITIES = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+"""All the loader keeps: read the staged files whatever their owner, and give them their owners and modes."""
 STOP_GRACE_SECONDS = 30
 """SIGTERM, then this long before SIGKILL: data stores flush and services drain on replacement."""
 
@@ -97,6 +100,17 @@ def image(name: str, reference: str, parent: pulumi.Resource) -> pulumi.Output[s
     return pulled.image_id
 
 
+def docker_cpus(cpus: Cpus) -> str:
+    """`cpus` spelled as the Docker provider reads it back from the engine: "1.0" for one CPU, "0.5" for half.
+
+    The provider stores NanoCPUs read from the engine as a decimal with trailing zeros cut, except that a whole
+    number keeps one (`nanoInt64ToDecimalString`); `cpus` forces replacement, so "1" against a stored "1.0"
+    replaced every such container on every `pulumi up` (seen on Docker 26.1.5).
+    """
+    text = str(cpus)
+    return text if "." in text else f"{text}.0"
+
+
 def mount_roots(paths: Sequence[str]) -> list[str]:
     """The folders to mount from the files volume: each file's folder, minus those inside another."""
     folders = sorted({posixpath.dirname(p) for p in paths})
@@ -131,7 +145,9 @@ def _loader(
         uploads=staged,
         volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=FILES)],
         network_mode="none",
-        capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=["CHOWN", "DAC_OVERRIDE", "FOWNER"]),
+        # Spelled as the engine reports them (API 1.45 prefixes CAP_): "CHOWN" read back as "CAP_CHOWN" by a
+        # refresh replaced every loader, and with it every container, on `pulumi up --refresh`.
+        capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=list(LOADER_CAPABILITIES)),
         security_opts=list(SECURITY_OPTS),
         must_run=False,
         attach=True,
@@ -208,8 +224,11 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
         command=list(spec.command) if spec.command else None,
         entrypoints=list(spec.entrypoint) if spec.entrypoint else None,
         memory=workload.limits.memory.mebibytes,
+        # No swap: memory + swap = memory. Unset, the engine doubles the limit and the provider reads that
+        # back as a change on every run; swapped pages would also put keys and card data on disk.
+        memory_swap=workload.limits.memory.mebibytes,
         memory_reservation=workload.reservations.memory.mebibytes,
-        cpus=str(workload.limits.cpus),
+        cpus=docker_cpus(workload.limits.cpus),
         cpu_shares=workload.reservations.cpus.shares,
         log_driver=spec.logging.driver,
         log_opts=spec.logging.docker_options(),

@@ -348,10 +348,16 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
         "did you mean 'order-service'",
     ),
     (
-        "declared integer key with text",
+        "declared boolean key with text",
+        ["--set", "demo=maybe"],
+        "'payment-platform:demo'",
+        "must be of type 'boolean'",
+    ),
+    (
+        "profile-dependent integer key with text",
         ["--set", "logMaxFiles=abc"],
-        "'payment-platform:logMaxFiles'",
-        "must be of type 'integer'",
+        'payment-platform:logMaxFiles = "abc"',
+        "expected a whole number",
     ),
 ]
 

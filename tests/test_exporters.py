@@ -19,7 +19,7 @@ import pulumi_docker as docker
 import pytest
 
 from components import metrics
-from components.containers import LOADER_IMAGE, Host
+from components.containers import LOADER_IMAGE, Host, docker_cpus
 from components.exporters import (
     CADVISOR,
     CADVISOR_HOST_MOUNTS,
@@ -295,8 +295,9 @@ def test_hardened_and_sized_by_the_exporter_profile(stack: str) -> None:
         assert (inputs["memory"], inputs["memoryReservation"], inputs["cpus"]) == (
             workload.limits.memory.mebibytes,
             workload.reservations.memory.mebibytes,
-            str(workload.limits.cpus),
+            docker_cpus(workload.limits.cpus),
         ), exporter.name
+        assert inputs["memorySwap"] == inputs["memory"], f"{exporter.name}: no swap"
         assert (inputs["restart"], inputs["maxRetryCount"]) == ("on-failure", 5), exporter.name
         assert {label["label"]: label["value"] for label in inputs["labels"]} == platform_labels(config)
 

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from components.containers import docker_cpus
 from components.hardening import EXCEPTIONS, LOADER
 from plan import Render
+from stacks.units import Cpus
 from tests.conftest import rendered
 
 CONTAINER = "docker:index/container:Container"
@@ -101,6 +103,22 @@ def test_the_invariant_items_hold_everywhere(stack: Render) -> None:
             assert port["external"] >= 1025, name
 
 
+def test_limited_containers_never_swap(stack: Render) -> None:
+    for container in containers(stack):
+        if container.get("memory"):
+            assert container.get("memorySwap") == container["memory"], f"{container['name']}: memory + swap = memory"
+
+
+@pytest.mark.parametrize(
+    ("configured", "read_back"),
+    # What the Docker provider stores after reading NanoCPUs back from the engine (nanoInt64ToDecimalString).
+    [("1", "1.0"), ("2", "2.0"), ("0.5", "0.5"), ("0.25", "0.25"), ("1.5", "1.5"), ("0.1", "0.1")],
+)
+def test_cpus_are_spelled_as_the_provider_reads_them_back(configured: str, read_back: str) -> None:
+    # Any other spelling is a change on every refresh, and cpus forces a replacement.
+    assert docker_cpus(Cpus.parse(configured)) == read_back
+
+
 def test_read_only_containers_get_scratch_space(stack: Render) -> None:
     for container in containers(stack):
         if container.get("readOnly") and identity(container) != LOADER:
@@ -112,7 +130,8 @@ def test_loaders_have_no_network_and_only_the_copying_capabilities(stack: Render
     assert loaders
     for loader in loaders:
         assert loader["networkMode"] == "none"
-        assert sorted(loader["capabilities"]["adds"]) == ["CHOWN", "DAC_OVERRIDE", "FOWNER"]
+        # With the CAP_ prefix, as the engine reports them: otherwise every refresh shows a change.
+        assert sorted(loader["capabilities"]["adds"]) == ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER"]
         assert loader["mustRun"] is False and loader["attach"] is True
 
 

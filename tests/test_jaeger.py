@@ -16,7 +16,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.containers import LOADER_IMAGE, Host
+from components.containers import LOADER_IMAGE, Host, docker_cpus
 from components.jaeger import (
     CONFIG_PATH,
     HEALTH_PORT,
@@ -261,7 +261,7 @@ def test_limits_logs_restart_and_labels(stack: str) -> None:
         workload.reservations.memory.mebibytes,
     )
     assert inputs["memory"] == {"dev": 512, "prod": 1024}[stack]
-    assert inputs["cpus"] == str(workload.limits.cpus)
+    assert inputs["cpus"] == docker_cpus(workload.limits.cpus)
     assert (inputs["logDriver"], inputs["logOpts"]) == ("json-file", {"max-size": "10m", "max-file": "3"})
     assert (inputs["restart"], inputs["maxRetryCount"]) == ("on-failure", 5)
     assert {label["label"]: label["value"] for label in inputs["labels"]} == platform_labels(config)

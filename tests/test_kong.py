@@ -20,7 +20,7 @@ import pytest
 import yaml
 from cryptography import x509
 
-from components.containers import LOADER_IMAGE, Host
+from components.containers import LOADER_IMAGE, Host, docker_cpus
 from components.kong import (
     ROUTES,
     Kong,
@@ -390,7 +390,7 @@ def test_limits_logs_restart_and_labels(stack: str) -> None:
     config = built(stack).config
     workload = config.infra("kong").workload
     inputs = built(stack).kong().inputs
-    assert (inputs["memory"], inputs["cpus"]) == (workload.limits.memory.mebibytes, str(workload.limits.cpus))
+    assert (inputs["memory"], inputs["cpus"]) == (workload.limits.memory.mebibytes, docker_cpus(workload.limits.cpus))
     assert (inputs["logDriver"], inputs["logOpts"]) == ("json-file", {"max-size": "10m", "max-file": "3"})
     assert (inputs["restart"], inputs["maxRetryCount"]) == ("on-failure", 5)
     assert {label["label"]: label["value"] for label in inputs["labels"]} == platform_labels(config)

@@ -27,7 +27,7 @@ def test_one_services_memory_is_an_in_place_update_of_that_container_only() -> N
         "payment-services-payment-order-service",
         CONTAINER,
         "update",
-        ("memory",),
+        ("memory", "memorySwap"),  # no swap: memory + swap follows the limit; both update in place
     )
     assert change.component == "payment-services"
     assert result.summary().endswith(": 0 to add, 0 to remove, 1 to update, 0 to replace")

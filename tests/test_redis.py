@@ -24,7 +24,7 @@ import pulumi
 import pulumi_docker as docker
 import pytest
 
-from components.containers import LOADER_IMAGE, Host
+from components.containers import LOADER_IMAGE, Host, docker_cpus
 from components.labels import platform_labels
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
@@ -278,7 +278,7 @@ def test_limits_logs_restart_and_health_timing(stack: str) -> None:
     )
     assert inputs["memory"] == {"dev": 256, "prod": 2048}[stack]
     assert config.data.redis.maxmemory < workload.limits.memory  # headroom below the container limit
-    assert inputs["cpus"] == str(workload.limits.cpus)
+    assert inputs["cpus"] == docker_cpus(workload.limits.cpus)
     assert (inputs["logDriver"], inputs["logOpts"]) == ("json-file", {"max-size": "10m", "max-file": "3"})
     assert (inputs["restart"], inputs["maxRetryCount"]) == ("on-failure", 5)
     assert inputs["healthcheck"]["interval"] == f"{health.interval_seconds}s"
