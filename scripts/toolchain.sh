@@ -10,9 +10,9 @@
 # Where a Pulumi CLI is already on PATH (a laptop with Pulumi installed) nothing is built: `install` only
 # makes sure the plugins are there, with `pulumi plugin install` downloading them the usual way.
 #
-# Binaries are cached outside the repository under ~/.cache/payment-platform/toolchain/<key>/bin, the key being a hash
-# of everything that decides them (tools/toolchain/, the plugin versions in requirements.txt, the Go
-# version), so a second run takes seconds and a change to any input builds afresh.
+# Binaries are cached outside the repository under ~/.cache/payment-platform/toolchain/<key>/, the key being
+# a hash of everything that decides them (tools/toolchain/, this script, the plugin versions in
+# requirements.txt, the Go version), so a second run takes seconds and a change to any input builds afresh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -33,7 +33,7 @@ key() {
   {
     find tools/toolchain scripts/toolchain.sh -type f -print0 | sort -z | xargs -0 sha256sum
     for p in "${PLUGINS[@]}"; do echo "$p $(plugin_version "$p")"; done
-    go version
+    go version 2>/dev/null || echo "no Go"  # `bin` must answer on a machine without Go too
   } | sha256sum | cut -c1-16
 }
 
