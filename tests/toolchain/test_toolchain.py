@@ -207,3 +207,25 @@ def test_plugin_schema_agrees_with_the_python_sdk(pulumi_bin: Path, tmp_path: Pa
         known = set(spec.get("inputProperties", {})) | set(spec.get("properties", {}))
         known |= set(spec.get("inputs", {}).get("properties", {})) | set(spec.get("outputs", {}).get("properties", {}))
         assert inputs <= known, f"{token}: the SDK sends {sorted(inputs - known)} the plugin does not know"
+
+
+def test_the_language_host_ends_when_the_cli_that_started_it_is_gone(pulumi_bin: Path) -> None:
+    """A host orphaned by a CLI that exited early (seen after a configuration error) must not linger."""
+    host = pulumi_bin / "pulumi-language-python"
+    # The shell starts the host as the CLI would (engine address as the argument), prints its PID, lives on
+    # for a second (the host is up and knows its parent), then exits without stopping it.
+    out = subprocess.run(
+        ["sh", "-c", f'"{host}" 127.0.0.1:1 >/dev/null 2>&1 & echo $!; sleep 1'],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    pid = int(out.stdout.strip())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    gone = not Path(f"/proc/{pid}").exists()
+    if not gone:
+        os.kill(pid, 9)
+    assert gone, "the language host outlived its parent by 10 s"

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -93,8 +94,20 @@ func main() {
 	}
 	// The CLI reads the port from the first line of stdout.
 	fmt.Printf("%d\n", handle.Port)
+	go exitWithParent(os.Getppid())
 	if err := <-handle.Done; err != nil {
 		fail(err)
+	}
+}
+
+// exitWithParent ends the host once the CLI that started it is gone. The CLI kills its plugins when it
+// closes them, but not on every early exit: a `pulumi preview` that stopped at a configuration error left
+// this host running, orphaned.
+func exitWithParent(parent int) {
+	for range time.Tick(time.Second) {
+		if os.Getppid() != parent {
+			os.Exit(0)
+		}
 	}
 }
 
