@@ -23,17 +23,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = Path(__file__).with_name("smoke_program")
 BASE_IMAGE = "payment-local/debian:bookworm"
 """The debootstrap base every local image builds on (scripts/images.py), so present wherever images are."""
 STEP_TIMEOUT = 300
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI installs it: make toolchain engine images)")
-    pytest.skip(reason)
 
 
 def _requested_versions() -> dict[str, str]:
@@ -47,7 +43,7 @@ def pulumi_bin() -> Path:
     out = subprocess.run(["scripts/toolchain.sh", "bin"], cwd=ROOT, capture_output=True, text=True, check=False)
     folder = Path(out.stdout.strip())
     if out.returncode != 0 or not (folder / "pulumi").exists():
-        _unavailable(f"no Pulumi toolchain at {folder or '?'}: run make toolchain")
+        unavailable(f"no Pulumi toolchain at {folder or '?'}: run make toolchain")
     return folder
 
 
@@ -55,9 +51,9 @@ def pulumi_bin() -> Path:
 def engine() -> None:
     answers = shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True, check=False)
     if not answers or answers.returncode:
-        _unavailable("no Docker engine answers: run make engine")
+        unavailable("no Docker engine answers: run make engine")
     if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True, check=False).returncode:
-        _unavailable(f"no local image {BASE_IMAGE}: run make images")
+        unavailable(f"no local image {BASE_IMAGE}: run make images")
 
 
 class Cli:
