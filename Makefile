@@ -16,7 +16,7 @@ PULUMI = PATH="$(TOOLCHAIN_BIN):$$PATH" PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DIS
 	PULUMI_BACKEND_URL=$(PULUMI_BACKEND_URL) pulumi
 
 .PHONY: bench check diffs help deps plan render-json diff lint test pytest preview up health destroy pulumi-prereqs clean \
-	toolchain engine engine-stop images
+	toolchain engine engine-stop images e2e
 
 help:
 	@echo "make plan STACK=dev|prod   offline render of the stack (no Pulumi CLI or Docker needed)"
@@ -31,6 +31,7 @@ help:
 	@echo "make engine                start a Docker engine from Debian's packages if none answers (ENGINE=trixie|bookworm)"
 	@echo "make engine-stop           stop the engine make engine started (by its PID), nothing else"
 	@echo "make images                build every image the stack runs locally, no registry (IMAGES=name... for some)"
+	@echo "make e2e                   deploy the dev stack on the engine and check it for real (report e2e-report.json)"
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -127,6 +128,11 @@ engine-stop:
 
 images:
 	$(PYTHON) -m scripts.images $(IMAGES)
+
+# The dev stack deployed, probed, rotated, broken and destroyed on the engine (tests/e2e); report e2e-report.json.
+# Needs `make toolchain engine images`. E2E_ARGS go to pytest (e.g. E2E_ARGS="-x").
+e2e: deps
+	$(PY) -m scripts.e2e $(E2E_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache render-*.json

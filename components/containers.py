@@ -34,10 +34,10 @@ from components.hardening import DEFAULT_TMPFS, SECURITY_OPTS, exception
 from components.image_contract import ImageContract
 from components.labels import platform_labels
 from components.network import Network
+from stacks.catalog import LOADER_IMAGE
 from stacks.models import HealthTiming, LogRotation, PlatformConfig, RestartPolicy, Workload
 from stacks.units import Cpus
 
-LOADER_IMAGE = "busybox:1.37.0"
 STAGE = "/stage"
 FILES = "/files"
 LOADER_SCRIPT = f"find {FILES} -mindepth 1 -delete && cp -a {STAGE}/. {FILES}/"
@@ -351,4 +351,4 @@ IMAGE_CONTRACT = ImageContract(
     # Only `sh -c LOADER_SCRIPT` matters, and Debian's busybox lacks `find -delete`: GNU tools stand in.
     stand_in=True,
 )
-"""What the loader relies on from `busybox:1.37.0` (checked against local builds by tests/images)."""
+"""What the loader relies on from `LOADER_IMAGE` (checked against local builds by tests/images)."""

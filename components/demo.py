@@ -1,10 +1,10 @@
 """The demo stand-in: what a service container runs when `demo` is on and the service has no image of its own.
 
-Every service then runs the pinned nginx-unprivileged image (`stacks.catalog.DEMO_IMAGE`) with a generated
-`nginx.conf` and a static Prometheus exposition, so the whole platform (network, mTLS, healthchecks,
-scraping, gateway routes) can be stood up and checked before any real service image exists. This module
-holds the pure builders only; the service component attaches `demo_files` and the PKI's certificate files
-to the container and runs `demo_command`.
+Every service then runs the pinned nginx-unprivileged image (`stacks.catalog.DEMO_IMAGE`, or the stack's
+`images.demo`) with a generated `nginx.conf` and a static Prometheus exposition, so the whole platform
+(network, mTLS, healthchecks, scraping, gateway routes) can be stood up and checked before any real service
+image exists. This module holds the pure builders only; the service component attaches `demo_files` and the
+PKI's certificate files to the container and runs `demo_command`.
 
 Shaped by the hardened container baseline (`components.containers`):
 

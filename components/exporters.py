@@ -86,11 +86,22 @@ CADVISOR_HOST_MOUNTS: tuple[tuple[str, str], ...] = (
     # The host's cgroup tree. Without this mount Docker puts the container's own cgroup namespace view
     # here (cgroup v2 hosts default to private cgroup namespaces) and cAdvisor sees no other container.
     ("/sys/fs/cgroup", "/sys/fs/cgroup"),
-    ("/var/lib/docker", "/var/lib/docker"),
 )
-"""cAdvisor's (host path, container path) pairs, all mounted read-only: the four of its documented
-`docker run` (docs/running.md; /var/run read-only here, connecting to a socket needs no write access to
-the mount), plus the host cgroup tree. Not /dev/disk (device names for disk metrics, not collected)."""
+"""cAdvisor's (host path, container path) pairs besides the engine's data root, all mounted read-only: three
+of its documented `docker run` (docs/running.md; /var/run read-only here, connecting to a socket needs no
+write access to the mount), plus the host cgroup tree. Not /dev/disk (device names for disk metrics, not
+collected)."""
+
+DOCKER_DATA_ROOT_TARGET = "/var/lib/docker"
+"""Where cAdvisor expects the engine's data root: the fourth documented mount. Its host side is the stack's
+`dockerDataRoot`, because an engine started with `--data-root` elsewhere has no /var/lib/docker and the
+bind would fail the container's start."""
+
+
+def cadvisor_host_mounts(docker_data_root: str) -> tuple[tuple[str, str], ...]:
+    """Every read-only host mount of cAdvisor on a host whose engine keeps its data in `docker_data_root`."""
+    return (*CADVISOR_HOST_MOUNTS, (docker_data_root, DOCKER_DATA_ROOT_TARGET))
+
 
 CADVISOR_METRICS = ("cpu", "memory", "network")
 """`--enable_metrics`: the kinds `components.metrics.CADVISOR` needs (spec and last-seen series come always)."""
@@ -224,7 +235,7 @@ def _cadvisor(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
         user=f"{ROOT}:{ROOT}",
         healthcheck=http_healthcheck(exporter.port, "/healthz"),
         command=cadvisor_command(args.config.observability.scrape_interval_seconds),
-        host_mounts=CADVISOR_HOST_MOUNTS,
+        host_mounts=cadvisor_host_mounts(args.config.docker_data_root),
     )
 
 
@@ -254,7 +265,7 @@ class Exporters(pulumi.ComponentResource):
                 ContainerSpec(
                     container_name=f"payment-{exporter.name}",
                     alias=exporter.name,
-                    image=image(f"{name}-{exporter.name}-image", exporter.image, self),
+                    image=image(f"{name}-{exporter.name}-image", config.images[exporter.name], self),
                     host=args.host,
                     workload=config.observability.exporter,
                     logging=config.logging,

@@ -31,8 +31,8 @@ EXCEPTIONS: MappingProxyType[tuple[str, str], str] = MappingProxyType(
             "read is root's alone (/var/lib/docker, mode 0710; the Docker socket, 0660)"
         ),
         ("payment-cadvisor", "host_mounts"): (
-            "reads container statistics from the host, read-only (components.exporters.CADVISOR_HOST_MOUNTS): / at "
-            "/rootfs, /var/run (the Docker socket), /sys and the host's cgroup tree, /var/lib/docker. Read-only "
+            "reads container statistics from the host, read-only (components.exporters.cadvisor_host_mounts): / at "
+            "/rootfs, /var/run (the Docker socket), /sys and the host's cgroup tree, the engine's data root. Read-only "
             "does not limit what the Docker socket allows: cAdvisor is never published, has no capabilities and "
             "its image is pinned"
         ),

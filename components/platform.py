@@ -14,7 +14,7 @@ from ipaddress import IPv4Address
 import pulumi
 
 from components.container_files import ContainerFiles
-from components.containers import LOADER_IMAGE, Host, image
+from components.containers import Host, image
 from components.exporters import Exporters, ExportersArgs
 from components.grafana import Grafana, GrafanaArgs
 from components.jaeger import Jaeger, JaegerArgs
@@ -28,7 +28,7 @@ from components.prometheus import Prometheus, PrometheusArgs
 from components.redis import Redis, RedisArgs
 from components.secrets import Secrets, SecretsArgs
 from components.services import Services, ServicesArgs
-from stacks.catalog import APP_UID, Integration
+from stacks.catalog import APP_UID, LOADER, Integration
 from stacks.models import PlatformConfig, Service
 
 
@@ -61,7 +61,7 @@ class Platform(pulumi.ComponentResource):
         self.network = Network(
             f"{name}-network", NetworkArgs(config=config.network, labels=platform_labels(config)), opts=child
         )
-        self.host = Host(network=self.network, loader_image=image(f"{name}-loader-image", LOADER_IMAGE, self))
+        self.host = Host(network=self.network, loader_image=image(f"{name}-loader-image", config.images[LOADER], self))
         self.pki = Pki(f"{name}-pki", PkiArgs(config=config.pki, domain=config.network.name), opts=child)
         self.secrets = Secrets(f"{name}-secrets", SecretsArgs(config=config.secrets), opts=child)
         self.postgres = Postgres(

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from plan.engine import SECRET
+from plan.engine import SECRET, UNKNOWN
 from policy_rules import Finding, Report, check
 
 DATA_VOLUME = re.compile(r"^payment-[a-z0-9-]+-data$")
@@ -26,14 +26,30 @@ class Resource(Protocol):
     name: str
 
 
+def _known(read: Callable[[], Any]) -> Any:
+    """`read()`, or `[unknown]` (as in the render) when the pack's proxy says the value is not known yet.
+
+    During a preview the engine hands the pack values computed by `pulumi up` (a new certificate's
+    `validityStartTime`, an image id) as unknowns, and the pack's proxies raise `UnknownValueError` on
+    reading one; uncaught, it skips the whole policy ("can't run during preview"), so a first preview
+    would check nothing. The rules never need such a value: each is one the provider computes.
+    """
+    try:
+        return read()
+    except Exception as error:
+        if type(error).__name__ != "UnknownValueError":
+            raise
+        return UNKNOWN
+
+
 def _plain(value: Any) -> Any:
-    """Secret wrappers become `[secret]`, everything else stays as the render would show it."""
+    """Secret wrappers become `[secret]`, unknowns `[unknown]`, everything else stays as the render shows it."""
     if type(value).__name__ == "Secret" and hasattr(value, "value"):
         return SECRET
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(_known(lambda k=k: value[k])) for k in value}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_plain(_known(lambda i=i: value[i])) for i in range(len(value))]
     return value
 
 

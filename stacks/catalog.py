@@ -8,9 +8,10 @@ block in stack config. Names, ports and databases are exactly the seed deploymen
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class Integration(StrEnum):
@@ -62,7 +63,7 @@ class CatalogInfrastructure:
     tls: bool = False
     """Terminates or originates TLS, so it gets a CA-signed certificate of its own."""
     image: str | None = None
-    """Pinned default image; `<name>.image` in stack config overrides it. Set when the piece is deployed."""
+    """Pinned default image; `images.<name>` in stack config overrides it. Set when the piece is deployed."""
 
 
 _SEED_TABLE: tuple[CatalogService, ...] = (
@@ -207,6 +208,12 @@ OPERATOR = "operator"
 DEMO_IMAGE = "nginxinc/nginx-unprivileged:1.29.5-alpine"
 """Stand-in for every service when `demo` is on: serves /health and /metrics over mTLS."""
 
+LOADER_IMAGE = "busybox:1.37.0"
+"""The one-shot container that copies a container's files into its files volume (`components.containers`)."""
+
+DEMO = "demo"
+LOADER = "loader"
+
 APP_UID = 10001
 """Numeric uid (and gid) service images run as; uploaded keys are owned by it, so no name lookup is needed."""
 
@@ -254,6 +261,17 @@ EXPORTERS: tuple[CatalogExporter, ...] = (
     CatalogExporter("kafka-exporter", 9308, "danielqsj/kafka-exporter:v1.9.0", "kafka", "Kafka exporter"),
     CatalogExporter("cadvisor", 8080, "ghcr.io/google/cadvisor:v0.60.6", "containers", "cAdvisor"),
 )
+
+PINNED_IMAGES: Mapping[str, str] = MappingProxyType(
+    {
+        **{i.name: i.image for i in INFRASTRUCTURE if i.image is not None},
+        **{e.name: e.image for e in EXPORTERS},
+        LOADER: LOADER_IMAGE,
+        DEMO: DEMO_IMAGE,
+    }
+)
+"""Every image the platform runs, by role: the infrastructure and exporter names, `loader` and `demo`. Stack
+config `images.<role>` replaces one (a mirror, or a local build on a machine without a registry)."""
 
 RESERVED_NAMES: frozenset[str] = frozenset({i.name for i in INFRASTRUCTURE} | {e.name for e in EXPORTERS})
 """Names a service cannot take: they are infrastructure containers and scrape jobs already."""

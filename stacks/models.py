@@ -11,6 +11,7 @@ Two families live here:
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping
 from ipaddress import IPv4Address, IPv4Network
@@ -83,6 +84,16 @@ def pinned_image(value: str) -> str:
 PinnedImage = Annotated[str, AfterValidator(pinned_image)]
 
 
+def absolute_path(value: str) -> str:
+    """A normalised absolute host path (no `..`, no trailing slash)."""
+    if not value.startswith("/") or posixpath.normpath(value) != value or "//" in value:
+        raise ValueError("expected a normalised absolute path such as /var/lib/docker")
+    return value
+
+
+AbsolutePath = Annotated[str, AfterValidator(absolute_path)]
+
+
 class WorkloadSettings(Model):
     """Overrides for one container group (a service or a piece of infrastructure)."""
 
@@ -92,8 +103,7 @@ class WorkloadSettings(Model):
 
 
 class InfrastructureSettings(WorkloadSettings):
-    image: PinnedImage | None = None
-    """Image with a version tag or digest."""
+    """Overrides for a piece of infrastructure (its image is `images.<name>`, beside every other image)."""
 
 
 class PostgresSettings(InfrastructureSettings):
@@ -233,6 +243,9 @@ class StackSettings(Model):
     smtp: SmtpSettings | None = None
     demo: bool | None = None
     service_images: ServiceImagesSettings | None = None
+    images: dict[str, PinnedImage] = Field(default_factory=dict)
+    """`images.<role>`: replaces the catalog's pinned image of an infrastructure piece, exporter, loader or demo."""
+    docker_data_root: AbsolutePath | None = None
     gateway: GatewaySettings | None = None
     observability: ObservabilitySettings | None = None
 
@@ -520,7 +533,11 @@ class PlatformConfig(Model):
     gateway: GatewayDefaults
     observability: ObservabilityDefaults
     demo: bool
-    """Every service runs the demo stand-in (DEMO_IMAGE) unless it names an image of its own."""
+    """Every service runs the demo stand-in (`images["demo"]`) unless it names an image of its own."""
+    images: dict[str, str]
+    """Every image by role (`stacks.catalog.PINNED_IMAGES` with the stack's `images.*` applied)."""
+    docker_data_root: str
+    """The Docker engine's data root on the host (`docker info`'s DockerRootDir), which cAdvisor reads."""
 
     def service(self, name: str) -> Service:
         for service in self.services:

@@ -15,10 +15,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from stacks.catalog import (
-    DEMO_IMAGE,
+    DEMO,
     INFRASTRUCTURE,
     MONITORING_ROLE,
     OPERATOR,
+    PINNED_IMAGES,
     RESERVED_NAMES,
     SERVICES,
     TOPICS,
@@ -36,7 +37,6 @@ from stacks.models import (
     DataTier,
     GatewayDefaults,
     Infrastructure,
-    InfrastructureSettings,
     LogRotation,
     Network,
     ObservabilityDefaults,
@@ -112,14 +112,15 @@ def resolve(
     if profile is None:
         raise ConfigError(project, stack, problems)
 
-    services = _services(settings, profile, problems)
+    images = _images(settings, problems)
+    services = _services(settings, profile, images, problems)
     infrastructure = tuple(
         Infrastructure(
             name=item.name,
             port=item.port,
             published_port=item.published_port,
             title=item.title,
-            image=_image(item.image, getattr(settings, item.name)),
+            image=images.get(item.name),
             workload=_workload(
                 profile.infrastructure[item.name], getattr(settings, item.name), (item.name,), profile, problems
             ),
@@ -165,7 +166,26 @@ def resolve(
         ),
         observability=_observability(settings, profile),
         demo=bool(settings.demo),
+        images=images,
+        docker_data_root=settings.docker_data_root or DOCKER_DATA_ROOT,
     )
+
+
+DOCKER_DATA_ROOT = "/var/lib/docker"
+"""The engine's default data root (`dockerd --data-root`), which cAdvisor mounts; `dockerDataRoot` overrides it."""
+
+
+def _images(settings: StackSettings, problems: list[Problem]) -> dict[str, str]:
+    """The catalog's pinned image of every role, with the stack's `images.<role>` replacements."""
+    for role in sorted(set(settings.images) - set(PINNED_IMAGES)):
+        problems.append(
+            Problem(
+                ("images", role),
+                f"unknown image role{suggest(role, PINNED_IMAGES)} (expected one of: {', '.join(PINNED_IMAGES)})",
+                settings.images[role],
+            )
+        )
+    return {role: settings.images.get(role, pinned) for role, pinned in PINNED_IMAGES.items()}
 
 
 def _profile(settings: StackSettings, stack: str, problems: list[Problem]) -> Profile | None:
@@ -182,7 +202,9 @@ def _profile(settings: StackSettings, stack: str, problems: list[Problem]) -> Pr
     return PROFILES[name]
 
 
-def _services(settings: StackSettings, profile: Profile, problems: list[Problem]) -> tuple[Service, ...]:
+def _services(
+    settings: StackSettings, profile: Profile, images: Mapping[str, str], problems: list[Problem]
+) -> tuple[Service, ...]:
     builtin = {entry.name: entry for entry in SERVICES}
     services: list[Service] = []
     for entry in SERVICES:
@@ -211,7 +233,7 @@ def _services(settings: StackSettings, profile: Profile, problems: list[Problem]
                 calls=entry.calls,
                 replicas=override.replicas or profile.replicas.get(entry.name, 1),
                 workload=_workload(profile.service, override, ("services", entry.name), profile, problems),
-                image=_service_image(entry.name, override, settings),
+                image=_service_image(entry.name, override, settings, images),
                 healthcheck=tuple(override.healthcheck) if override.healthcheck else None,
             )
         )
@@ -267,7 +289,7 @@ def _services(settings: StackSettings, profile: Profile, problems: list[Problem]
                 calls=tuple(override.calls or ()),
                 replicas=override.replicas or 1,
                 workload=_workload(profile.service, override, path, profile, problems),
-                image=_service_image(name, override, settings),
+                image=_service_image(name, override, settings, images),
                 healthcheck=tuple(override.healthcheck) if override.healthcheck else None,
             )
         )
@@ -301,13 +323,15 @@ def _check_replicas_and_calls(services: list[Service], problems: list[Problem]) 
                 )
 
 
-def _service_image(name: str, override: ServiceSettings, settings: StackSettings) -> ServiceImage:
+def _service_image(
+    name: str, override: ServiceSettings, settings: StackSettings, pinned: Mapping[str, str]
+) -> ServiceImage:
     """Where a service's image comes from: its own override, the demo stand-in, a build, or the registry."""
     images = settings.service_images or ServiceImagesSettings()
     if override.image:
         return ServiceImage(source="override", reference=override.image)
     if settings.demo:
-        return ServiceImage(source="demo", reference=DEMO_IMAGE)
+        return ServiceImage(source="demo", reference=pinned[DEMO])
     repository = f"{images.registry or 'payment-platform'}/{name}"
     if images.build_context:
         context = f"{images.build_context.rstrip('/')}/{name}"
@@ -644,10 +668,6 @@ def _check_rotation(settings: StackSettings, pki: Pki, secrets: Secrets, problem
 
 
 TOPIC_NAME = re.compile(r"^[a-z][a-z0-9._-]{0,200}$")
-
-
-def _image(default: str | None, given: InfrastructureSettings | None) -> str | None:
-    return (given.image if given else None) or default
 
 
 def _data_tier(

@@ -324,9 +324,27 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
     ),
     (
         "infrastructure image on latest",
-        ["--set", "redis.image=redis:latest"],
-        'redis.image = "redis:latest"',
+        ["--set", "images.redis=redis:latest"],
+        'images.redis = "redis:latest"',
         "not latest",
+    ),
+    (
+        "image of an unknown role",
+        ["--set", "images.postgress=postgres:18.6-trixie"],
+        'images.postgress = "postgres:18.6-trixie"',
+        "did you mean 'postgres'",
+    ),
+    (
+        "image key moved to images",
+        ["--set", "redis.image=redis:8.10.2-alpine"],
+        "redis.image",
+        "unknown key",
+    ),
+    (
+        "relative docker data root",
+        ["--set", "dockerDataRoot=var/lib/docker"],
+        'dockerDataRoot = "var/lib/docker"',
+        "absolute path",
     ),
     (
         "built-in call graph changed",

@@ -19,7 +19,7 @@ import pulumi_docker as docker
 import pytest
 
 from components import metrics
-from components.containers import LOADER_IMAGE, Host, docker_cpus
+from components.containers import Host, docker_cpus
 from components.exporters import (
     CADVISOR,
     CADVISOR_HOST_MOUNTS,
@@ -32,6 +32,7 @@ from components.exporters import (
     Exporters,
     ExportersArgs,
     cadvisor_command,
+    cadvisor_host_mounts,
     http_healthcheck,
     kafka_exporter_command,
     postgres_exporter_environment,
@@ -47,9 +48,9 @@ from components.postgres import pg_hba
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import SECRET, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from stacks.catalog import EXPORTERS, MONITORING_ROLE
+from stacks.catalog import EXPORTERS, LOADER_IMAGE, MONITORING_ROLE, PINNED_IMAGES
 from stacks.models import PlatformConfig
-from tests.conftest import stack_config
+from tests.conftest import rendered, stack_config
 from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
@@ -145,16 +146,35 @@ def test_cadvisor_collects_only_docker_containers_and_the_metric_kinds_the_regis
 
 
 def test_cadvisor_host_mounts_are_the_documented_list() -> None:
-    assert CADVISOR_HOST_MOUNTS == (
+    assert cadvisor_host_mounts("/var/lib/docker") == (
         ("/", "/rootfs"),
         ("/var/run", "/var/run"),
         ("/sys", "/sys"),
         ("/sys/fs/cgroup", "/sys/fs/cgroup"),
         ("/var/lib/docker", "/var/lib/docker"),
     )
-    targets = [target for _, target in CADVISOR_HOST_MOUNTS]
+    targets = [target for _, target in cadvisor_host_mounts("/srv/docker")]
     assert len(set(targets)) == len(targets)
     assert "/dev/kmsg" not in {source for source, _ in CADVISOR_HOST_MOUNTS}
+
+
+def test_cadvisor_reads_the_engine_data_root_the_stack_names() -> None:
+    """An engine started with `--data-root` elsewhere has no /var/lib/docker: the bind would fail the start."""
+    render = rendered("dev", "dockerDataRoot=/srv/docker")
+    inputs = next(r.inputs for r in render.resources if r.inputs.get("name") == "payment-cadvisor")
+    binds = {m["target"]: m["source"] for m in inputs["mounts"] if m["type"] == "bind"}
+    assert binds["/var/lib/docker"] == "/srv/docker"
+
+
+def test_images_of_every_role_come_from_stack_config() -> None:
+    """`images.<role>` points each image at a mirror or a local build, the loader's and the demo's included."""
+    sets = tuple(f"images.{role}=mirror.example/{role}:1.0.0" for role in PINNED_IMAGES)
+    pulled = {
+        r.inputs["name"] for r in rendered("dev", *sets).resources if r.type == "docker:index/remoteImage:RemoteImage"
+    }
+    assert pulled == {f"mirror.example/{role}:1.0.0" for role in PINNED_IMAGES}
+    default = {r.inputs["name"] for r in rendered("dev").resources if r.type == "docker:index/remoteImage:RemoteImage"}
+    assert default == set(PINNED_IMAGES.values())
 
 
 def test_healthchecks_use_the_images_wget_without_a_shell() -> None:
@@ -316,7 +336,7 @@ def test_every_exporter_starts_after_the_data_stores(stack: str) -> None:
 def test_cadvisor_mounts_exactly_the_documented_host_paths_read_only(stack: str) -> None:
     inputs = built(stack).container(CADVISOR).inputs
     binds = [m for m in inputs["mounts"] if m["type"] == "bind"]
-    assert [(m["source"], m["target"]) for m in binds] == list(CADVISOR_HOST_MOUNTS)
+    assert [(m["source"], m["target"]) for m in binds] == list(cadvisor_host_mounts("/var/lib/docker"))
     assert all(m["readOnly"] is True for m in binds)
     assert len(binds) == len(inputs["mounts"])  # no files volume: cAdvisor is given no file
     assert inputs.get("volumes", []) == []

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from components import metrics
-from components.containers import LOADER_IMAGE, Host
+from components.containers import Host
 from components.grafana import (
     DASHBOARDS_DIR,
     Grafana,
@@ -38,7 +38,7 @@ from components.network import Network, NetworkArgs
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import SECRET, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from stacks.catalog import INFRASTRUCTURE
+from stacks.catalog import INFRASTRUCTURE, LOADER_IMAGE
 from stacks.models import PlatformConfig
 from tests.conftest import require_tool, stack_config
 from tests.conftest import uploads as container_uploads

@@ -16,7 +16,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.containers import LOADER_IMAGE, Host, docker_cpus
+from components.containers import Host, docker_cpus
 from components.jaeger import (
     CONFIG_PATH,
     HEALTH_PORT,
@@ -37,7 +37,7 @@ from components.network import Network, NetworkArgs
 from components.services import OTLP_ENDPOINT
 from plan.engine import SECRET, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from stacks.catalog import INFRASTRUCTURE
+from stacks.catalog import INFRASTRUCTURE, LOADER_IMAGE
 from stacks.models import PlatformConfig
 from stacks.units import ByteSize
 from tests.conftest import stack_config

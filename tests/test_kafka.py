@@ -27,7 +27,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.containers import LOADER_IMAGE, Host
+from components.containers import Host
 from components.kafka import (
     Kafka,
     KafkaArgs,
@@ -44,7 +44,7 @@ from components.startup import WRAPPER_PATH
 from plan import Render
 from plan.engine import run_program
 from plan.simulate import image_id
-from stacks.catalog import TOPICS
+from stacks.catalog import LOADER_IMAGE, TOPICS
 from stacks.models import PlatformConfig, Topic
 from tests.conftest import stack_config
 from tests.conftest import uploads as container_uploads

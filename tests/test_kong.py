@@ -20,7 +20,7 @@ import pytest
 import yaml
 from cryptography import x509
 
-from components.containers import LOADER_IMAGE, Host, docker_cpus
+from components.containers import Host, docker_cpus
 from components.kong import (
     ROUTES,
     Kong,
@@ -38,7 +38,7 @@ from components.pki import Pki, PkiArgs
 from plan.engine import SECRET, RecordingMonitor, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
 from plan.tlsmodel import Faithful
-from stacks.catalog import Integration
+from stacks.catalog import LOADER_IMAGE, Integration
 from stacks.models import PlatformConfig
 from tests.conftest import stack_config
 from tests.conftest import uploads as container_uploads

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, Secret
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from plan import Render
 from policy.adapter import document, validate
@@ -81,3 +82,28 @@ def test_an_unprotected_data_volume_fails_in_prod_only() -> None:
         reported = Collect()
         validate(resources, profile, reported)
         assert len(reported) == expected
+
+
+def test_the_pack_runs_on_a_first_preview_where_computed_values_are_unknown() -> None:
+    """The engine hands a preview's computed values (certificate dates, image ids) to the pack as unknowns, behind
+    proxies that raise on reading one; the pack must still check every container, not skip the policy."""
+    resources = as_policy_resources(rendered("prod"))
+    redis = next(r for r in resources if r.name == "payment-redis-container")
+    redis.props = {**redis.props, "privileged": True}
+    unknowns = 0
+    for resource in resources:
+        if resource.resource_type in (
+            "tls:index/selfSignedCert:SelfSignedCert",
+            "tls:index/locallySignedCert:LocallySignedCert",
+        ):
+            resource.props = {**resource.props, "validityStartTime": UNKNOWN_STRING_VALUE}
+            unknowns += 1
+        if resource.name == "payment-redis-container":
+            resource.props = {**resource.props, "image": UNKNOWN_STRING_VALUE}
+        resource.props = unknown_checking_proxy(resource.props)
+    assert unknowns > 0
+    reported = Collect()
+    validate(resources, "prod", reported)
+    assert [m.split(" ")[1] for m, _ in reported] == ["CIS-5.5"]
+    records = document(resources, "prod")["resources"]
+    assert next(r for r in records if r["name"] == "payment-redis-container")["inputs"]["image"] == "[unknown]"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.containers import LOADER_IMAGE, Host
+from components.containers import Host
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
 from components.postgres import (
@@ -39,7 +39,7 @@ from components.secrets import Secrets, SecretsArgs
 from plan import Render, render
 from plan.engine import run_program
 from plan.tlsmodel import Faithful
-from stacks.catalog import SERVICES
+from stacks.catalog import LOADER_IMAGE, SERVICES
 from stacks.models import PlatformConfig, Service
 from stacks.units import ByteSize
 from tests.conftest import free_port, require_tool, stack_config, unavailable

@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from components import metrics
-from components.containers import LOADER_IMAGE, Host
+from components.containers import Host
 from components.labels import platform_labels
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
@@ -47,7 +47,7 @@ from components.prometheus import (
 )
 from plan.engine import SECRET, RecordingMonitor, Render, Resource, run_program
 from plan.tlsmodel import Faithful
-from stacks.catalog import EXPORTERS, SERVICES
+from stacks.catalog import EXPORTERS, LOADER_IMAGE, SERVICES
 from stacks.errors import ConfigError
 from stacks.models import PlatformConfig
 from tests.conftest import require_tool, stack_config

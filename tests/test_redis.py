@@ -24,7 +24,7 @@ import pulumi
 import pulumi_docker as docker
 import pytest
 
-from components.containers import LOADER_IMAGE, Host, docker_cpus
+from components.containers import Host, docker_cpus
 from components.labels import platform_labels
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
@@ -33,7 +33,7 @@ from components.secrets import Secrets, SecretsArgs
 from plan.engine import SECRET, RecordingMonitor, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
 from plan.tlsmodel import Faithful
-from stacks.catalog import APP_UID
+from stacks.catalog import APP_UID, LOADER_IMAGE
 from stacks.models import PlatformConfig, RedisTuning
 from stacks.units import ByteSize
 from tests.conftest import free_port, require_tool, stack_config

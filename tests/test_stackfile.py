@@ -122,7 +122,11 @@ def test_project_file_declares_only_the_scalar_keys_with_one_default_for_every_s
     assert set(declared) <= set(expected)
     assert all(d["type"] in scalar_types.values() for d in declared.values())
     assert all(d.get("description") for d in declared.values())
-    assert {k for k, d in declared.items() if "default" in d} == set(declared) == {"networkSubnet", "demo"}
+    assert (
+        {k for k, d in declared.items() if "default" in d}
+        == set(declared)
+        == {"networkSubnet", "dockerDataRoot", "demo"}
+    )
     readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     for key in set(expected) - set(declared):
         row = re.search(rf"^\| `{key}` \|(?:[^|\\]|\\.)*\| ([^|]*) \|", readme, re.M)  # `\|` inside a cell

@@ -1,0 +1,117 @@
+"""Fixtures of the real-engine tests: the workspace `scripts/e2e.py` prepared, and the stack deployed once.
+
+The files run in name order (a to j, as in the deploy-proof issue): they share one deployed stack, and the
+later ones change it (rotation, faults, destroy). The outcome of every test and everything they measured go to
+`<workspace>/pytest-report.json`, which `scripts/e2e.py` turns into the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from plan import Render, render
+from tests.conftest import unavailable
+from tests.e2e.live import WORKSPACE_VARIABLE, Live, docker, is_loader, wait_until_healthy
+
+_OUTCOMES: dict[str, dict[str, Any]] = {}
+_LIVE: list[Live] = []
+
+
+@pytest.fixture(scope="session")
+def live() -> Live:
+    if WORKSPACE_VARIABLE not in os.environ:
+        unavailable("tests/e2e run through `make e2e` (scripts/e2e.py prepares their workspace)")
+    loaded = Live.load()
+    _LIVE.append(loaded)
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def expected(live: Live) -> Render:
+    """The offline render of the workspace's dev stack file: what every container should look like."""
+    return render("dev", config_file=live.stack_file("dev"))
+
+
+@pytest.fixture(scope="session")
+def deployed(live: Live) -> Iterator[Live]:
+    """`pulumi up` of the dev stack, once, timed against the engine's own events of the same run."""
+    since = time.time()
+    live.pulumi("up", "--yes", "--skip-preview", label="cold up")
+    # Containers nothing depends on are created without `wait` (Kong, the exporters, ...): `up` returns while
+    # they may still be starting. Every one must be healthy within the profile's start period.
+    live.results["healthyAfterUpSeconds"] = round(wait_until_healthy(service_containers(live), timeout=180), 1)
+    live.results["coldUpCriticalPath"] = critical_path(live, since, time.time())
+    yield live
+
+
+def service_containers(live: Live, stack: str = "dev") -> list[str]:
+    """Names of the stack's long-running containers (everything but the one-shot loaders)."""
+    return sorted(c["Name"].lstrip("/") for c in live.containers(stack) if not is_loader(c))
+
+
+def critical_path(live: Live, since: float, until: float) -> dict[str, Any]:
+    """The longest chain of container-created to container-healthy in `docker events` between two instants.
+
+    Pulumi starts a container once everything it depends on is healthy (`wait`), so the chain is: each
+    container's `create` to its `health_status: healthy`, following `depends_on` from the render. Reported: the
+    chain, its length in seconds, and the span from the first create to the last healthy.
+    """
+    out = docker(
+        "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
+        "--filter", "type=container", "--format", "{{json .}}",
+    )  # fmt: skip
+    created: dict[str, float] = {}
+    healthy: dict[str, float] = {}
+    for line in out.splitlines():
+        event = json.loads(line)
+        name = event.get("Actor", {}).get("Attributes", {}).get("name", "")
+        moment = event.get("timeNano", 0) / 1e9
+        if event.get("Action") == "create":
+            created.setdefault(name, moment)
+        elif event.get("Action") == "health_status: healthy":
+            healthy.setdefault(name, moment)
+    spans = {n: healthy[n] - created[n] for n in healthy if n in created}
+    if not spans:
+        return {"seconds": 0.0, "chain": []}
+    names = {c["Name"].lstrip("/") for c in live.containers() if not is_loader(c)}
+    first, last = min(created.values()), max(healthy.values())
+    slowest = max(spans, key=lambda n: healthy[n])
+    return {
+        "firstCreateToLastHealthy": round(last - first, 1),
+        "lastHealthy": slowest,
+        "containersHealthyInEvents": len([n for n in spans if n in names]),
+        "perContainer": {n: round(s, 1) for n, s in sorted(spans.items())},
+    }
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    entry = _OUTCOMES.setdefault(report.nodeid, {"outcome": "passed", "seconds": 0.0})
+    entry["seconds"] = round(entry["seconds"] + report.duration, 1)
+    if report.failed:
+        entry["outcome"] = "failed"
+        entry["message"] = str(report.longrepr).splitlines()[-1][:500] if report.longrepr else ""
+    elif report.skipped and entry["outcome"] == "passed":
+        entry["outcome"] = "skipped"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not _LIVE or WORKSPACE_VARIABLE not in os.environ:
+        return
+    live = _LIVE[0]
+    kinds = {role: ("real" if kind == "local-build" else kind) for role, kind in live.kinds.items()}
+    document = {
+        "engine": live.engine,
+        "images": live.images,
+        "components": kinds,
+        "tests": _OUTCOMES,
+        "timings": [{"label": t.label, "seconds": t.seconds, **t.detail} for t in live.timings],
+        "results": live.results,
+        "pytestExitStatus": int(exitstatus),
+    }
+    (live.root / "pytest-report.json").write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")

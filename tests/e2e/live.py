@@ -1,0 +1,257 @@
+"""The throwaway stack `make e2e` deploys on a real Docker engine, and the ways tests look at it.
+
+`scripts/e2e.py` prepares a workspace (a copy of the program, a file state backend, a passphrase file and the
+stack files, all in a temporary folder) and describes it in `workspace.json`; the tests under tests/e2e load it
+with `Live.load()`. Every command goes through the toolchain `make toolchain` built, against that backend only:
+the repository's own `Pulumi.<stack>.yaml` and `.pulumi-state` are never touched.
+
+Network rule: containers are reached from the host only through ports published on 127.0.0.1 or with
+`docker exec`; nothing here sends traffic to the Docker network's own addresses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.labels import PREFIX
+
+WORKSPACE_VARIABLE = "PAYMENT_E2E_WORKSPACE"
+"""Environment variable naming the workspace folder `scripts/e2e.py` prepared."""
+PROJECT = "payment-platform"
+STACK_LABEL = f"{PREFIX}.stack"
+PROJECT_LABEL = f"{PREFIX}.project"
+SECRETS_COMPONENT = "payment-secrets"
+"""The Secrets component's name (`components.platform`): its RandomPasswords are `payment-secrets-<secret>`."""
+PULUMI_TIMEOUT = 1200
+"""Seconds any one pulumi command may take: a cold `up` takes about 2 minutes here, so this is a hang."""
+
+
+class CommandError(AssertionError):
+    """A command failed; the message holds its tail of output (never a secret: none is ever printed)."""
+
+
+@dataclass
+class Timing:
+    label: str
+    seconds: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Live:
+    """One e2e workspace: `program/` (the project copy), `state/`, `passphrase`, `workspace.json`."""
+
+    root: Path
+    bin_dir: Path
+    images: dict[str, str]
+    """Image role -> local image reference the stack files point at (`images.<role>`)."""
+    kinds: dict[str, str]
+    """Image role -> `real` or `stand-in` (the local image's `com.payment-platform.kind` label)."""
+    docker_data_root: str
+    engine: dict[str, str]
+    timings: list[Timing] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+    """Free-form measurements tests record for the report (counts, container ids, ...)."""
+
+    # ------------------------------------------------------------------------------------------ workspace
+
+    @classmethod
+    def load(cls, root: Path | None = None) -> Live:
+        folder = root or Path(os.environ[WORKSPACE_VARIABLE])
+        data = json.loads((folder / "workspace.json").read_text())
+        return cls(
+            root=folder,
+            bin_dir=Path(data["binDir"]),
+            images=data["images"],
+            kinds=data["kinds"],
+            docker_data_root=data["dockerDataRoot"],
+            engine=data["engine"],
+        )
+
+    def save(self) -> None:
+        document = {
+            "binDir": str(self.bin_dir),
+            "images": self.images,
+            "kinds": self.kinds,
+            "dockerDataRoot": self.docker_data_root,
+            "engine": self.engine,
+        }
+        (self.root / "workspace.json").write_text(json.dumps(document, indent=2) + "\n")
+
+    @property
+    def program(self) -> Path:
+        return self.root / "program"
+
+    def stack_file(self, stack: str) -> Path:
+        return self.program / f"Pulumi.{stack}.yaml"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "PATH": f"{self.bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "PULUMI_BACKEND_URL": f"file://{self.root / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE_FILE": str(self.root / "passphrase"),
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
+        env.pop("PULUMI_CONFIG_PASSPHRASE", None)
+        return env
+
+    # ------------------------------------------------------------------------------------------- commands
+
+    def pulumi(
+        self,
+        *args: str,
+        stack: str = "dev",
+        check: bool = True,
+        timeout: int = PULUMI_TIMEOUT,
+        label: str = "",
+        quiet: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        """`pulumi <args> --stack <stack> --non-interactive` in the program copy; timed when `label` is set."""
+        command = ["pulumi", *args, "--stack", stack, "--non-interactive"]
+        started = time.monotonic()
+        out = subprocess.run(
+            command, cwd=self.program, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        elapsed = time.monotonic() - started
+        if not quiet:
+            print(f"e2e: pulumi {' '.join(args)} --stack {stack}: exit {out.returncode} in {elapsed:.1f} s", flush=True)
+        if label:
+            self.timings.append(Timing(label, round(elapsed, 1)))
+        if check and out.returncode != 0:
+            raise CommandError(f"pulumi {' '.join(args)} failed (exit {out.returncode}):\n{_tail(out)}")
+        return out
+
+    def config_set(self, key: str, value: str, *, stack: str = "dev", secret: bool = False) -> None:
+        """`pulumi config set [--secret] --path payment-platform:<key> <value>`; the value goes in on stdin
+        when secret, so it is on no command line."""
+        args = ["config", "set", "--path", f"{PROJECT}:{key}"]
+        if secret:
+            command = ["pulumi", *args, "--secret", "--stack", stack, "--non-interactive"]
+            out = subprocess.run(
+                command, cwd=self.program, env=self.env, input=value, capture_output=True, text=True, check=False
+            )
+            if out.returncode != 0:
+                raise CommandError(f"pulumi config set --secret {key} failed:\n{_tail(out)}")
+            return
+        self.pulumi(*args, value, stack=stack)
+
+    def config_rm(self, key: str, *, stack: str = "dev") -> None:
+        self.pulumi("config", "rm", "--path", f"{PROJECT}:{key}", stack=stack)
+
+    def stack_document(self, stack: str = "dev") -> dict[str, Any]:
+        return yaml.safe_load(self.stack_file(stack).read_text()) or {}
+
+    def outputs(self, *, stack: str = "dev", show_secrets: bool = False) -> dict[str, Any]:
+        args = ["stack", "output", "--json", *(["--show-secrets"] if show_secrets else [])]
+        return json.loads(self.pulumi(*args, stack=stack, quiet=True).stdout)
+
+    def preview_json(self, *extra: str, stack: str = "dev") -> dict[str, Any]:
+        """`pulumi preview --json`: the steps the real engine plans, with their operations."""
+        out = self.pulumi("preview", "--json", *extra, stack=stack, check=False)
+        try:
+            document: dict[str, Any] = json.loads(out.stdout)
+        except json.JSONDecodeError as error:
+            raise CommandError(
+                f"pulumi preview --json printed no JSON (exit {out.returncode}):\n{_tail(out)}"
+            ) from error
+        if out.returncode != 0:
+            raise CommandError(f"pulumi preview --json failed (exit {out.returncode}):\n{_tail(out)}")
+        return document
+
+    def generated_secrets(self, stack: str = "dev") -> dict[str, str]:
+        """Secret name (`db-password-order-service`, `redis-password`, ...) -> the value pulumi-random generated,
+        read from the stack's state. For logging in from tests only: never printed, never on a command line."""
+        state = json.loads(self.pulumi("stack", "export", "--show-secrets", stack=stack).stdout)
+        found: dict[str, str] = {}
+        for resource in state["deployment"].get("resources") or []:
+            if resource["type"] != "random:index/randomPassword:RandomPassword":
+                continue
+            name = resource["urn"].rsplit("::", 1)[1]
+            result = resource.get("outputs", {}).get("result")
+            if isinstance(
+                result, dict
+            ):  # a secret in the export: {"4dabf18193072939515e22adb298388d": ..., "plaintext": "\"...\""}
+                result = json.loads(result["plaintext"])
+            found[name.removeprefix(SECRETS_COMPONENT + "-")] = str(result)
+        return found
+
+    # ----------------------------------------------------------------------------------------- the engine
+
+    def containers(self, stack: str = "dev", *, all_states: bool = True) -> list[dict[str, Any]]:
+        """`docker inspect` of every container of this project's `stack`, loaders included."""
+        ids = docker(
+            "ps", *(["-a"] if all_states else []), "-q",
+            "--filter", f"label={PROJECT_LABEL}={PROJECT}", "--filter", f"label={STACK_LABEL}={stack}",
+        ).split()  # fmt: skip
+        return inspect(ids) if ids else []
+
+    def volumes(self, stack: str = "dev") -> list[str]:
+        out = docker(
+            "volume", "ls", "-q",
+            "--filter", f"label={PROJECT_LABEL}={PROJECT}", "--filter", f"label={STACK_LABEL}={stack}",
+        )  # fmt: skip
+        return sorted(out.split())
+
+    def networks(self, stack: str = "dev") -> list[str]:
+        out = docker(
+            "network", "ls", "-q",
+            "--filter", f"label={PROJECT_LABEL}={PROJECT}", "--filter", f"label={STACK_LABEL}={stack}",
+        )  # fmt: skip
+        return sorted(out.split())
+
+
+def docker(*args: str, check: bool = True, timeout: int = 120, stdin: str | None = None) -> str:
+    out = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False, input=stdin)
+    if check and out.returncode != 0:
+        raise CommandError(f"docker {' '.join(args[:3])} ... failed (exit {out.returncode}): {out.stderr.strip()}")
+    return out.stdout
+
+
+def docker_exec(
+    container: str, *command: str, user: str | None = None, timeout: int = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `command` inside `container` (no shell on the host side); the result, whatever its exit code."""
+    args = ["docker", "exec", *(["--user", user] if user else []), container, *command]
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def inspect(names: Iterable[str]) -> list[dict[str, Any]]:
+    return list(json.loads(docker("inspect", *names)))
+
+
+def is_loader(container: Mapping[str, Any]) -> bool:
+    """The one-shot file loaders (`payment-<x>-files`): exited by design, no healthcheck."""
+    return str(container["Name"]).endswith("-files")
+
+
+def wait_until_healthy(names: Sequence[str], timeout: float = 300) -> float:
+    """Seconds until every container in `names` runs and reports `healthy`; raises after `timeout`."""
+    started = time.monotonic()
+    pending: list[str] = list(names)
+    while True:
+        states = {c["Name"].lstrip("/"): c["State"] for c in inspect(pending)} if pending else {}
+        pending = [
+            n for n, s in states.items() if not (s.get("Running") and s.get("Health", {}).get("Status") == "healthy")
+        ]
+        if not pending:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            shown = {n: (states[n].get("Status"), states[n].get("Health", {}).get("Status")) for n in pending}
+            raise AssertionError(f"not healthy after {timeout:.0f} s: {shown}")
+        time.sleep(1)
+
+
+def _tail(out: subprocess.CompletedProcess[str], limit: int = 4000) -> str:
+    return f"{out.stdout[-limit:]}\n{out.stderr[-limit:]}"
