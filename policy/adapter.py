@@ -8,6 +8,7 @@ data volume gets from `components.containers.data_volume`: `payment-<item>-data`
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
@@ -47,9 +48,9 @@ def _plain(value: Any) -> Any:
     if type(value).__name__ == "Secret" and hasattr(value, "value"):
         return SECRET
     if isinstance(value, Mapping):
-        return {k: _plain(_known(lambda k=k: value[k])) for k in value}
+        return {k: _plain(_known(functools.partial(value.__getitem__, k))) for k in value}
     if isinstance(value, list | tuple):
-        return [_plain(_known(lambda i=i: value[i])) for i in range(len(value))]
+        return [_plain(_known(functools.partial(value.__getitem__, i))) for i in range(len(value))]
     return value
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.hardening import EXCEPTIONS, LOADER
-from plan.engine import SECRET
+from plan.engine import SECRET, UNKNOWN
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -71,6 +71,9 @@ class Finding:
 class Report:
     violations: list[Finding] = field(default_factory=list)
     exceptions: list[Finding] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)
+    """`<rule> <resource>` pairs a first preview cannot decide: the input the rule reads is `[unknown]` until
+    `pulumi up` computes it. The pack runs again on the update's final state, where nothing is unknown."""
 
     @property
     def ok(self) -> bool:
@@ -273,10 +276,26 @@ def check_resource(resource: Record, profile: str) -> Report:
         if resource.get("type") not in rule.types:
             continue
         reason = EXCEPTIONS.get((identity(resource), rule.item)) if rule.item else None
-        for message in rule.check(resource, profile):
+        try:
+            messages = rule.check(resource, profile)
+        except (AttributeError, TypeError, ValueError):
+            # A rule reading structure (`healthcheck.tests`, `ports[].ip`) finds the string `[unknown]` instead.
+            if not _has_unknown(resource.get("inputs")):
+                raise
+            report.unchecked.append(f"{rule.id} {resource.get('name', '')}")
+            continue
+        for message in messages:
             finding = Finding(rule.id, str(resource.get("name", "")), message, reason)
             (report.violations if reason is None else report.exceptions).append(finding)
     return report
+
+
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return bool(value == UNKNOWN)
 
 
 def check(document: Mapping[str, Any]) -> Report:
@@ -287,4 +306,5 @@ def check(document: Mapping[str, Any]) -> Report:
         found = check_resource(resource, profile)
         report.violations.extend(found.violations)
         report.exceptions.extend(found.exceptions)
+        report.unchecked.extend(found.unchecked)
     return report

@@ -155,7 +155,8 @@ class Live:
 
     def outputs(self, *, stack: str = "dev", show_secrets: bool = False) -> dict[str, Any]:
         args = ["stack", "output", "--json", *(["--show-secrets"] if show_secrets else [])]
-        return json.loads(self.pulumi(*args, stack=stack, quiet=True).stdout)
+        document: dict[str, Any] = json.loads(self.pulumi(*args, stack=stack, quiet=True).stdout)
+        return document
 
     def preview_json(self, *extra: str, stack: str = "dev") -> dict[str, Any]:
         """`pulumi preview --json`: the steps the real engine plans, with their operations."""

@@ -59,7 +59,10 @@ def rogue_certificate(deployed: Live, tmp_path: Path) -> str:
     openssl = require_tool("openssl", "openssl")
     ca_key, ca_cert = tmp_path / "ca.key", tmp_path / "ca.pem"
     key, csr, cert = tmp_path / "leaf.key", tmp_path / "leaf.csr", tmp_path / "leaf.pem"
-    run = lambda *a: subprocess.run([openssl, *a], capture_output=True, check=True, timeout=60)  # noqa: E731
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], capture_output=True, check=True, timeout=60)
+
     run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
         "-subj", "/CN=Rogue CA", "-keyout", str(ca_key), "-out", str(ca_cert))  # fmt: skip
     run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
