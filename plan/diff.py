@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from plan.engine import SECRET
+from plan.engine import SECRET, holds
 
 CONTAINER = "docker:index/container:Container"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
@@ -119,14 +119,6 @@ def _replaces(type_: str, keys: list[str]) -> bool:
     return type_ == RANDOM_PASSWORD and bool(inputs)
 
 
-def _has_secret(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return any(_has_secret(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_secret(v) for v in value)
-    return isinstance(value, str) and value == SECRET
-
-
 def _resources(document: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {r["urn"]: r for r in document["resources"]}
 
@@ -145,7 +137,7 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Diff:
         # look the same because what changed is secret.
         loader = f"{urn}{LOADER_SUFFIX}"
         if TRIGGER in changed and new[urn]["type"] == CONTAINER and loader in keys and not keys[loader]:
-            secret_inputs = [k for k, v in sorted((new[loader].get("inputs") or {}).items()) if _has_secret(v)]
+            secret_inputs = [k for k, v in sorted((new[loader].get("inputs") or {}).items()) if holds(v, SECRET)]
             if secret_inputs:
                 keys[loader] = secret_inputs
                 inferred.add(loader)

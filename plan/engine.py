@@ -42,6 +42,16 @@ SECRET = "[secret]"
 
 UNKNOWN = "[unknown]"
 
+
+def holds(value: Any, marker: str) -> bool:
+    """Whether `marker` (`SECRET`, `UNKNOWN`) stands anywhere in a rendered value, nested or not."""
+    if isinstance(value, Mapping):
+        return any(holds(v, marker) for v in value.values())
+    if isinstance(value, list):
+        return any(holds(v, marker) for v in value)
+    return isinstance(value, str) and value == marker
+
+
 STACK_TYPE = "pulumi:pulumi:Stack"
 """The root resource every program's resources hang from; the engine creates it, not the program."""
 

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from pulumi_policy.proxy import UnknownValueError
+
 from plan.engine import SECRET, UNKNOWN
 from policy_rules import Finding, Report, check
 
@@ -37,9 +39,7 @@ def _known(read: Callable[[], Any]) -> Any:
     """
     try:
         return read()
-    except Exception as error:
-        if type(error).__name__ != "UnknownValueError":
-            raise
+    except UnknownValueError:
         return UNKNOWN
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.hardening import EXCEPTIONS, LOADER
-from plan.engine import SECRET, UNKNOWN
+from plan.engine import SECRET, UNKNOWN, holds
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -280,7 +280,7 @@ def check_resource(resource: Record, profile: str) -> Report:
             messages = rule.check(resource, profile)
         except (AttributeError, TypeError, ValueError):
             # A rule reading structure (`healthcheck.tests`, `ports[].ip`) finds the string `[unknown]` instead.
-            if not _has_unknown(resource.get("inputs")):
+            if not holds(resource.get("inputs"), UNKNOWN):
                 raise
             report.unchecked.append(f"{rule.id} {resource.get('name', '')}")
             continue
@@ -288,14 +288,6 @@ def check_resource(resource: Record, profile: str) -> Report:
             finding = Finding(rule.id, str(resource.get("name", "")), message, reason)
             (report.violations if reason is None else report.exceptions).append(finding)
     return report
-
-
-def _has_unknown(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return any(_has_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_unknown(v) for v in value)
-    return bool(value == UNKNOWN)
 
 
 def check(document: Mapping[str, Any]) -> Report:

@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         live = prepare(root)
         report_path = root / "pytest-report.json"
         command = [sys.executable, "-m", "pytest", "tests/e2e", "-p", "no:cacheprovider", "-q", *pytest_args]
-        env = {**live.env, WORKSPACE_VARIABLE: str(root), "PATH": live.env["PATH"]}
+        env = {**live.env, WORKSPACE_VARIABLE: str(root)}
         print(f"e2e: workspace {root}; engine {live.engine['serverVersion']} (API {live.engine['apiVersion']})")
         code = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
         if report_path.exists():

@@ -111,3 +111,18 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def pulumi_cli_env(bin_dir: Path, state: Path, passphrase: Path) -> dict[str, str]:
+    """The environment of the built Pulumi CLI against a file backend in `state`, with the stack secrets'
+    passphrase read from a file (never an environment value), and no update check or plugin download."""
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    }
+    env.pop("PULUMI_CONFIG_PASSPHRASE", None)
+    return env

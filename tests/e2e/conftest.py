@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from plan import Render, render
 from tests.conftest import unavailable
-from tests.e2e.live import WORKSPACE_VARIABLE, Live, docker, is_loader, wait_until_healthy
+from tests.e2e.live import (
+    CONTAINER,
+    WORKSPACE_VARIABLE,
+    EngineEvents,
+    Live,
+    critical_path,
+    is_loader,
+    wait_until_healthy,
+)
 
 _OUTCOMES: dict[str, dict[str, Any]] = {}
 _LIVE: list[Live] = []
@@ -39,15 +47,21 @@ def expected(live: Live) -> Render:
 
 
 @pytest.fixture(scope="session")
-def deployed(live: Live) -> Iterator[Live]:
+def deployed(live: Live, expected: Render) -> Iterator[Live]:
     """`pulumi up` of the dev stack, once, timed against the engine's own events of the same run."""
-    since = time.time()
-    live.pulumi("up", "--yes", "--skip-preview", label="cold up")
-    # Containers nothing depends on are created without `wait` (Kong, the exporters, ...): `up` returns while
-    # they may still be starting. Every one must be healthy within the profile's start period.
-    live.results["healthyAfterUpSeconds"] = round(wait_until_healthy(service_containers(live), timeout=180), 1)
-    live.results["coldUpCriticalPath"] = critical_path(live, since, time.time())
+    with EngineEvents(live.root) as events:
+        live.pulumi("up", "--yes", "--skip-preview", label="cold up")
+        # Containers nothing depends on are created without `wait` (Kong, the exporters, ...): `up` returns while
+        # they may still be starting. Every one must be healthy within the profile's start period.
+        live.results["healthyAfterUpSeconds"] = round(wait_until_healthy(service_containers(live), timeout=180), 1)
+    live.results["coldUpCriticalPath"] = critical_path(events.events, container_dependencies(expected))
     yield live
+
+
+def container_dependencies(render: Render) -> dict[str, set[str]]:
+    """Container name -> the containers its `depends_on` names, from the render."""
+    names = {r.urn: str(r.inputs["name"]) for r in render.resources if r.type == CONTAINER}
+    return {names[r.urn]: {names[d] for d in r.dependencies if d in names} for r in render.resources if r.urn in names}
 
 
 def service_containers(live: Live, stack: str = "dev") -> list[str]:
@@ -55,39 +69,12 @@ def service_containers(live: Live, stack: str = "dev") -> list[str]:
     return sorted(c["Name"].lstrip("/") for c in live.containers(stack) if not is_loader(c))
 
 
-def critical_path(live: Live, since: float, until: float) -> dict[str, Any]:
-    """The longest chain of container-created to container-healthy in `docker events` between two instants.
-
-    Pulumi starts a container once everything it depends on is healthy (`wait`), so the chain is: each
-    container's `create` to its `health_status: healthy`, following `depends_on` from the render. Reported: the
-    chain, its length in seconds, and the span from the first create to the last healthy.
-    """
-    out = docker(
-        "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
-        "--filter", "type=container", "--format", "{{json .}}",
-    )  # fmt: skip
-    created: dict[str, float] = {}
-    healthy: dict[str, float] = {}
-    for line in out.splitlines():
-        event = json.loads(line)
-        name = event.get("Actor", {}).get("Attributes", {}).get("name", "")
-        moment = event.get("timeNano", 0) / 1e9
-        if event.get("Action") == "create":
-            created.setdefault(name, moment)
-        elif event.get("Action") == "health_status: healthy":
-            healthy.setdefault(name, moment)
-    spans = {n: healthy[n] - created[n] for n in healthy if n in created}
-    if not spans:
-        return {"seconds": 0.0, "chain": []}
-    names = {c["Name"].lstrip("/") for c in live.containers() if not is_loader(c)}
-    first, last = min(created.values()), max(healthy.values())
-    slowest = max(spans, key=lambda n: healthy[n])
-    return {
-        "firstCreateToLastHealthy": round(last - first, 1),
-        "lastHealthy": slowest,
-        "containersHealthyInEvents": len([n for n in spans if n in names]),
-        "perContainer": {n: round(s, 1) for n, s in sorted(spans.items())},
-    }
+@pytest.fixture
+def ca_file(deployed: Live, tmp_path: Path) -> Path:
+    """The stack's current trust bundle in a file, for clients on the host (a destroy and up renews the CA)."""
+    path = tmp_path / "ca.pem"
+    path.write_text(deployed.outputs()["caBundle"])
+    return path
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -19,15 +19,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from components.labels import PREFIX
+from tests.conftest import pulumi_cli_env, require_tool
 
 WORKSPACE_VARIABLE = "PAYMENT_E2E_WORKSPACE"
 """Environment variable naming the workspace folder `scripts/e2e.py` prepared."""
 PROJECT = "payment-platform"
 STACK_LABEL = f"{PREFIX}.stack"
+CONTAINER = "docker:index/container:Container"
 PROJECT_LABEL = f"{PREFIX}.project"
 SECRETS_COMPONENT = "payment-secrets"
 """The Secrets component's name (`components.platform`): its RandomPasswords are `payment-secrets-<secret>`."""
@@ -96,16 +99,7 @@ class Live:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {
-            **os.environ,
-            "PATH": f"{self.bin_dir}{os.pathsep}{os.environ['PATH']}",
-            "PULUMI_BACKEND_URL": f"file://{self.root / 'state'}",
-            "PULUMI_CONFIG_PASSPHRASE_FILE": str(self.root / "passphrase"),
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        }
-        env.pop("PULUMI_CONFIG_PASSPHRASE", None)
-        return env
+        return pulumi_cli_env(self.bin_dir, self.root / "state", self.root / "passphrase")
 
     # ------------------------------------------------------------------------------------------- commands
 
@@ -213,6 +207,65 @@ class Live:
         return sorted(out.split())
 
 
+class EngineEvents:
+    """`docker events` of containers, streamed to a file while a `with` block runs.
+
+    Streamed, not asked for afterwards with `--since`: the engine keeps only its last 256 events, and a cold `up`
+    (creates, starts, a healthcheck exec every few seconds per container) produces far more."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "events.jsonl"
+        self.events: list[dict[str, Any]] = []
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> EngineEvents:
+        with self.path.open("wb") as sink:
+            self._process = subprocess.Popen(
+                ["docker", "events", "--filter", "type=container", "--format", "{{json .}}"], stdout=sink
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:  # our own child: ended by its handle, nothing else is signalled
+            self._process.terminate()
+            self._process.wait(timeout=30)
+        self.events = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+
+def critical_path(events: Sequence[Mapping[str, Any]], depends_on: Mapping[str, Iterable[str]]) -> dict[str, Any]:
+    """The chain of containers that decided how long a `pulumi up` waited, from the engine's events.
+
+    Pulumi creates a container once the containers it depends on are healthy (they are created with `wait`).
+    Starting from the container that became healthy last, each step goes back to the dependency that became
+    healthy last; each link is that container's `create` to its first `health_status: healthy`. `depends_on`:
+    container name -> names of containers it depends on (loaders included; they have no health and drop out).
+    """
+    created: dict[str, float] = {}
+    healthy: dict[str, float] = {}
+    for event in events:
+        name = str(event.get("Actor", {}).get("Attributes", {}).get("name", ""))
+        moment = float(event.get("timeNano", 0)) / 1e9
+        if event.get("Action") == "create":
+            created.setdefault(name, moment)
+        elif event.get("Action") == "health_status: healthy" and name in created:
+            healthy.setdefault(name, moment)
+    if not healthy:
+        return {"chain": [], "chainSeconds": 0.0, "containersSeen": 0}
+    chain = [max(healthy, key=healthy.__getitem__)]
+    while True:
+        previous = [d for d in depends_on.get(chain[-1], ()) if d in healthy and d not in chain]
+        if not previous:
+            break
+        chain.append(max(previous, key=healthy.__getitem__))
+    chain.reverse()
+    return {
+        "chain": [{"container": n, "createToHealthySeconds": round(healthy[n] - created[n], 1)} for n in chain],
+        "chainSeconds": round(healthy[chain[-1]] - created[chain[0]], 1),
+        "firstCreateToLastHealthySeconds": round(max(healthy.values()) - min(created.values()), 1),
+        "containersSeen": len(healthy),
+    }
+
+
 def docker(*args: str, check: bool = True, timeout: int = 120, stdin: str | None = None) -> str:
     out = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False, input=stdin)
     if check and out.returncode != 0:
@@ -252,6 +305,30 @@ def wait_until_healthy(names: Sequence[str], timeout: float = 300) -> float:
             shown = {n: (states[n].get("Status"), states[n].get("Health", {}).get("Status")) for n in pending}
             raise AssertionError(f"not healthy after {timeout:.0f} s: {shown}")
         time.sleep(1)
+
+
+def published_port(outputs: Mapping[str, Any], name: str) -> int:
+    """The 127.0.0.1 port `name` is published on, from the stack output `urls`."""
+    port = urlsplit(str(outputs["urls"][name])).port
+    assert port is not None, f"urls.{name} names no port"
+    return port
+
+
+def psql(
+    outputs: Mapping[str, Any], ca: Path, user: str, database: str, *, password: str, query: str = "select 1"
+) -> subprocess.CompletedProcess[str]:
+    """`query` as `user` on `database` through PostgreSQL's published port, TLS verified against `ca` (verify-full).
+
+    The password goes in through the environment (`PGPASSWORD`), never on a command line."""
+    dsn = (
+        f"host=127.0.0.1 port={published_port(outputs, 'postgres')} dbname={database} user={user} "
+        f"sslmode=verify-full sslrootcert={ca}"
+    )
+    return subprocess.run(
+        [require_tool("psql", "postgresql-client"), dsn, "-XAtc", query],
+        env={**os.environ, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "5"},
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
 
 
 def _tail(out: subprocess.CompletedProcess[str], limit: int = 4000) -> str:

@@ -8,53 +8,34 @@ import json
 import os
 import ssl
 import subprocess
-import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from stacks.catalog import TOPICS, db_password_secret
 from tests.conftest import require_tool
-from tests.e2e.live import Live, docker_exec
+from tests.e2e.live import Live, docker_exec, psql, published_port
 
 HOST = "127.0.0.1"
 
 
-@pytest.fixture(scope="module")
-def ca_file(deployed: Live) -> Iterator[Path]:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "ca.pem"
-        path.write_text(deployed.outputs()["caBundle"])
-        yield path
-
-
-def _psql(live: Live, ca: Path, user: str, database: str, password: str) -> subprocess.CompletedProcess[str]:
-    port = live.outputs()["urls"]["postgres"].rsplit(":", 1)[1].split("/")[0]
-    dsn = f"host={HOST} port={port} dbname={database} user={user} sslmode=verify-full sslrootcert={ca}"
-    query = "select current_user || ' ' || ssl from pg_stat_ssl where pid = pg_backend_pid()"
-    return subprocess.run(
-        [require_tool("psql", "postgresql-client"), dsn, "-XAtc", query],
-        env={**os.environ, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "5"},  # the password never on a command line
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
+WHO_AND_TLS = "select current_user || ' ' || ssl from pg_stat_ssl where pid = pg_backend_pid()"
 
 
 def test_each_role_reaches_its_own_database_over_tls_and_no_other(deployed: Live, ca_file: Path) -> None:
-    services = deployed.outputs()["services"]
+    outputs = deployed.outputs()
+    services = outputs["services"]
     passwords = deployed.generated_secrets()
     names = sorted(services)
     problems = []
     for index, name in enumerate(names):
         database, role = services[name]["database"], services[name]["database"]
         password = passwords[db_password_secret(name)]
-        own = _psql(deployed, ca_file, role, database, password)
+        own = psql(outputs, ca_file, role, database, password=password, query=WHO_AND_TLS)
         if own.returncode != 0 or own.stdout.strip() != f"{role} true":
             problems.append(f"{role} on {database}: {own.stdout.strip()} {own.stderr.strip()}")
         other = services[names[(index + 1) % len(names)]]["database"]
-        refused = _psql(deployed, ca_file, role, other, password)
+        refused = psql(outputs, ca_file, role, other, password=password, query=WHO_AND_TLS)
         # Refused by pg_hba.conf (each role is listed for its own database only), or, behind it, by CONNECT.
         if refused.returncode == 0 or not any(
             reason in refused.stderr for reason in ("pg_hba.conf rejects connection", "permission denied for database")
@@ -66,8 +47,8 @@ def test_each_role_reaches_its_own_database_over_tls_and_no_other(deployed: Live
 
 def test_redis_wants_the_generated_password(deployed: Live, ca_file: Path) -> None:
     cli = require_tool("redis-cli", "redis-tools")
-    port = deployed.outputs()["urls"]["redis"].rsplit(":", 1)[1].split("/")[0]
-    base = [cli, "--tls", "--cacert", str(ca_file), "-h", HOST, "-p", port, "--no-auth-warning"]
+    port = published_port(deployed.outputs(), "redis")
+    base = [cli, "--tls", "--cacert", str(ca_file), "-h", HOST, "-p", str(port), "--no-auth-warning"]
     anonymous = subprocess.run([*base, "PING"], capture_output=True, text=True, timeout=30, check=False)
     assert "NOAUTH" in anonymous.stdout + anonymous.stderr, anonymous.stdout + anonymous.stderr
     env = {**os.environ, "REDISCLI_AUTH": deployed.generated_secrets()["redis-password"]}

@@ -4,14 +4,12 @@ refused, the new one works, and everything is healthy again."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 from stacks.catalog import db_password_secret
-from tests.conftest import require_tool
 from tests.e2e.conftest import service_containers
-from tests.e2e.live import Live, wait_until_healthy
+from tests.e2e.live import Live, psql, wait_until_healthy
 
 SERVICE = "order-service"
 EXPECTED_REPLACED = {f"payment-{SERVICE}", "payment-postgres", "payment-postgres-files"}
@@ -26,19 +24,11 @@ def _ids(live: Live) -> dict[str, str]:
 
 def _login(live: Live, password: str, ca: Path) -> subprocess.CompletedProcess[str]:
     outputs = live.outputs()
-    port = outputs["urls"]["postgres"].rsplit(":", 1)[1].split("/")[0]
     database = outputs["services"][SERVICE]["database"]
-    dsn = f"host=127.0.0.1 port={port} dbname={database} user={database} sslmode=verify-full sslrootcert={ca}"
-    return subprocess.run(
-        [require_tool("psql", "postgresql-client"), dsn, "-XAtc", "select 1"],
-        env={**os.environ, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "5"},
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
+    return psql(outputs, ca, database, database, password=password)
 
 
-def test_rotating_a_database_password_replaces_exactly_its_holders(deployed: Live, tmp_path: Path) -> None:
-    ca = tmp_path / "ca.pem"
-    ca.write_text(deployed.outputs()["caBundle"])
+def test_rotating_a_database_password_replaces_exactly_its_holders(deployed: Live, ca_file: Path) -> None:
     secret = db_password_secret(SERVICE)
     old_password = deployed.generated_secrets()[secret]
     before = _ids(deployed)
@@ -56,7 +46,7 @@ def test_rotating_a_database_password_replaces_exactly_its_holders(deployed: Liv
 
     new_password = deployed.generated_secrets()[secret]
     assert new_password != old_password
-    refused = _login(deployed, old_password, ca)
+    refused = _login(deployed, old_password, ca_file)
     assert refused.returncode != 0 and "password authentication failed" in refused.stderr, refused.stderr
-    accepted = _login(deployed, new_password, ca)
+    accepted = _login(deployed, new_password, ca_file)
     assert accepted.returncode == 0 and accepted.stdout.strip() == "1", accepted.stderr

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import unavailable
+from tests.conftest import pulumi_cli_env, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = Path(__file__).with_name("smoke_program")
@@ -65,15 +65,7 @@ class Cli:
         passphrase.write_text(uuid.uuid4().hex)
         state = work / "state"
         state.mkdir()
-        self.env = {
-            **os.environ,
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-            "PULUMI_BACKEND_URL": f"file://{state}",
-            "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase),
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        }
-        self.env.pop("PULUMI_CONFIG_PASSPHRASE", None)
+        self.env = pulumi_cli_env(bin_dir, state, passphrase)
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         started = time.monotonic()

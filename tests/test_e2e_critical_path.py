@@ -1,0 +1,44 @@
+"""The start-up critical path `make e2e` reports, computed from engine events (tests/e2e/live.py), without an engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.live import critical_path
+
+
+def _event(action: str, name: str, second: float) -> dict[str, Any]:
+    return {"Action": action, "Actor": {"Attributes": {"name": name}}, "timeNano": int(second * 1e9)}
+
+
+def test_the_chain_follows_the_dependency_that_became_healthy_last() -> None:
+    events = [
+        _event("create", "payment-postgres", 0),
+        _event("create", "payment-redis", 0.5),
+        _event("health_status: healthy", "payment-redis", 3),
+        _event("health_status: healthy", "payment-postgres", 8),
+        _event("create", "payment-order-service-files", 8.5),
+        _event("create", "payment-order-service", 9),
+        _event("create", "payment-kong", 9.5),
+        _event("health_status: healthy", "payment-order-service", 12),
+        _event("health_status: healthy", "payment-order-service", 30),  # later checks do not count
+        _event("health_status: healthy", "payment-kong", 20),
+    ]
+    depends_on = {
+        "payment-order-service": {"payment-postgres", "payment-redis", "payment-order-service-files"},
+        "payment-kong": {"payment-order-service"},
+    }
+    path = critical_path(events, depends_on)
+    assert [link["container"] for link in path["chain"]] == [
+        "payment-postgres",
+        "payment-order-service",
+        "payment-kong",
+    ]
+    assert [link["createToHealthySeconds"] for link in path["chain"]] == [8.0, 3.0, 10.5]
+    assert path["chainSeconds"] == 20.0
+    assert path["firstCreateToLastHealthySeconds"] == 20.0
+    assert path["containersSeen"] == 4
+
+
+def test_no_health_events_give_an_empty_chain() -> None:
+    assert critical_path([_event("create", "payment-kong", 0)], {})["chain"] == []
