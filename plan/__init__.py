@@ -39,7 +39,14 @@ def render(
     simulator: Placeholders | None = None,
 ) -> Render:
     """Run the program for `stack` with its stack file plus `--set`-style edits; return what it declared."""
+    # Imported here, not at the top: the program imports `stacks` anyway, while `plan`'s own import graph stays free
+    # of the program (the benchmark's replay process loads `plan` without it).
+    from stacks.resolve import SECRET_PREFIXES  # noqa: PLC0415 (see above)
+
     project = Project.load(project_dir)
-    config = build(project, stack, config_file=config_file, sets=sets, secret_sets=secret_sets)
+    prefixes = {f"{project.name}:secrets.{name}": shapes[0] for name, shapes in SECRET_PREFIXES.items()}
+    config = build(
+        project, stack, config_file=config_file, sets=sets, secret_sets=secret_sets, secret_prefixes=prefixes
+    )
     monitor = monitor or RecordingMonitor(simulator)
     return engine.run(project_dir, project.name, stack, config, monitor)

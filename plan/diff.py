@@ -5,16 +5,17 @@ are matched by URN; a matched resource is changed when a top-level input (camelC
 provider), its `replacementTrigger`, or one of protect, retainOnDelete, deleteBeforeReplace, parent and
 dependencies differs. Results are grouped by component: the name of the resource's parent.
 
-Limitation: the render hides every secret value as `[secret]`, so two different secrets look equal. A
-key is changed when anything visible around a secret changed, and unchanged when the only difference could
-be inside `[secret]`. A rotation therefore shows through what it is keyed on: the RandomPassword's
-`keepers` and the `replacementTrigger` of every container that holds the rotated file. That trigger is
-the id of the container's `<name>-loader` (components/containers.py), and an id changes only when the
-loader is replaced; so when a trigger changed while the loader looks unchanged, the loader's secret
-inputs are reported as changed, marked `inferred`.
+Secrets: the render shows every secret value as `[secret]`, and beside the inputs a `secretDigests` entry per
+input holding a simulated secret (`plan.engine.secret_digests`), so a rotation changes the digest of every input
+it reaches: a container's `envs` (secrets delivered as variables) or its loader's `uploads` (as files). A secret
+given in the clear (`--set-secret`) has no digest, and a change to it stays invisible. Renders made before
+digests existed are compared as before: a rotation shows through the RandomPassword's `keepers` and the
+`replacementTrigger` of every container that holds the rotated file, the id of its `<name>-loader`; when a
+trigger changed while the loader looks unchanged, the loader's secret inputs are reported as changed, marked
+`inferred`.
 
-Whether a change replaces the resource is modelled for Docker containers (pulumi-docker updates only
-restart, maxRetryCount, cpuShares, memory, cpuSet and memorySwap in place; any other input replaces the
+Whether a change replaces the resource is modelled for Docker containers (`CONTAINER_UPDATABLE`: restart
+policy, CPU and memory limits and a few provider-side settings change in place; any other input replaces the
 container) and for RandomPassword (every input forces a new password). Any resource whose
 `replacementTrigger` changed is replaced. Other types are reported as `update`: `pulumi preview --diff`
 has the provider's final word on them.
@@ -31,11 +32,42 @@ from plan.engine import SECRET, holds
 
 CONTAINER = "docker:index/container:Container"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
-CONTAINER_UPDATABLE = frozenset({"restart", "maxRetryCount", "cpuShares", "memory", "cpuSet", "memorySwap"})
-"""Container inputs pulumi-docker changes in place; every other input forces a replacement."""
+CONTAINER_UPDATABLE = frozenset(
+    {
+        "restart",
+        "maxRetryCount",
+        "cpuShares",
+        "cpuSet",
+        "cpuPeriod",
+        "cpuQuota",
+        "memory",
+        "memoryReservation",
+        "memorySwap",
+        "deviceReadBps",
+        "deviceReadIops",
+        "deviceWriteBps",
+        "deviceWriteIops",
+        "tmpfs",
+        "init",
+        "destroyGraceSeconds",
+        "containerReadRefreshTimeoutMilliseconds",
+        "wait",
+        "waitTimeout",
+        "mustRun",
+        "attach",
+        "logs",
+        "rm",
+        "start",
+        "removeVolumes",
+    }
+)
+"""Container inputs pulumi-docker does not replace the container for: the top-level attributes without `ForceNew`
+in the provider's schema (kreuzwerker/terraform-provider-docker, resource_docker_container.go). Every other input
+forces a replacement."""
 OPTIONS = ("protect", "retainOnDelete", "deleteBeforeReplace", "parent", "dependencies")
 """Resource options compared besides inputs; changing them never replaces anything."""
 TRIGGER = "replacementTrigger"
+DIGESTS = "secretDigests"
 LOADER_SUFFIX = "-loader"
 ACTIONS = ("add", "remove", "update", "replace")
 STACK_GROUP = "(stack)"
@@ -102,9 +134,16 @@ def _name_of(urn: str | None) -> str:
 
 
 def _changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    # `[secret]` compares equal to `[secret]`: a difference hidden inside it cannot be seen (module docstring).
+    # `[secret]` compares equal to `[secret]`; what changed inside it shows in the inputs' `secretDigests`.
     old_inputs, new_inputs = old.get("inputs") or {}, new.get("inputs") or {}
-    keys = [k for k in sorted(old_inputs.keys() | new_inputs.keys()) if old_inputs.get(k) != new_inputs.get(k)]
+    old_digests, new_digests = old.get(DIGESTS), new.get(DIGESTS)
+    compare_digests = old_digests is not None and new_digests is not None  # a render made before they existed
+    keys = [
+        k
+        for k in sorted(old_inputs.keys() | new_inputs.keys())
+        if old_inputs.get(k) != new_inputs.get(k)
+        or (compare_digests and (old_digests or {}).get(k) != (new_digests or {}).get(k))
+    ]
     if old.get(TRIGGER) != new.get(TRIGGER):
         keys.append(TRIGGER)
     return keys + [option for option in OPTIONS if old.get(option) != new.get(option)]

@@ -87,6 +87,8 @@ class Resource:
     """Provider outputs (simulated) in the clear, e.g. a certificate's PEM. For tests only."""
     revealed_trigger: Any = field(default=None, repr=False, compare=False)
     """`replacement_trigger` in the clear. For the benchmark's replay (plan/replay.py) only."""
+    secret_digests: Mapping[str, str] = field(default_factory=dict)
+    """Top-level input -> a digest of the simulated secret values inside it (`secret_digests`)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +103,7 @@ class Resource:
             "deleteBeforeReplace": self.delete_before_replace,
             "inputs": self.inputs,
             "replacementTrigger": self.replacement_trigger,
+            "secretDigests": dict(self.secret_digests),
         }
 
 
@@ -170,6 +173,45 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+def secret_leaves(value: Any, inside: bool = False) -> Iterator[str]:
+    """The strings of a decoded property value that are secret (inside a secret marker or a secret Output)."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG)
+        if sig == _SECRET_SIG:
+            yield from secret_leaves(value.get("value"), True)
+        elif sig == _OUTPUT_SIG:
+            yield from secret_leaves(value.get("value"), inside or bool(value.get("secret")))
+        else:
+            for item in value.values():
+                yield from secret_leaves(item, inside)
+    elif isinstance(value, list):
+        for item in value:
+            yield from secret_leaves(item, inside)
+    elif inside and isinstance(value, str):
+        yield value
+
+
+def secret_digests(raw_inputs: Mapping[str, Any], real_secrets: frozenset[str]) -> dict[str, str]:
+    """Top-level input -> a digest of the simulated secret values inside it, so a diff sees a secret change.
+
+    Every secret a render holds is simulated (`simulate.SECRET_MARKER`): a generated password derived from its
+    keepers, a key from its rotation counter, a `secure:` config value from its ciphertext. A rotation changes
+    the simulated value and so the digest, while the render still shows only `[secret]`. A value that contains a
+    real secret (`--set-secret` plaintext, `real_secrets`) is left out: its digest could be checked against
+    guesses. Such a change stays invisible offline, as before.
+    """
+    digests = {}
+    for key, value in raw_inputs.items():
+        leaves = [
+            leaf
+            for leaf in secret_leaves(value)
+            if simulate.SECRET_MARKER in leaf and not any(real in leaf for real in real_secrets)
+        ]
+        if leaves:
+            digests[key] = simulate.digest("secret-digest", *leaves)[:16]
+    return digests
+
+
 def reveal(value: Any) -> Any:
     """The plain value behind secret markers, for the simulator only (never for the record)."""
     if isinstance(value, dict):
@@ -195,6 +237,8 @@ class RecordingMonitor(mocks.MockMonitor):
         self.records: dict[str, Resource] = {}
         self.stack_outputs: dict[str, Any] = {}
         self.recording = False
+        self.real_secrets: frozenset[str] = frozenset()
+        """Plaintext secrets from config (`--set-secret`), never digested (`secret_digests`)."""
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The engine qualifies a child's type with its parent's whole type chain, except the root
@@ -239,6 +283,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 revealed_inputs=reveal(raw_inputs),
                 revealed_outputs=reveal(state),
                 revealed_trigger=reveal(trigger),
+                secret_digests=secret_digests(raw_inputs, self.real_secrets),
             )
         if request.type == STACK_TYPE or not request.custom:
             return resource_pb2.RegisterResourceResponse(urn=urn)
@@ -271,6 +316,24 @@ class StackConfig:
 
     values: Mapping[str, Any]
     secret_keys: frozenset[str] = field(default_factory=frozenset)
+
+    def real_secrets(self) -> frozenset[str]:
+        """The plaintext strings of secret keys (from `--set-secret`), not the placeholders of `secure:` values."""
+        found: set[str] = set()
+
+        def walk(value: Any) -> None:
+            if isinstance(value, dict):
+                for item in value.values():
+                    walk(item)
+            elif isinstance(value, list):
+                for item in value:
+                    walk(item)
+            elif isinstance(value, str) and value and simulate.SECRET_MARKER not in value:
+                found.add(value)
+
+        for key in self.secret_keys:
+            walk(self.values.get(key))
+        return frozenset(found)
 
     def as_runtime_config(self) -> dict[str, str]:
         """Values as the CLI passes them: strings, with objects and lists as JSON."""
@@ -322,6 +385,7 @@ def run_program(
     config = config or StackConfig(values={})
     runtime_config.set_all_config(config.as_runtime_config(), sorted(config.secret_keys))
     monitor = monitor or RecordingMonitor()
+    monitor.real_secrets = config.real_secrets()
     # A previous run's root stack must not parent this run's resources.
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)

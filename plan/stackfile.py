@@ -13,6 +13,7 @@ import copy
 import itertools
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,19 +102,26 @@ def _qualify(project: str, key: str) -> str:
     return key if ":" in key else f"{project}:{key}"
 
 
-def _strip_secure(key: str, value: Any, path: str) -> tuple[Any, bool]:
+def secure_placeholder(key: str, path: str, ciphertext: str, prefix: str = "") -> str:
+    """The stand-in for the `secure:` value at `path`: derived from the ciphertext, so setting a new value (a new
+    ciphertext) changes it and a diff shows the change, and starting with `prefix`, the shape the program requires
+    of that secret (a Stripe key's `sk_`), so a real stack file renders. The ciphertext is public: nothing leaks."""
+    return prefix + marked(digest("config", key, path, ciphertext), 48)
+
+
+def _strip_secure(key: str, value: Any, path: str, prefixes: Mapping[str, str]) -> tuple[Any, bool]:
     """Replace `{secure: ...}` ciphertexts by marked placeholders; report whether any was found."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            return marked(digest("config", key, path), 48), True
+            return secure_placeholder(key, path, str(value["secure"]), prefixes.get(path, "")), True
         found = False
         out = {}
         for k, v in value.items():
-            out[k], hit = _strip_secure(key, v, f"{path}.{k}")
+            out[k], hit = _strip_secure(key, v, f"{path}.{k}", prefixes)
             found |= hit
         return out, found
     if isinstance(value, list):
-        items = [_strip_secure(key, v, f"{path}[{i}]") for i, v in enumerate(value)]
+        items = [_strip_secure(key, v, f"{path}[{i}]", prefixes) for i, v in enumerate(value)]
         return [v for v, _ in items], any(hit for _, hit in items)
     return value, False
 
@@ -133,11 +141,16 @@ def _parse_assignment(text: str, flag: str) -> tuple[str, Any]:
 def build(
     project: Project,
     stack: str,
+    *,
     config_file: Path | None = None,
     sets: tuple[str, ...] = (),
     secret_sets: tuple[str, ...] = (),
+    secret_prefixes: Mapping[str, str] | None = None,
 ) -> StackConfig:
-    """The stack's configuration as the CLI would pass it to the program."""
+    """The stack's configuration as the CLI would pass it to the program.
+
+    `secret_prefixes`: config path (`payment-platform:secrets.stripe-api-key`) -> the prefix the program requires of
+    that secret, given to the placeholder of a `secure:` value there."""
     stack_path = config_file or project.directory / f"Pulumi.{stack}.yaml"
     # Like the CLI, a stack without a stack file simply has no config yet (`--set` can supply it);
     # a file named with --config-file must exist.
@@ -153,7 +166,7 @@ def build(
     secret: set[str] = set()
     for key, value in raw.items():
         full = _qualify(project.name, str(key))
-        values[full], is_secret = _strip_secure(full, copy.deepcopy(value), full)
+        values[full], is_secret = _strip_secure(full, copy.deepcopy(value), full, secret_prefixes or {})
         if is_secret:
             secret.add(full)
 

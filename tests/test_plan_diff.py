@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from plan import render
+import yaml
+
+from plan import PROJECT_DIR, Render, render
 from plan.diff import CONTAINER, Change, Diff, diff, format_markdown
 from tests.conftest import rendered, run_cli
 
@@ -52,7 +54,75 @@ def test_a_rotation_replaces_the_password_and_exactly_its_consumer_containers() 
     for name in consumers:
         assert (changes[name].action, changes[name].keys) == ("replace", ("replacementTrigger",))
         loader = changes[f"{name}-loader"]
+        # Seen directly: the digest of the loader's uploads changed.
+        assert (loader.action, loader.keys, loader.inferred) == ("replace", ("uploads",), False)
+
+    # Renders made before `secretDigests` existed: the same result, the loaders' change inferred from the triggers.
+    old_style = [{k: v for k, v in r.items() if k != "secretDigests"} for r in (before.to_json(), after.to_json())]
+    for document in old_style:
+        document["resources"] = [{k: v for k, v in r.items() if k != "secretDigests"} for r in document["resources"]]
+    inferred = by_name(diff(*old_style))
+    assert set(inferred) == set(changes)
+    for name in consumers:
+        loader = inferred[f"{name}-loader"]
         assert (loader.action, loader.keys, loader.inferred) == ("replace", ("uploads",), True)
+
+
+def test_a_rotation_of_a_secret_delivered_as_a_variable_replaces_its_consumers() -> None:
+    """dev passes secrets as environment variables: no file, no loader, no trigger; the digest of `envs` shows it."""
+    before, after = rendered("dev"), rendered("dev", "rotation.jwt-secret=1")
+    old = {r.name: r for r in before.resources}
+    consumers = {
+        r.name
+        for r in after.resources
+        if r.type == CONTAINER and r.revealed_inputs.get("envs") != old[r.name].revealed_inputs.get("envs")
+    }
+    assert len(consumers) == 19, "every service receives the JWT secret"
+    changes = by_name(diff(before.to_json(), after.to_json()))
+    assert set(changes) == {"payment-secrets-jwt-secret"} | consumers
+    for name in consumers:
+        assert (changes[name].action, changes[name].keys) == ("replace", ("envs",))
+
+
+def _env_consumers(before: Render, after: Render) -> set[str]:
+    """The oracle: containers whose variables really changed (it sees through `[secret]`)."""
+    old = {r.name: r for r in before.resources}
+    return {
+        r.name
+        for r in after.resources
+        if r.type == CONTAINER and r.revealed_inputs.get("envs") != old[r.name].revealed_inputs.get("envs")
+    }
+
+
+def test_a_new_secure_value_shows_without_revealing_anything(tmp_path: Path) -> None:
+    """A real stack file with Stripe keys as `secure:` ciphertext renders offline (the placeholder has the `sk_`
+    shape the program checks), and `pulumi config set --secret` (a new ciphertext) shows as a change."""
+    stack = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
+    renders = []
+    for api_key in ("v1:AAAA:first", "v1:BBBB:second"):
+        stack["config"]["payment-platform:secrets"] = {
+            "stripe-api-key": {"secure": api_key},
+            "stripe-webhook-secret": {"secure": "v1:CCCC:webhook"},
+        }
+        path = tmp_path / f"{api_key[3:7]}.yaml"
+        path.write_text(yaml.safe_dump(stack))
+        renders.append(render("dev", config_file=path))
+    consumers = _env_consumers(*renders)
+    assert consumers, "the Stripe key reaches no container"
+    changes = by_name(diff(renders[0].to_json(), renders[1].to_json()))
+    assert set(changes) == consumers
+    assert {(c.action, c.keys) for c in changes.values()} == {("replace", ("envs",))}
+    assert "SIMULATED-SECRET" not in renders[1].dumps()
+
+
+def test_a_plaintext_secret_is_never_digested() -> None:
+    """`--set-secret` plaintext is a real secret: no digest of it may be printed (it could be checked against
+    guesses), so its change stays invisible offline, as documented."""
+    webhook = "secrets.stripe-webhook-secret=whsec_" + "w" * 40
+    first = render("dev", secret_sets=("secrets.stripe-api-key=sk_test_" + "a" * 40, webhook))
+    second = render("dev", secret_sets=("secrets.stripe-api-key=sk_test_" + "b" * 40, webhook))
+    assert _env_consumers(first, second), "the key reaches a container"
+    assert diff(first.to_json(), second.to_json()).changes == ()
 
 
 def test_a_new_catalog_service_adds_its_resources_and_changes_postgres_and_prometheus_only() -> None:
@@ -61,7 +131,9 @@ def test_a_new_catalog_service_adds_its_resources_and_changes_postgres_and_prome
     assert {c.name for c in result.of("add")} == {
         "payment-services-payment-loyalty-service",
         "payment-services-payment-loyalty-service-loader",
-        "payment-services-payment-loyalty-service-files",
+        "payment-services-payment-loyalty-service-files-app-certs-ca",
+        "payment-services-payment-loyalty-service-files-app-certs-services-loyalty-service",
+        "payment-services-payment-loyalty-service-files-etc-payment-demo",
         "payment-pki-loyalty-service-key",
         "payment-pki-loyalty-service-csr",
         "payment-pki-loyalty-service-cert",

@@ -24,6 +24,7 @@ RESOURCE_KEYS = {
     "deleteBeforeReplace",
     "inputs",
     "replacementTrigger",
+    "secretDigests",
 }
 
 

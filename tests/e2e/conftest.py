@@ -27,6 +27,8 @@ from tests.e2e.live import (
     wait_until_healthy,
 )
 
+FRESH_PREVIEW = "dev-fresh-preview.json"
+"""`pulumi preview --json` of the dev stack before its first `up`, in the workspace."""
 _OUTCOMES: dict[str, dict[str, Any]] = {}
 _LIVE: list[Live] = []
 
@@ -48,7 +50,10 @@ def expected(live: Live) -> Render:
 
 @pytest.fixture(scope="session")
 def deployed(live: Live, expected: Render) -> Iterator[Live]:
-    """`pulumi up` of the dev stack, once, timed against the engine's own events of the same run."""
+    """`pulumi up` of the dev stack, once, timed against the engine's own events of the same run.
+
+    Before it, while the stack has no state, its `pulumi preview --json` is kept for test_f (`fresh_preview`)."""
+    (live.root / FRESH_PREVIEW).write_text(json.dumps(live.preview_json()))
     with EngineEvents(live.root) as events:
         live.pulumi("up", "--yes", "--skip-preview", label="cold up")
         # Containers nothing depends on are created without `wait` (Kong, the exporters, ...): `up` returns while
