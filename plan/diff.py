@@ -14,11 +14,12 @@ digests existed are compared as before: a rotation shows through the RandomPassw
 trigger changed while the loader looks unchanged, the loader's secret inputs are reported as changed, marked
 `inferred`.
 
-Whether a change replaces the resource is modelled for Docker containers (`CONTAINER_UPDATABLE`: restart
-policy, CPU and memory limits and a few provider-side settings change in place; any other input replaces the
-container) and for RandomPassword (every input forces a new password). Any resource whose
-`replacementTrigger` changed is replaced. Other types are reported as `update`: `pulumi preview --diff`
-has the provider's final word on them.
+Whether a change replaces the resource is modelled per type (`UPDATABLE`): a Docker container changes its restart
+policy, CPU and memory limits and a few provider-side settings in place (`CONTAINER_UPDATABLE`), a certificate its
+renewal window, an image its keep/remove flags; any other input replaces the resource, and every input of a
+RandomPassword, private key, certificate request, volume and network does. Any resource whose
+`replacementTrigger` changed is replaced. Other types are reported as `update`: `pulumi preview --diff` has the
+provider's final word on them. `make e2e` holds this model to the real preview (tests/e2e/test_f_offline.py).
 """
 
 from __future__ import annotations
@@ -64,6 +65,21 @@ CONTAINER_UPDATABLE = frozenset(
 """Container inputs pulumi-docker does not replace the container for: the top-level attributes without `ForceNew`
 in the provider's schema (kreuzwerker/terraform-provider-docker, resource_docker_container.go). Every other input
 forces a replacement."""
+UPDATABLE: Mapping[str, frozenset[str]] = {
+    CONTAINER: CONTAINER_UPDATABLE,
+    RANDOM_PASSWORD: frozenset(),  # every input (length, keepers, ...) makes a new password
+    "docker:index/volume:Volume": frozenset(),  # name, labels, driver: all ForceNew
+    "docker:index/network:Network": frozenset(),
+    "docker:index/remoteImage:RemoteImage": frozenset({"keepLocally", "forceRemove", "build"}),
+    "tls:index/privateKey:PrivateKey": frozenset(),
+    "tls:index/certRequest:CertRequest": frozenset(),
+    # Every input but the renewal window requires replacement (a new CA's PEM in a leaf's caCertPem included).
+    "tls:index/selfSignedCert:SelfSignedCert": frozenset({"earlyRenewalHours"}),
+    "tls:index/locallySignedCert:LocallySignedCert": frozenset({"earlyRenewalHours"}),
+}
+"""Per resource type, the inputs its provider changes in place (from the providers' schemas: the attributes
+without ForceNew / RequiresReplace); any other changed input replaces the resource. A type not listed is reported
+as `update`, and `pulumi preview` has the final word on it."""
 OPTIONS = ("protect", "retainOnDelete", "deleteBeforeReplace", "parent", "dependencies")
 """Resource options compared besides inputs; changing them never replaces anything."""
 TRIGGER = "replacementTrigger"
@@ -153,9 +169,8 @@ def _replaces(type_: str, keys: list[str]) -> bool:
     if TRIGGER in keys:
         return True
     inputs = [k for k in keys if k not in OPTIONS]
-    if type_ == CONTAINER:
-        return any(k not in CONTAINER_UPDATABLE for k in inputs)
-    return type_ == RANDOM_PASSWORD and bool(inputs)
+    in_place = UPDATABLE.get(type_)
+    return in_place is not None and any(k not in in_place for k in inputs)
 
 
 def _resources(document: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

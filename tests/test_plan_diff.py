@@ -213,3 +213,12 @@ def test_cli_names_an_unreadable_input(tmp_path: Path) -> None:
     result = run_cli("diff", str(garbage), str(present))
     assert result.returncode == 2
     assert str(garbage) in result.stderr
+
+
+def test_a_ca_rotation_replaces_every_leaf_certificate() -> None:
+    """A leaf's `caCertPem` requires replacement in pulumi-tls (the real preview replaces every leaf): not an update."""
+    changes = between("dev", "rotation.ca=1")
+    leaves = {r.name for r in rendered("dev").by_type("tls:index/locallySignedCert:LocallySignedCert")}
+    replaced = {c.name for c in changes.of("replace") if c.type == "tls:index/locallySignedCert:LocallySignedCert"}
+    assert leaves and replaced == leaves
+    assert not [c for c in changes.of("update") if c.type.startswith("tls:")]
