@@ -2,15 +2,17 @@
 
 Every container the platform runs is built here (`components.hardening` lists the baseline and its
 documented exceptions): its fixed name, the platform network with its DNS aliases, the profile's CPU and
-memory limits and reservations, json-file log rotation, a bounded restart policy, a healthcheck with the
+memory limits and reservations, json-file log rotation, a restart policy that survives a reboot, a healthcheck with the
 profile's timing, a non-root user, a read-only root filesystem, `no-new-privileges`, all capabilities
 dropped, and a published port only where the profile or stack config asks, on an explicit host address.
 
-Files (certificates, keys, secrets, generated configuration) reach a read-only container through a
-files volume. The Docker API refuses to extract an upload into a read-only root filesystem, and the
-provider extracts uploads at `/`; so a one-shot loader container (busybox, no network) receives the
-uploads, copies them into the volume `payment-<container>-files`, and exits; the container mounts the
-volume's sub-folders read-only at the paths the files belong to (volume subpaths: Docker 26 or later).
+Files (certificates, keys, secrets, generated configuration) reach a read-only container through files
+volumes. The Docker API refuses to extract an upload into a read-only root filesystem, and the provider
+extracts uploads at `/`; so a one-shot loader container (busybox, no network) receives the uploads, copies
+each folder's files into that folder's volume (`payment-<container>-files-<folder>`), and exits; the container
+mounts each volume read-only at its folder. One volume per folder, not sub-folders of one volume: volume
+subpaths need Docker 26 (API 1.45), and the seed promises Docker 24; a 20.10 engine silently mounted the
+volume's root instead.
 The loader is replaced whenever a file changes, and the container is replaced with it (its
 `replacement_trigger` is the loader's id), so a rotation restarts exactly the containers that hold the
 rotated file.
@@ -23,6 +25,7 @@ otherwise Docker refuses the second container with the same name.
 from __future__ import annotations
 
 import posixpath
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -40,8 +43,24 @@ from stacks.units import Cpus
 
 STAGE = "/stage"
 FILES = "/files"
-LOADER_SCRIPT = f"find {FILES} -mindepth 1 -delete && cp -a {STAGE}/. {FILES}/"
-"""The loader's `sh -c` script: replace the volume's whole content, so a file no longer uploaded does not linger."""
+
+
+def loader_script(roots: Sequence[str]) -> str:
+    """The loader's `sh -c` script: replace each folder volume's whole content (mounted at `/files<folder>`) with
+    the folder's staged files, so a file no longer uploaded does not linger."""
+    return " && ".join(
+        f"find {shlex.quote(FILES + root)} -mindepth 1 -delete && cp -a {shlex.quote(STAGE + root)}/. "
+        f"{shlex.quote(FILES + root)}/"
+        for root in roots
+    )
+
+
+def files_volume_name(name: str, root: str) -> str:
+    """`payment-postgres-files-etc-postgresql`: the volume (and, from the resource name, the resource) holding the
+    files of folder `root` of the container `name`."""
+    return f"{name}-files-{root.strip('/').replace('/', '-')}"
+
+
 LOADER_CAPABILITIES = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 """All the loader keeps: read the staged files whatever their owner, and give them their owners and modes."""
 STOP_GRACE_SECONDS = 30
@@ -112,7 +131,7 @@ def docker_cpus(cpus: Cpus) -> str:
 
 
 def mount_roots(paths: Sequence[str]) -> list[str]:
-    """The folders to mount from the files volume: each file's folder, minus those inside another."""
+    """The folders that get a files volume: each file's folder, minus those inside another."""
     folders = sorted({posixpath.dirname(p) for p in paths})
     return [f for f in folders if not any(f.startswith(other + "/") for other in folders if other != f)]
 
@@ -124,9 +143,10 @@ def _check_user(name: str, user: str) -> None:
 
 
 def _loader(
-    resource_name: str, spec: ContainerSpec, volume: docker.Volume, parent: pulumi.Resource
+    resource_name: str, spec: ContainerSpec, volumes: Mapping[str, docker.Volume], parent: pulumi.Resource
 ) -> docker.Container:
-    """The one-shot container that copies `spec.files.uploads` into the files volume, then exits."""
+    """The one-shot container that copies `spec.files.uploads` into the folder volumes (`volumes`: folder ->
+    volume), then exits."""
     staged = [
         docker.ContainerUploadArgs(
             file=f"{STAGE}{u.file}",
@@ -141,9 +161,12 @@ def _loader(
         resource_name,
         name=f"{spec.container_name}-files",
         image=spec.host.loader_image,
-        command=["sh", "-c", LOADER_SCRIPT],
+        command=["sh", "-c", loader_script(list(volumes))],
         uploads=staged,
-        volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=FILES)],
+        volumes=[
+            docker.ContainerVolumeArgs(volume_name=volume.name, container_path=f"{FILES}{root}")
+            for root, volume in volumes.items()
+        ],
         network_mode="none",
         # Spelled as the engine reports them (API 1.45 prefixes CAP_): "CHOWN" read back as "CAP_CHOWN" by a
         # refresh replaced every loader, and with it every container, on `pulumi up --refresh`.
@@ -184,23 +207,19 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
     depends_on = list(spec.depends_on)
     trigger: pulumi.Input[str] | None = None
     if spec.files.uploads:
-        volume = docker.Volume(
-            f"{resource_name}-files",
-            name=f"{spec.container_name}-files",
-            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())],
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
-        loader = _loader(f"{resource_name}-loader", spec, volume, parent)
-        paths = [str(u.file) for u in spec.files.uploads]
-        mounts += [
-            docker.ContainerMountArgs(
-                type="volume",
-                source=volume.name,
-                target=root,
-                read_only=True,
-                volume_options=docker.ContainerMountVolumeOptionsArgs(subpath=root.lstrip("/")),
+        volumes = {
+            root: docker.Volume(
+                files_volume_name(resource_name, root),
+                name=files_volume_name(spec.container_name, root),
+                labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())],
+                opts=pulumi.ResourceOptions(parent=parent),
             )
-            for root in mount_roots(paths)
+            for root in mount_roots([str(u.file) for u in spec.files.uploads])
+        }
+        loader = _loader(f"{resource_name}-loader", spec, volumes, parent)
+        mounts += [
+            docker.ContainerMountArgs(type="volume", source=volume.name, target=root, read_only=True)
+            for root, volume in volumes.items()
         ]
         depends_on.append(loader)
         trigger = loader.id
@@ -343,12 +362,12 @@ IMAGE_CONTRACT = ImageContract(
     local="loader",
     # The loader sets no user: it relies on the image's default, root (components.hardening's exception).
     user="0:0",
-    # Its command is the whole argv: `sh -c LOADER_SCRIPT`.
+    # Its command is the whole argv: `sh -c <loader_script>`.
     entrypoint=(),
     executables=("sh", "find", "cp"),
     # The script itself, on empty folders: fails where `find` lacks -delete (Debian's busybox).
-    probe=("sh", "-c", f"mkdir -p {STAGE} {FILES} && {LOADER_SCRIPT}"),
-    # Only `sh -c LOADER_SCRIPT` matters, and Debian's busybox lacks `find -delete`: GNU tools stand in.
+    probe=("sh", "-c", f"mkdir -p {STAGE}/probe {FILES}/probe && {loader_script(['/probe'])}"),
+    # Only `sh -c <loader_script>` matters, and Debian's busybox lacks `find -delete`: GNU tools stand in.
     stand_in=True,
 )
 """What the loader relies on from `LOADER_IMAGE` (checked against local builds by tests/images)."""

@@ -3,7 +3,7 @@
 Every container the platform runs gets, from `components.containers`: a non-root user, a read-only root
 filesystem with tmpfs where writes are needed, `no-new-privileges`, all capabilities dropped, no
 privileged mode, no host network, PID or IPC namespace, no host paths mounted, ports published only on
-an explicit host address, a bounded restart policy, memory and CPU limits, json-file log rotation and a
+an explicit host address, a restart policy that survives a reboot, memory and CPU limits, json-file log rotation and a
 healthcheck. `EXCEPTIONS` lists, with the reason, each place a container departs from that; the tests
 and the policy pack read this table, so an exception that is not written here fails them.
 """

@@ -174,18 +174,18 @@ class Platform(pulumi.ComponentResource):
         """The mTLS bundle and secrets a service container is given (the services component attaches it)."""
         files = (
             self.pki.service_files(service.name, APP_UID)
-            + self.secrets.files("jwt-secret", "JWT_SECRET", APP_UID)
+            + self.secrets.files("jwt-secret", APP_UID)
             + self.postgres.service_files(service)
             + self.redis.service_files(APP_UID)
             + self.kafka.service_files()
         )
         enabled = self.config.secrets.integrations & service.integrations
         if Integration.STRIPE in enabled:
-            files += self.secrets.files("stripe-api-key", "STRIPE_API_KEY", APP_UID)
-            files += self.secrets.files("stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", APP_UID)
+            files += self.secrets.files("stripe-api-key", APP_UID)
+            files += self.secrets.files("stripe-webhook-secret", APP_UID)
         smtp = self.config.secrets.smtp
         if Integration.SMTP in enabled and smtp is not None:
-            files += self.secrets.files("smtp-password", "SMTP_PASSWORD", APP_UID)
+            files += self.secrets.files("smtp-password", APP_UID)
             files += ContainerFiles(
                 env={
                     "SMTP_HOST": smtp.host,

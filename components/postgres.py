@@ -342,7 +342,7 @@ class Postgres(pulumi.ComponentResource):
     def service_files(self, service: Service) -> ContainerFiles:
         """DB_* variables and the service's own database password (file or env, per the stack)."""
         return ContainerFiles(env=service_environment(service, self._domain)) + self._secrets.files(
-            db_password_secret(service.name), "DB_PASSWORD", APP_UID
+            db_password_secret(service.name), APP_UID
         )
 
 

@@ -203,7 +203,7 @@ class Redis(pulumi.ComponentResource):
                 "REDIS_CA_FILE": CA_FILE,
             }
         )
-        return contract + self._secrets.files(PASSWORD_SECRET, "REDIS_PASSWORD", uid)
+        return contract + self._secrets.files(PASSWORD_SECRET, uid)
 
 
 IMAGE_CONTRACT = ImageContract(

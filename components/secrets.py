@@ -39,10 +39,13 @@ class Secrets(pulumi.ComponentResource):
 
     values: dict[str, pulumi.Output[str]]
     """By secret name. External secrets that are not configured are absent."""
+    variables: dict[str, str]
+    """Secret name -> the variable services read it from (the catalog's)."""
 
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:secrets:Secrets", name, None, opts)
         self.delivery = args.config.delivery
+        self.variables = {s.name: s.variable for s in args.config.items if s.variable is not None}
         self.values = {}
         for secret in args.config.items:
             if secret.value is not None:
@@ -61,8 +64,9 @@ class Secrets(pulumi.ComponentResource):
                 self.values[secret.name] = password.result
         self.register_outputs({})
 
-    def files(self, secret: str, variable: str, uid: int) -> ContainerFiles:
-        """Give a container `secret` as `<variable>_FILE` + a 0400 file, or as `<variable>`."""
+    def files(self, secret: str, uid: int) -> ContainerFiles:
+        """Give a container `secret` as `<variable>_FILE` + a 0400 file, or as `<variable>` (its catalog variable)."""
+        variable = self.variables[secret]
         value = self.values[secret]
         if self.delivery == "env":
             return ContainerFiles(env={variable: value})

@@ -84,11 +84,16 @@ def validate(
     *,
     exceptions: bool = False,
 ) -> Report:
-    """Report every violation (or, with `exceptions`, every documented exception) with its URN."""
+    """Report every violation (or, with `exceptions`, every documented exception and every check a preview cannot
+    decide yet) with its URN."""
     items = list(resources)
     result = check(document(items, profile))
     urns = {r.name: r.urn for r in items}
     findings: list[Finding] = result.exceptions if exceptions else result.violations
     for finding in findings:
         report(finding.line(), urns.get(finding.resource))
+    if exceptions:
+        for item in result.unchecked:
+            rule, _, name = item.partition(" ")
+            report(f"unchecked {rule} {name}: an input it reads is not known before `pulumi up`", urns.get(name))
     return result

@@ -173,29 +173,54 @@ class CatalogSecret:
     length: int = 0
     """Generated length. Letters and digits only, so the value is safe in URLs and DSNs unescaped."""
     integration: Integration | None = None
+    variable: str | None = None
+    """The variable a service container reads it from (`<variable>`, or `<variable>_FILE` naming its file); None
+    for secrets only infrastructure reads, always as files."""
 
 
 GENERATED_LENGTH = 40  # 62 symbols, about 238 bits
 JWT_LENGTH = 64  # HMAC-SHA256 keys should be at least 256 bits; 64 symbols give about 381
 
 EXTERNAL_SECRETS: tuple[CatalogSecret, ...] = (
-    CatalogSecret("stripe-api-key", SecretKind.EXTERNAL, integration=Integration.STRIPE),
-    CatalogSecret("stripe-webhook-secret", SecretKind.EXTERNAL, integration=Integration.STRIPE),
-    CatalogSecret("smtp-password", SecretKind.EXTERNAL, integration=Integration.SMTP),
+    CatalogSecret("stripe-api-key", SecretKind.EXTERNAL, integration=Integration.STRIPE, variable="STRIPE_API_KEY"),
+    CatalogSecret(
+        "stripe-webhook-secret", SecretKind.EXTERNAL, integration=Integration.STRIPE, variable="STRIPE_WEBHOOK_SECRET"
+    ),
+    CatalogSecret("smtp-password", SecretKind.EXTERNAL, integration=Integration.SMTP, variable="SMTP_PASSWORD"),
 )
+
+DB_PASSWORD_VARIABLE = "DB_PASSWORD"
+"""Each service's own database password: `db-password-<service>`."""
+
+SHARED_SECRETS: tuple[CatalogSecret, ...] = (
+    CatalogSecret("redis-password", SecretKind.GENERATED, GENERATED_LENGTH, variable="REDIS_PASSWORD"),
+    CatalogSecret("jwt-secret", SecretKind.GENERATED, JWT_LENGTH, variable="JWT_SECRET"),
+    CatalogSecret("grafana-admin-password", SecretKind.GENERATED, GENERATED_LENGTH),
+    CatalogSecret("postgres-exporter-password", SecretKind.GENERATED, GENERATED_LENGTH),
+    *EXTERNAL_SECRETS,
+)
+"""The secrets there is one of, whatever the services (besides the PostgreSQL superuser's)."""
 
 
 def platform_secrets(service_names: Iterable[str]) -> tuple[CatalogSecret, ...]:
     """Every named secret of a platform running `service_names`: one database password per service."""
     return (
         CatalogSecret("postgres-superuser-password", SecretKind.GENERATED, GENERATED_LENGTH),
-        *(CatalogSecret(db_password_secret(name), SecretKind.GENERATED, GENERATED_LENGTH) for name in service_names),
-        CatalogSecret("redis-password", SecretKind.GENERATED, GENERATED_LENGTH),
-        CatalogSecret("jwt-secret", SecretKind.GENERATED, JWT_LENGTH),
-        CatalogSecret("grafana-admin-password", SecretKind.GENERATED, GENERATED_LENGTH),
-        CatalogSecret("postgres-exporter-password", SecretKind.GENERATED, GENERATED_LENGTH),
-        *EXTERNAL_SECRETS,
+        *(
+            CatalogSecret(
+                db_password_secret(name), SecretKind.GENERATED, GENERATED_LENGTH, variable=DB_PASSWORD_VARIABLE
+            )
+            for name in service_names
+        ),
+        *SHARED_SECRETS,
     )
+
+
+SECRET_VARIABLES: frozenset[str] = frozenset(
+    {DB_PASSWORD_VARIABLE} | {s.variable for s in SHARED_SECRETS if s.variable is not None}
+)
+"""Every variable that carries a secret into a service container. The policy pack needs the names: under the
+real CLI a stack policy sees secret values in the clear, unmarked, so only the name tells a secret variable."""
 
 
 def db_password_secret(service: str) -> str:

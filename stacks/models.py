@@ -497,6 +497,8 @@ class Secret(Model):
     """Set in config (`secrets.<name>`); generated secrets without one are created by pulumi-random."""
     rotation: int
     """`rotation.<name>` (generated secrets only); `rotation_all` is added on top."""
+    variable: str | None = None
+    """The variable a service reads it from (`stacks.catalog.CatalogSecret.variable`)."""
 
 
 class Smtp(Model):

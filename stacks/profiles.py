@@ -49,9 +49,13 @@ _PUBLIC = Publish(enabled=True, address=ANY)
 
 # The seed's log rotation, kept in both profiles: json-file, 10m x 3.
 _LOGGING = LogRotation(max_size=ByteSize.parse("10m"), max_files=3)
-# Bounded restarts in both profiles: a container that keeps crashing should page someone rather than
-# loop forever; `restartPolicy: unless-stopped` is the documented opt-out.
-_RESTART = RestartPolicy(policy="on-failure", max_retries=5)
+# `unless-stopped` in both profiles: the platform must come back after a host reboot without `pulumi up`. On a
+# real engine `on-failure` did not: the daemon stops containers with SIGTERM on shutdown, nginx, Kong, Grafana and
+# the exporters exit 0 on it, and `on-failure` never restarts an exit 0, so after a daemon restart only the
+# containers that exited non-zero came back (README, "Deploy proof"). A crash loop is slowed by the engine's own
+# back-off (doubling up to a minute between restarts) and pages through the ServiceDown and store-down alerts;
+# `restartPolicy: on-failure` (CIS 5.15's literal reading, at most 5 retries) remains for who prefers that.
+_RESTART = RestartPolicy(policy="unless-stopped")
 
 DEV = Profile(
     name="dev",

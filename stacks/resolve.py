@@ -588,6 +588,7 @@ def _secrets(
                 length=spec.length,
                 value=value,
                 rotation=settings.rotation.get(spec.name, 0),
+                variable=spec.variable,
             )
         )
 

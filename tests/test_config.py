@@ -59,11 +59,12 @@ def test_prod_is_bigger_than_dev() -> None:
     assert prod.infra("postgres").workload.limits.memory > dev.infra("postgres").workload.limits.memory
 
 
-def test_log_rotation_and_restart_follow_the_seed() -> None:
+def test_log_rotation_follows_the_seed_and_containers_come_back_after_a_reboot() -> None:
     for stack in ("dev", "prod"):
         resolved = config(stack)
         assert resolved.logging.docker_options() == {"max-size": "10m", "max-file": "3"}
-        assert (resolved.restart.policy, resolved.restart.max_retries) == ("on-failure", 5)
+        # unless-stopped: on-failure left every container that exits 0 on the daemon's SIGTERM down after a reboot.
+        assert (resolved.restart.policy, resolved.restart.max_retries) == ("unless-stopped", 0)
 
 
 def test_profile_key_overrides_the_stack_name() -> None:
@@ -86,7 +87,14 @@ def test_per_service_override_changes_only_that_service() -> None:
 
 
 def test_scalar_config_arrives_as_strings_like_the_cli_passes_it() -> None:
-    resolved = config("dev", logMaxFiles="5", logMaxSize="20m", restartMaxRetries="3", networkSubnet="10.20.0.0/16")
+    resolved = config(
+        "dev",
+        logMaxFiles="5",
+        logMaxSize="20m",
+        restartPolicy="on-failure",
+        restartMaxRetries="3",
+        networkSubnet="10.20.0.0/16",
+    )
     assert resolved.logging.max_files == 5
     assert resolved.logging.docker_options()["max-size"] == "20m"
     assert resolved.restart.max_retries == 3
@@ -94,9 +102,11 @@ def test_scalar_config_arrives_as_strings_like_the_cli_passes_it() -> None:
     assert resolved.network.gateway == IPv4Address("10.20.0.1")
 
 
-def test_unless_stopped_has_no_retry_count() -> None:
+def test_unless_stopped_has_no_retry_count_and_on_failure_is_bounded() -> None:
     resolved = config("dev", restartPolicy="unless-stopped")
     assert (resolved.restart.policy, resolved.restart.max_retries) == ("unless-stopped", 0)
+    resolved = config("dev", restartPolicy="on-failure")
+    assert (resolved.restart.policy, resolved.restart.max_retries) == ("on-failure", 5)
 
 
 def test_a_stack_can_add_a_service() -> None:

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from components import metrics
-from components.containers import Host
+from components.containers import Host, files_volume_name
 from components.grafana import (
     DASHBOARDS_DIR,
     Grafana,
@@ -503,7 +503,8 @@ def test_files_are_mounted_read_only_where_grafana_reads_them(stack: str) -> Non
         "/opt/payment",
         "/run/secrets",
     }
-    assert all(m["readOnly"] is True and m["source"] == "payment-grafana-files" for m in mounts)
+    assert all(m["readOnly"] is True for m in mounts)
+    assert all(m["source"] == files_volume_name("payment-grafana", m["target"]) for m in mounts)
 
 
 def test_data_volume_is_retained_everywhere_and_protected_in_prod() -> None:

@@ -13,6 +13,7 @@ import pytest
 from components.containers import docker_cpus
 from components.hardening import EXCEPTIONS, LOADER
 from plan import Render
+from policy_rules import restart_policy
 from stacks.units import Cpus
 from tests.conftest import rendered
 
@@ -48,7 +49,7 @@ def departures(container: dict[str, Any]) -> set[str]:
         found.add("capabilities")
     if not container.get("healthcheck", {}).get("tests"):
         found.add("healthcheck")
-    if container.get("restart") != "on-failure" or not 1 <= container.get("maxRetryCount", 0) <= 5:
+    if restart_policy({"inputs": container}, "prod"):
         found.add("restart")
     if not container.get("memory") or not container.get("cpus"):
         found.add("limits")

@@ -587,7 +587,7 @@ def test_everything_hangs_off_the_component() -> None:
         (IMAGE, "payment-kafka-image"),
         (VOLUME, "kafka-data"),
         (CONTAINER, "payment-kafka-container"),
-        (VOLUME, "payment-kafka-container-files"),
+        (VOLUME, "payment-kafka-container-files-opt-payment"),
         (CONTAINER, "payment-kafka-container-loader"),
     }
     assert render.get(CONTAINER, "payment-kafka-container").delete_before_replace

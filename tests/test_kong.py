@@ -392,7 +392,7 @@ def test_limits_logs_restart_and_labels(stack: str) -> None:
     inputs = built(stack).kong().inputs
     assert (inputs["memory"], inputs["cpus"]) == (workload.limits.memory.mebibytes, docker_cpus(workload.limits.cpus))
     assert (inputs["logDriver"], inputs["logOpts"]) == ("json-file", {"max-size": "10m", "max-file": "3"})
-    assert (inputs["restart"], inputs["maxRetryCount"]) == ("on-failure", 5)
+    assert (inputs["restart"], inputs.get("maxRetryCount")) == ("unless-stopped", None)
     assert {label["label"]: label["value"] for label in inputs["labels"]} == platform_labels(config)
 
 

@@ -107,7 +107,24 @@ def test_the_pack_runs_on_a_first_preview_where_computed_values_are_unknown() ->
     reported = Collect()
     result = validate(resources, "prod", reported)
     assert [m.split(" ")[1] for m, _ in reported] == ["CIS-5.5"]
-    # An unknown healthcheck cannot be judged before `pulumi up`: listed as unchecked, not a crash or a pass.
+    # An unknown healthcheck cannot be judged before `pulumi up`: listed as unchecked, not a crash or a pass,
+    # and shown by the advisory policy.
     assert result.unchecked == ["CIS-5.27 payment-kong-container"]
+    advisory = Collect()
+    validate(resources, "prod", advisory, exceptions=True)
+    kong = next(r.urn for r in resources if r.name == "payment-kong-container")
+    line = "unchecked CIS-5.27 payment-kong-container: an input it reads is not known before `pulumi up`"
+    assert (line, kong) in advisory
     records = document(resources, "prod")["resources"]
     assert next(r for r in records if r["name"] == "payment-redis-container")["inputs"]["image"] == "[unknown]"
+
+
+def test_secrets_in_variables_are_stopped_as_the_real_cli_presents_them() -> None:
+    """A stack policy under the real CLI gets secret values in the clear and unmarked (pulumi_policy deserializes
+    without its Secret wrapper for stack validation); the pack must still stop variables holding secrets in prod."""
+    resources = as_policy_resources(rendered("dev"), reveal=True)
+    reported = Collect()
+    validate(resources, "prod", reported)
+    secret_env = [m for m, _ in reported if "PAY-SECRET-ENV" in m]
+    assert len(secret_env) >= 19, "every service's JWT_SECRET and DB_PASSWORD at least"
+    assert all("SIMULATED-SECRET" not in m for m, _ in reported), "a message showed a secret value"

@@ -10,7 +10,7 @@ import pytest
 
 from components.hardening import EXCEPTIONS, LOADER
 from plan.engine import SECRET
-from policy_rules import CONTAINER, REMOTE_IMAGE, RULES, VOLUME, Finding, Report, check, identity
+from policy_rules import CONTAINER, REMOTE_IMAGE, RULES, VOLUME, Finding, Report, check, identity, restart_policy
 from tests.conftest import rendered, run_cli
 
 
@@ -70,6 +70,13 @@ def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
+def _restart(policy: str, retries: int) -> Callable[[dict[str, Any]], None]:
+    def edit(inputs: dict[str, Any]) -> None:
+        inputs.update(restart=policy, maxRetryCount=retries)
+
+    return edit
+
+
 def _drop(key: str) -> Callable[[dict[str, Any]], None]:
     def edit(inputs: dict[str, Any]) -> None:
         inputs.pop(key, None)
@@ -111,6 +118,9 @@ BROKEN_CONTAINERS = {
     "no cpus": ("CIS-5.12", _drop("cpus")),
     "no healthcheck": ("CIS-5.27", _drop("healthcheck")),
     "restart always": ("CIS-5.15", _set("restart", "always")),
+    "restart no": ("CIS-5.15", _set("restart", "no")),
+    "unbounded on-failure": ("CIS-5.15", _restart("on-failure", 0)),
+    "on-failure 10 times": ("CIS-5.15", _restart("on-failure", 10)),
     "port without ip": ("CIS-5.14", _edit_first_port("ip", None)),
     "port 80": ("CIS-5.8", _edit_first_port("external", 80)),
     "docker socket": ("CIS-5.32", _mount_socket),
@@ -207,3 +217,27 @@ def test_cli_check_exits_1_on_a_violation(monkeypatch: pytest.MonkeyPatch, capsy
     monkeypatch.setattr(cli, "check", broken_check)
     assert cli.main(["check", "--stack", "prod"]) == 1
     assert "violation CIS-5.5 payment-redis-container: runs privileged" in capsys.readouterr().out
+
+
+def test_both_restart_policies_the_platform_offers_pass() -> None:
+    """`unless-stopped` (the profiles': back after a reboot) and CIS 5.15's bounded `on-failure`."""
+    assert restart_policy({"inputs": {"restart": "unless-stopped"}}, "prod") == []
+    assert restart_policy({"inputs": {"restart": "on-failure", "maxRetryCount": 5}}, "prod") == []
+    assert restart_policy({"inputs": {"restart": "unless-stopped", "maxRetryCount": 3}}, "prod") != []
+
+
+def test_a_secret_variable_in_the_clear_is_found_by_its_name_and_never_shown() -> None:
+    """Under the real CLI a stack policy sees secret values in the clear, unmarked: the name must tell."""
+    record = resource("prod", CONTAINER, "payment-kong")
+    record["inputs"]["envs"] = [*record["inputs"]["envs"], "JWT_SECRET=s3cr3t-value", "DB_PASSWORD=0ther"]
+    violations = only(record).violations
+    assert [f.rule for f in violations] == ["PAY-SECRET-ENV", "PAY-SECRET-ENV"]
+    assert all("s3cr3t" not in f.line() and "0ther" not in f.line() for f in violations)
+    assert "JWT_SECRET" in violations[0].line() and "JWT_SECRET_FILE" in violations[0].line()
+
+
+def test_variables_unknown_before_up_are_listed_as_unchecked() -> None:
+    record = resource("prod", CONTAINER, "payment-kong")
+    record["inputs"]["envs"] = "[unknown]"
+    report = only(record)
+    assert report.ok and report.unchecked == ["PAY-SECRET-ENV payment-kong-container"]

@@ -138,8 +138,13 @@ def test_container_shape_in_both_stacks() -> None:
         assert set(postgres["tmpfs"]) == {"/tmp", "/var/run/postgresql"}
         mounts = {m["target"]: m for m in postgres["mounts"]}
         assert set(mounts) == {"/etc/postgresql", "/opt/payment", "/run/secrets"}
-        assert all(m["readOnly"] and m["source"] == "payment-postgres-files" for m in mounts.values())
-        assert mounts["/run/secrets"]["volumeOptions"]["subpath"] == "run/secrets"
+        # One volume per folder, mounted whole: no volume subpaths (Docker 26), so Docker 24 runs it.
+        assert all(m["readOnly"] and "volumeOptions" not in m for m in mounts.values())
+        assert {t: m["source"] for t, m in mounts.items()} == {
+            "/etc/postgresql": "payment-postgres-files-etc-postgresql",
+            "/opt/payment": "payment-postgres-files-opt-payment",
+            "/run/secrets": "payment-postgres-files-run-secrets",
+        }
         assert postgres["volumes"] == [{"containerPath": "/var/lib/postgresql", "volumeName": "payment-postgres-data"}]
 
 

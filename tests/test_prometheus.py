@@ -603,7 +603,7 @@ def test_component_type_children_and_outputs() -> None:
     assert children == {
         (IMAGE, "payment-prometheus-image"),
         (VOLUME, "prometheus-data"),
-        (VOLUME, "payment-prometheus-container-files"),
+        (VOLUME, "payment-prometheus-container-files-etc-prometheus"),
         (CONTAINER, "payment-prometheus-container-loader"),
         (CONTAINER, PROMETHEUS),
     }

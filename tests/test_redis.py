@@ -280,7 +280,7 @@ def test_limits_logs_restart_and_health_timing(stack: str) -> None:
     assert config.data.redis.maxmemory < workload.limits.memory  # headroom below the container limit
     assert inputs["cpus"] == docker_cpus(workload.limits.cpus)
     assert (inputs["logDriver"], inputs["logOpts"]) == ("json-file", {"max-size": "10m", "max-file": "3"})
-    assert (inputs["restart"], inputs["maxRetryCount"]) == ("on-failure", 5)
+    assert (inputs["restart"], inputs.get("maxRetryCount")) == ("unless-stopped", None)
     assert inputs["healthcheck"]["interval"] == f"{health.interval_seconds}s"
     assert inputs["wait"] is True
     assert inputs["capabilities"] == {"drops": ["ALL"]}
