@@ -94,18 +94,17 @@ class Sandbox:
         for volume in reversed(self.volumes):
             docker("volume", "rm", "-f", volume, timeout=60)
 
-    def load(self, spec: Mapping[str, Any], volume: str, loader_image: str) -> None:
-        """Run a rendered loader (its command, capabilities, uploads: `Resource.revealed_inputs`) into `volume`."""
+    def files_volumes(self, loader: Mapping[str, Any]) -> dict[str, str]:
+        """A fresh sandbox volume for each files volume the rendered `loader` fills: rendered name -> sandbox name."""
+        return {str(v["volumeName"]): self.volume(str(v["volumeName"])) for v in loader["volumes"]}
+
+    def load(self, spec: Mapping[str, Any], volumes: Mapping[str, str], loader_image: str) -> None:
+        """Run a rendered loader (its command, capabilities, uploads: `Resource.revealed_inputs`) into the sandbox
+        volumes standing for its files volumes (`volumes`: rendered name -> sandbox name)."""
         name = self.name(f"loader-{len(self.containers)}")
-        args = [
-            "create",
-            "--name",
-            name,
-            "--network",
-            "none",
-            "--volume",
-            f"{volume}:{spec['volumes'][0]['containerPath']}",
-        ]
+        args = ["create", "--name", name, "--network", "none"]
+        for volume in spec["volumes"]:
+            args += ["--volume", f"{volumes[volume['volumeName']]}:{volume['containerPath']}"]
         caps = spec.get("capabilities") or {}
         args += [f"--cap-drop={c}" for c in caps.get("drops", [])] + [f"--cap-add={c}" for c in caps.get("adds", [])]
         args += [f"--security-opt={o}" for o in spec.get("securityOpts", [])]
@@ -150,12 +149,11 @@ class Sandbox:
             assert mount["type"] == "volume", f"{spec['name']}: a {mount['type']} mount cannot run in this sandbox"
             source = mount["source"]
             if source not in loaded:
-                loaded[source] = self.volume(source)
-                self.load(loader_of(render, source).revealed_inputs, loaded[source], loader_image)
+                loader = loader_of(render, source).revealed_inputs
+                made = self.files_volumes(loader)
+                self.load(loader, made, loader_image)
+                loaded.update(made)
             option = f"type=volume,src={loaded[source]},dst={mount['target']}"
-            subpath = (mount.get("volumeOptions") or {}).get("subpath")
-            if subpath:
-                option += f",volume-subpath={subpath}"
             if mount.get("readOnly"):
                 option += ",readonly"
             args += ["--mount", option]

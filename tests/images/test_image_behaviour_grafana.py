@@ -12,10 +12,12 @@ provisioning file must stop the server, as Grafana does. Printed timings are sho
 from __future__ import annotations
 
 import json
+import posixpath
 import tempfile
 import time
 from pathlib import Path
 
+from components.containers import files_volume_name
 from components.grafana import (
     ADMIN_USER,
     JAEGER_UID,
@@ -59,7 +61,8 @@ def test_grafana_container_is_healthy_and_serves_what_was_provisioned(engine: st
     dev = rendered("dev")
     spec = container_named(dev, f"payment-{SERVICE_ALIAS}")
     password_file = GrafanaPaths().password
-    uploads = loader_of(dev, f"payment-{SERVICE_ALIAS}-files").revealed_inputs["uploads"]
+    files = files_volume_name(f"payment-{SERVICE_ALIAS}", posixpath.dirname(password_file))
+    uploads = loader_of(dev, files).revealed_inputs["uploads"]
     password = next(str(u["content"]) for u in uploads if str(u["file"]).endswith(password_file))
     with sandbox("grafana") as box:
         name = box.run_rendered(dev, spec, local_ref(CONTRACTS[SERVICE_ALIAS]), local_ref(CONTRACTS["loader"]))

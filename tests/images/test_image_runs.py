@@ -9,6 +9,7 @@ loader, so every test here also exercises the loader.
 
 from __future__ import annotations
 
+import posixpath
 import time
 
 import pytest
@@ -138,29 +139,25 @@ def test_prometheus_accepts_the_generated_configuration(dev: Render) -> None:
 
 
 def test_loader_replaces_the_whole_volume(dev: Render) -> None:
-    """The loader deletes what an earlier upload left and copies the new files with their owner and mode."""
+    """The loader fills one volume per folder, deletes what an earlier upload left there and copies the new files
+    with their owner and mode."""
     needs()
-    loader = dict(loader_of(dev, "payment-postgres-files").revealed_inputs)
-    stale = {"file": "/stage/etc/old/stale.conf", "content": "old\n", "owner": "0", "group": "0", "permissions": "0644"}
-    fresh = {
-        "file": "/stage/run/secrets/fresh",
-        "content": "new\n",
-        "owner": "999",
-        "group": "999",
-        "permissions": "0400",
-    }
+    secrets = "payment-postgres-files-run-secrets"
+    loader = dict(loader_of(dev, secrets).revealed_inputs)
+    stale = {"file": "/stage/run/secrets/stale", "content": "old\n", "owner": "0", "group": "0", "permissions": "0644"}
     image = local_ref(CONTRACTS["loader"])
     with sandbox("loader") as box:
-        volume = box.volume("files")
-        box.load({**loader, "uploads": [stale]}, volume, image)
-        box.load({**loader, "uploads": [fresh]}, volume, image)
+        volumes = box.files_volumes(loader)
+        assert len(volumes) > 1, "PostgreSQL's files span several folders"
+        box.load({**loader, "uploads": [*loader["uploads"], stale]}, volumes, image)
+        box.load(loader, volumes, image)
         proc = docker(
             "run",
             "--rm",
             "--network",
             "none",
             "--volume",
-            f"{volume}:/files",
+            f"{volumes[secrets]}:/files",
             image,
             "find",
             "/files",
@@ -171,4 +168,9 @@ def test_loader_replaces_the_whole_volume(dev: Render) -> None:
         )
         assert proc.returncode == 0, shown(proc)
         listing = sorted(proc.stdout.splitlines())
-    assert listing == ["run 0:0 755", "run/secrets 0:0 755", "run/secrets/fresh 999:999 400"], listing
+    expected = sorted(
+        f"{posixpath.basename(str(u['file']))} {u['owner']}:{u['group']} {int(str(u['permissions']), 8):o}"
+        for u in loader["uploads"]
+        if str(u["file"]).startswith("/stage/run/secrets/")
+    )
+    assert expected and listing == expected, listing
