@@ -23,7 +23,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_tls as tls
 
-from components.container_files import PUBLIC_READ, ContainerFiles, upload
+from components.docker.files import PUBLIC_READ, ContainerFiles, upload
 from stacks.models import Pki as PkiConfig
 
 LEAF_USES = ["digital_signature", "key_encipherment", "server_auth", "client_auth"]

@@ -13,21 +13,21 @@ from ipaddress import IPv4Address
 
 import pulumi
 
-from components.container_files import ContainerFiles
-from components.containers import Host, image
-from components.exporters import Exporters, ExportersArgs
-from components.grafana import Grafana, GrafanaArgs
-from components.jaeger import Jaeger, JaegerArgs
-from components.kafka import Kafka, KafkaArgs
-from components.kong import Kong, KongArgs, routes
-from components.labels import platform_labels
+from components.app.services import Services, ServicesArgs
+from components.data.kafka import Kafka, KafkaArgs
+from components.data.postgres import Postgres, PostgresArgs
+from components.data.redis import Redis, RedisArgs
+from components.docker.containers import Host, image
+from components.docker.files import ContainerFiles
+from components.docker.labels import platform_labels
+from components.gateway.kong import Kong, KongArgs, routes
 from components.network import Network, NetworkArgs
+from components.observability.exporters import Exporters, ExportersArgs
+from components.observability.grafana import Grafana, GrafanaArgs
+from components.observability.jaeger import Jaeger, JaegerArgs
+from components.observability.prometheus import Prometheus, PrometheusArgs
 from components.pki import Pki, PkiArgs
-from components.postgres import Postgres, PostgresArgs
-from components.prometheus import Prometheus, PrometheusArgs
-from components.redis import Redis, RedisArgs
 from components.secrets import Secrets, SecretsArgs
-from components.services import Services, ServicesArgs
 from stacks.catalog import APP_UID, LOADER, Integration
 from stacks.models import PlatformConfig, Service
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
-from components.container_files import ContainerFiles, upload
+from components.docker.files import ContainerFiles, upload
 from stacks.catalog import SecretKind
 from stacks.models import Secrets as SecretsConfig
 

@@ -3,7 +3,7 @@
 The pack sees each resource's inputs (camelCase, as in the render), its URN, name, type and options.
 Two things differ from a render: secret values arrive wrapped (they become `[secret]`, as in the render)
 and `retain_on_delete` is not visible to policies, so data volumes are recognised by the name every
-data volume gets from `components.containers.data_volume`: `payment-<item>-data`.
+data volume gets from `components.docker.containers.data_volume`: `payment-<item>-data`.
 """
 
 from __future__ import annotations

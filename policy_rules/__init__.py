@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.hardening import EXCEPTIONS, LOADER
+from components.docker.hardening import EXCEPTIONS, LOADER
 from plan.engine import SECRET, UNKNOWN, holds
 from stacks.catalog import SECRET_VARIABLES
 
@@ -54,7 +54,7 @@ class Rule:
     types: tuple[str, ...]
     check: Check
     item: str | None = None
-    """The components.hardening baseline item a documented exception may cover; None: never excepted."""
+    """The components.docker.hardening baseline item a documented exception may cover; None: never excepted."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Finding:
     """The resource's Pulumi name."""
     message: str
     reason: str | None = None
-    """The documented reason (components.hardening.EXCEPTIONS) when the finding is an applied exception."""
+    """The documented reason (components.docker.hardening.EXCEPTIONS) when the finding is an applied exception."""
 
     def line(self) -> str:
         if self.reason is None:

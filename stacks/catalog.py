@@ -234,7 +234,7 @@ DEMO_IMAGE = "nginxinc/nginx-unprivileged:1.29.5-alpine"
 """Stand-in for every service when `demo` is on: serves /health and /metrics over mTLS."""
 
 LOADER_IMAGE = "busybox:1.37.0"
-"""The one-shot container that copies a container's files into its files volume (`components.containers`)."""
+"""The one-shot container that copies a container's files into its files volume (`components.docker.containers`)."""
 
 DEMO = "demo"
 LOADER = "loader"

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from components.containers import STAGE
+from components.docker.containers import STAGE
 from plan import PROJECT_DIR, Project, Render, render
 from plan.stackfile import build
 from stacks.models import PlatformConfig

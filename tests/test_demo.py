@@ -28,8 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from components.containers import mount_roots
-from components.demo import (
+from components.app.demo import (
     METRICS_CONTENT_TYPE,
     DemoPaths,
     demo_command,
@@ -38,7 +37,8 @@ from components.demo import (
     metrics,
     nginx_conf,
 )
-from components.hardening import DEFAULT_TMPFS
+from components.docker.containers import mount_roots
+from components.docker.hardening import DEFAULT_TMPFS
 from components.pki import CA_FILE, service_cert_paths
 from stacks.catalog import APP_UID, SERVICES
 from stacks.models import Service

@@ -1,10 +1,12 @@
-"""The start-up critical path `make e2e` reports, computed from engine events (tests/e2e/live.py), without an engine."""
+"""What `make e2e` computes without an engine (tests/e2e/live.py): the start-up critical path from engine events,
+and the message of a failed pulumi command."""
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
-from tests.e2e.live import critical_path
+from tests.e2e.live import critical_path, failure_output, pulumi_diagnostics
 
 
 def _event(action: str, name: str, second: float) -> dict[str, Any]:
@@ -42,3 +44,27 @@ def test_the_chain_follows_the_dependency_that_became_healthy_last() -> None:
 
 def test_no_health_events_give_an_empty_chain() -> None:
     assert critical_path([_event("create", "payment-kong", 0)], {})["chain"] == []
+
+
+def test_a_failed_pulumi_command_reports_its_diagnostics_not_just_the_outputs_listing() -> None:
+    """The CI failure this guards against: `up` errored on 2 resources and the message held only the tail of a
+    long Outputs listing, so nobody could tell which resources failed or why."""
+    stdout = "\n".join(
+        [
+            "Updating (dev):",
+            " +  docker:index/container:Container payment-kong created (3s)",
+            "Diagnostics:",
+            "  docker:index/container:Container (payment-kong):",
+            "    error: container exited unexpectedly",
+            "Outputs:",
+            *(f"    service-{n}: 40{n:03d}" for n in range(400)),
+            "Resources:",
+            "    + 240 created",
+            "    2 errored",
+        ]
+    )
+    message = failure_output(subprocess.CompletedProcess(["pulumi"], 1, stdout=stdout, stderr=""))
+    assert "payment-kong" in message.split("...")[0]
+    assert "container exited unexpectedly" in message
+    assert "2 errored" in message
+    assert pulumi_diagnostics("Updating (dev):\nResources:\n    1 unchanged\n") == ""

@@ -18,9 +18,13 @@ import pulumi
 import pulumi_docker as docker
 import pytest
 
-from components import metrics
-from components.containers import Host, docker_cpus
-from components.exporters import (
+from components.data.postgres import pg_hba
+from components.docker.containers import Host, docker_cpus
+from components.docker.hardening import exception
+from components.docker.labels import platform_labels
+from components.network import Network, NetworkArgs
+from components.observability import metrics
+from components.observability.exporters import (
     CADVISOR,
     CADVISOR_HOST_MOUNTS,
     CADVISOR_METRICS,
@@ -40,11 +44,7 @@ from components.exporters import (
     redis_exporter_environment,
     redis_password_map,
 )
-from components.hardening import exception
-from components.labels import platform_labels
-from components.network import Network, NetworkArgs
 from components.pki import CA_FILE, Pki, PkiArgs
-from components.postgres import pg_hba
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import SECRET, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER

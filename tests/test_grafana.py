@@ -21,9 +21,11 @@ from typing import Any
 import pytest
 import yaml
 
-from components import metrics
-from components.containers import Host, files_volume_name
-from components.grafana import (
+from components.docker.containers import Host, files_volume_name
+from components.docker.labels import platform_labels
+from components.network import Network, NetworkArgs
+from components.observability import metrics
+from components.observability.grafana import (
     DASHBOARDS_DIR,
     Grafana,
     GrafanaArgs,
@@ -33,8 +35,6 @@ from components.grafana import (
     load_dashboards,
     render_yaml,
 )
-from components.labels import platform_labels
-from components.network import Network, NetworkArgs
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import SECRET, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER

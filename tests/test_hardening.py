@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from components.containers import docker_cpus
-from components.hardening import EXCEPTIONS, LOADER
+from components.docker.containers import docker_cpus
+from components.docker.hardening import EXCEPTIONS, LOADER
 from plan import Render
 from policy_rules import restart_policy
 from stacks.units import Cpus

@@ -16,8 +16,11 @@ import pulumi
 import pytest
 import yaml
 
-from components.containers import Host, docker_cpus
-from components.jaeger import (
+from components.app.services import OTLP_ENDPOINT
+from components.docker.containers import Host, docker_cpus
+from components.docker.labels import platform_labels
+from components.network import Network, NetworkArgs
+from components.observability.jaeger import (
     CONFIG_PATH,
     HEALTH_PORT,
     JAEGER_UID,
@@ -32,9 +35,6 @@ from components.jaeger import (
     max_traces,
     render_yaml,
 )
-from components.labels import platform_labels
-from components.network import Network, NetworkArgs
-from components.services import OTLP_ENDPOINT
 from plan.engine import SECRET, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
 from stacks.catalog import INFRASTRUCTURE, LOADER_IMAGE

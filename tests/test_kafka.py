@@ -27,8 +27,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.containers import Host
-from components.kafka import (
+from components.data.kafka import (
     Kafka,
     KafkaArgs,
     KafkaPaths,
@@ -38,9 +37,10 @@ from components.kafka import (
     property_env,
     start_script,
 )
-from components.labels import platform_labels
+from components.docker.containers import Host
+from components.docker.labels import platform_labels
+from components.docker.startup import WRAPPER_PATH
 from components.network import Network, NetworkArgs
-from components.startup import WRAPPER_PATH
 from plan import Render
 from plan.engine import run_program
 from plan.simulate import image_id

@@ -20,8 +20,9 @@ import pytest
 import yaml
 from cryptography import x509
 
-from components.containers import Host, docker_cpus
-from components.kong import (
+from components.docker.containers import Host, docker_cpus
+from components.docker.labels import platform_labels
+from components.gateway.kong import (
     ROUTES,
     Kong,
     KongArgs,
@@ -32,7 +33,6 @@ from components.kong import (
     render_yaml,
     routes,
 )
-from components.labels import platform_labels
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
 from plan.engine import SECRET, RecordingMonitor, Render, Resource, run_program

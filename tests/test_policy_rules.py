@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.hardening import EXCEPTIONS, LOADER
+from components.docker.hardening import EXCEPTIONS, LOADER
 from plan.engine import SECRET
 from policy_rules import CONTAINER, REMOTE_IMAGE, RULES, VOLUME, Finding, Report, check, identity, restart_policy
 from tests.conftest import rendered, run_cli

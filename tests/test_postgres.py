@@ -21,10 +21,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.containers import Host
-from components.network import Network, NetworkArgs
-from components.pki import Pki, PkiArgs
-from components.postgres import (
+from components.data.postgres import (
     Postgres,
     PostgresArgs,
     PostgresPaths,
@@ -35,6 +32,9 @@ from components.postgres import (
     pg_size,
     server_settings,
 )
+from components.docker.containers import Host
+from components.network import Network, NetworkArgs
+from components.pki import Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
 from plan import Render, render
 from plan.engine import run_program

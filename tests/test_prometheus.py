@@ -28,12 +28,11 @@ import pulumi
 import pytest
 import yaml
 
-from components import metrics
-from components.containers import Host
-from components.labels import platform_labels
+from components.docker.containers import Host
+from components.docker.labels import platform_labels
 from components.network import Network, NetworkArgs
-from components.pki import Pki, PkiArgs
-from components.prometheus import (
+from components.observability import metrics
+from components.observability.prometheus import (
     HEALTHCHECK,
     Prometheus,
     PrometheusArgs,
@@ -45,6 +44,7 @@ from components.prometheus import (
     render_yaml,
     scrape_config,
 )
+from components.pki import Pki, PkiArgs
 from plan.engine import SECRET, RecordingMonitor, Render, Resource, run_program
 from plan.tlsmodel import Faithful
 from stacks.catalog import EXPORTERS, LOADER_IMAGE, SERVICES

@@ -24,11 +24,11 @@ import pulumi
 import pulumi_docker as docker
 import pytest
 
-from components.containers import Host, docker_cpus
-from components.labels import platform_labels
+from components.data.redis import Redis, RedisArgs, RedisPaths, auth_conf, healthcheck, redis_conf
+from components.docker.containers import Host, docker_cpus
+from components.docker.labels import platform_labels
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
-from components.redis import Redis, RedisArgs, RedisPaths, auth_conf, healthcheck, redis_conf
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import SECRET, RecordingMonitor, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER

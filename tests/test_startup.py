@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from components.startup import wrapper_script
+from components.docker.startup import wrapper_script
 
 
 def start(

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from components.labels import PREFIX
+from components.docker.labels import PREFIX
 from tests.conftest import pulumi_cli_env, require_tool
 
 WORKSPACE_VARIABLE = "PAYMENT_E2E_WORKSPACE"
@@ -124,7 +124,7 @@ class Live:
         if label:
             self.timings.append(Timing(label, round(elapsed, 1)))
         if check and out.returncode != 0:
-            raise CommandError(f"pulumi {' '.join(args)} failed (exit {out.returncode}):\n{_tail(out)}")
+            raise CommandError(f"pulumi {' '.join(args)} failed (exit {out.returncode}):\n{failure_output(out)}")
         return out
 
     def config_set(self, key: str, value: str, *, stack: str = "dev", secret: bool = False) -> None:
@@ -137,7 +137,7 @@ class Live:
                 command, cwd=self.program, env=self.env, input=value, capture_output=True, text=True, check=False
             )
             if out.returncode != 0:
-                raise CommandError(f"pulumi config set --secret {key} failed:\n{_tail(out)}")
+                raise CommandError(f"pulumi config set --secret {key} failed:\n{failure_output(out)}")
             return
         self.pulumi(*args, value, stack=stack)
 
@@ -159,10 +159,10 @@ class Live:
             document: dict[str, Any] = json.loads(out.stdout)
         except json.JSONDecodeError as error:
             raise CommandError(
-                f"pulumi preview --json printed no JSON (exit {out.returncode}):\n{_tail(out)}"
+                f"pulumi preview --json printed no JSON (exit {out.returncode}):\n{failure_output(out)}"
             ) from error
         if out.returncode != 0:
-            raise CommandError(f"pulumi preview --json failed (exit {out.returncode}):\n{_tail(out)}")
+            raise CommandError(f"pulumi preview --json failed (exit {out.returncode}):\n{failure_output(out)}")
         return document
 
     def generated_secrets(self, stack: str = "dev") -> dict[str, str]:
@@ -331,5 +331,21 @@ def psql(
     )  # fmt: skip
 
 
-def _tail(out: subprocess.CompletedProcess[str], limit: int = 4000) -> str:
-    return f"{out.stdout[-limit:]}\n{out.stderr[-limit:]}"
+def failure_output(out: subprocess.CompletedProcess[str], limit: int = 4000) -> str:
+    """What a failed command said: Pulumi's `Diagnostics:` section first (it names the resources that errored
+    and why, and comes before the long `Outputs:` listing), then the end of each stream."""
+    diagnostics = pulumi_diagnostics(out.stdout)
+    head = f"{diagnostics[:limit]}\n...\n" if diagnostics else ""
+    return f"{head}{out.stdout[-limit:]}\n{out.stderr[-limit:]}"
+
+
+def pulumi_diagnostics(stdout: str) -> str:
+    """The `Diagnostics:` section of a pulumi command's text output (empty when there is none): it ends where
+    the `Outputs:` or `Resources:` summary begins."""
+    lines = stdout.splitlines()
+    try:
+        start = lines.index("Diagnostics:")
+    except ValueError:
+        return ""
+    end = next((i for i in range(start + 1, len(lines)) if lines[i] in ("Outputs:", "Resources:")), len(lines))
+    return "\n".join(lines[start:end]).strip()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.hardening import exception
+from components.docker.hardening import exception
 from plan import Render
 from tests.e2e.live import CONTAINER, Live, is_loader
 

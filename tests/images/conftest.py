@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from components.image_contract import ImageContract, all_contracts
+from components.docker.image_contract import ImageContract, all_contracts
 from tests.conftest import unavailable
 
 CONTRACTS: dict[str, ImageContract] = all_contracts()

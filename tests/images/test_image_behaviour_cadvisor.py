@@ -1,11 +1,12 @@
 """The local cAdvisor image runs the program's own cAdvisor container and exports the container metrics.
 
 The rendered dev stack's `payment-cadvisor` (user root with every capability dropped, read-only root, the
-read-only host mounts of `components.exporters.CADVISOR_HOST_MOUNTS`, the rendered flags, healthcheck) runs
+read-only host mounts of `components.observability.exporters.CADVISOR_HOST_MOUNTS`, the rendered flags,
+healthcheck) runs
 on the engine with the local image in place of `ghcr.io/google/cadvisor:v0.60.6`, with no network (it reads
 the engine through the mounted Docker socket). One departure: when the engine keeps its data somewhere other
 than /var/lib/docker (REAL-ENGINE-NOTES: that bind fails), the engine's data root is mounted there instead.
-Its own healthcheck must pass and /metrics must hold every metric `components.metrics.CADVISOR` lists, for
+Its own healthcheck must pass and /metrics must hold every metric `components.observability.metrics.CADVISOR` lists, for
 the cAdvisor container itself among others. Printed timings are shown with `pytest -s`.
 """
 
@@ -15,8 +16,8 @@ import os
 import re
 import time
 
-from components.exporters import CADVISOR
-from components.metrics import CADVISOR as CADVISOR_METRICS
+from components.observability.exporters import CADVISOR
+from components.observability.metrics import CADVISOR as CADVISOR_METRICS
 from tests.conftest import rendered, unavailable
 from tests.images.conftest import CONTRACTS, docker, local_ref, shown
 from tests.images.harness import container_named, hardening_options, sandbox, wait_healthy

@@ -17,8 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from components.containers import files_volume_name
-from components.grafana import (
+from components.docker.containers import files_volume_name
+from components.docker.hardening import SECURITY_OPTS
+from components.observability.grafana import (
     ADMIN_USER,
     JAEGER_UID,
     PORT,
@@ -27,7 +28,6 @@ from components.grafana import (
     GrafanaPaths,
     load_dashboards,
 )
-from components.hardening import SECURITY_OPTS
 from tests.conftest import rendered, unavailable
 from tests.images.conftest import CONTRACTS, PREFIX, docker, local_ref, shown
 from tests.images.harness import container_named, loader_of, sandbox, wait_healthy

@@ -14,7 +14,7 @@ import json
 import secrets
 import time
 
-from components.jaeger import OTLP_HTTP_PORT, QUERY_HTTP_PORT, SERVICE_ALIAS
+from components.observability.jaeger import OTLP_HTTP_PORT, QUERY_HTTP_PORT, SERVICE_ALIAS
 from tests.conftest import rendered, unavailable
 from tests.images.conftest import CONTRACTS, docker, local_ref, shown
 from tests.images.harness import container_named, sandbox, wait_healthy

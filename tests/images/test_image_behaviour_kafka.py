@@ -21,9 +21,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.exporters import KAFKA_EXPORTER
-from components.kafka import BOOTSTRAP, INTERNAL_PORT, KafkaPaths
-from components.metrics import KAFKA_EXPORTER as KAFKA_EXPORTER_METRICS
+from components.data.kafka import BOOTSTRAP, INTERNAL_PORT, KafkaPaths
+from components.observability.exporters import KAFKA_EXPORTER
+from components.observability.metrics import KAFKA_EXPORTER as KAFKA_EXPORTER_METRICS
 from plan.engine import Render
 from stacks.catalog import TOPICS
 from tests.conftest import rendered, unavailable
@@ -124,8 +124,8 @@ def test_a_message_goes_through_a_catalog_topic(consumed: str) -> None:
 
 
 def test_kafka_exporter_exports_what_the_dashboards_read(kafka: tuple[Sandbox, Render, str], consumed: str) -> None:
-    """The rendered payment-kafka-exporter (stand-in image) scrapes the broker: every metric components.metrics
-    lists for it, with the topic and consumer-group labels the dashboards group by."""
+    """The rendered payment-kafka-exporter (stand-in image) scrapes the broker: every metric
+    components.observability.metrics lists for it, with the topic and consumer-group labels the dashboards group by."""
     needs(KAFKA_EXPORTER)
     box, dev, broker = kafka
     spec = container_named(dev, f"payment-{KAFKA_EXPORTER}")

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from components.demo import IMAGE_CONTRACT as DEMO_CONTRACT
-from components.kong import (
+from components.app.demo import IMAGE_CONTRACT as DEMO_CONTRACT
+from components.gateway.kong import (
     CORRELATION_HEADER,
     HEALTH_ROUTE,
     PROXY_PORT,

@@ -1,6 +1,6 @@
 """Each local image (`make images`, folder images/) honours what its component relies on from the official image.
 
-The contracts are the `IMAGE_CONTRACT`s the component modules declare (`components.image_contract`), so
+The contracts are the `IMAGE_CONTRACT`s the component modules declare (`components.docker.image_contract`), so
 an image added under images/ with a contract in its component is checked here with no change to this
 file. Each test runs the real image (`payment-local/<name>:local`) on the engine: `docker image inspect`
 for the image's configuration, throw-away `docker run --rm --network none` containers for what is inside.
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from components.image_contract import ImageContract
+from components.docker.image_contract import ImageContract
 from tests.images.conftest import CONTRACTS, local_ref, run_in_image, shown
 
 STANDS_FOR = "com.payment-platform.stands-for"

@@ -14,10 +14,10 @@ import time
 
 import pytest
 
-from components.postgres import PostgresPaths
-from components.prometheus import PrometheusPaths
-from components.redis import PORT as REDIS_PORT
-from components.redis import RedisPaths
+from components.data.postgres import PostgresPaths
+from components.data.redis import PORT as REDIS_PORT
+from components.data.redis import RedisPaths
+from components.observability.prometheus import PrometheusPaths
 from components.secrets import secret_path
 from plan import render
 from plan.engine import Render, Resource

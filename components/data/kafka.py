@@ -16,7 +16,7 @@ Creates the pulled image, the `payment-kafka-data` volume and the `payment-kafka
   `meta.properties`, so a replaced container must present the same id to the same volume.
 * `auto.create.topics.enable=false`: a producer's typo fails loudly instead of quietly creating a
   one-partition topic. The catalog's topics are applied instead, on every start, by the start-up
-  wrapper (`components.startup`): created when missing, partitions raised when the config asks for
+  wrapper (`components.docker.startup`): created when missing, partitions raised when the config asks for
   more (Kafka cannot remove partitions, so a lower number only warns), retention set where it differs.
   The wrapper is uploaded, so a new topic, partition count or retention changes it, Docker replaces
   the container, and `pulumi up` applies the change; the healthcheck stays red until the topics are in
@@ -32,7 +32,7 @@ Creates the pulled image, the `payment-kafka-data` volume and the `payment-kafka
   volume takes that directory's ownership (the image's `appuser`, uid 1000), so the non-root broker can
   write to it; mounted anywhere else it would be root's. Its logical name is fixed (`kafka-data`), so
   renaming the component never replaces (and so never empties) it; it is retained on delete everywhere
-  and protected in prod (see `components.containers.data_volume`).
+  and protected in prod (see `components.docker.containers.data_volume`).
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ from ipaddress import IPv4Address
 import pulumi
 import pulumi_docker as docker
 
-from components.container_files import ContainerFiles, upload
-from components.containers import Host, InfraSpec, infrastructure_container
-from components.image_contract import ImageContract, PathContract, catalog_infrastructure
-from components.startup import WRAPPER_PATH, wrapper_script
+from components.docker.containers import Host, InfraSpec, infrastructure_container
+from components.docker.files import ContainerFiles, upload
+from components.docker.image_contract import ImageContract, PathContract, catalog_infrastructure
+from components.docker.startup import WRAPPER_PATH, wrapper_script
 from stacks.models import PlatformConfig, Topic
 
 SERVICE_ALIAS = "kafka"

@@ -16,7 +16,7 @@ service, a replica or an exporter changes the scrape configuration with no edit 
 * `alert_rules` (rules/alerts.yml): service availability, errors and latency per service, the seed's
   payment success rate, container memory against its limit, and the three data stores. Thresholds come
   from the profile (`config.observability`), and every metric a rule names is listed in
-  `components.metrics` (the tests check it), so a renamed metric cannot leave a rule silently empty.
+  `components.observability.metrics` (the tests check it), so a renamed metric cannot leave a rule silently empty.
 
 No Alertmanager is deployed (yet): the configuration has no `alerting` block. Rules are still evaluated
 every evaluation interval; pending and firing alerts show on the UI's Alerts page and as the `ALERTS`
@@ -45,11 +45,11 @@ import pulumi
 import pulumi_docker as docker
 import yaml
 
-from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import Host, InfraSpec, infrastructure_container
-from components.image_contract import ImageContract, PathContract, catalog_infrastructure
-from components.kong import SERVICE_ALIAS as KONG_ALIAS
-from components.kong import STATUS_PORT as KONG_STATUS_PORT
+from components.docker.containers import Host, InfraSpec, infrastructure_container
+from components.docker.files import PUBLIC_READ, ContainerFiles, upload
+from components.docker.image_contract import ImageContract, PathContract, catalog_infrastructure
+from components.gateway.kong import SERVICE_ALIAS as KONG_ALIAS
+from components.gateway.kong import STATUS_PORT as KONG_STATUS_PORT
 from components.pki import LeafCertificate, tls_uploads
 from stacks.catalog import EXPORTERS, CatalogExporter
 from stacks.models import PlatformConfig, Service
@@ -307,7 +307,8 @@ _KEYWORDS = frozenset({"bool", "and", "or", "unless", "offset", "inf", "nan", "b
 
 
 def metric_names(expr: str) -> frozenset[str]:
-    """The metric names a PromQL expression selects (what it reads), for checks against `components.metrics`.
+    """The metric names a PromQL expression selects (what it reads), for checks against
+    `components.observability.metrics`.
 
     Drops string literals, label matchers, range and subquery brackets and grouping label lists, then keeps
     each identifier that is not a function call or a keyword. Enough for the platform's rules and

@@ -13,13 +13,13 @@ Grafana shows is provisioned from files, so a fresh volume and an old one look t
   容器资源使用). Per-service panels use a `$service` variable fed by
   `label_values(up{service!=""}, service)`, so a service added to the catalog (and so to Prometheus's
   scrape jobs) appears on the dashboards with no edit here. Every query names only metrics that
-  `components.metrics` lists for a job Prometheus scrapes (the tests check it). The provider
+  `components.observability.metrics` lists for a job Prometheus scrapes (the tests check it). The provider
   (`dashboard_provider`) refuses UI edits and deletions: a change is a change to the JSON in git.
 * The admin password is the `grafana-admin-password` secret, always delivered as a 0400 file owned by
   Grafana's user (whatever the stack's `secretDelivery`): the image's entrypoint reads
   `GF_SECURITY_ADMIN_PASSWORD__FILE` into the server's environment, so the value never appears in
   `docker inspect`, a label or a provisioning file. Grafana applies it only when it creates the admin
-  user, on a fresh data volume, so the container starts through `components.startup`'s wrapper: once the
+  user, on a fresh data volume, so the container starts through `components.docker.startup`'s wrapper: once the
   server answers, `grafana cli admin reset-admin-password --password-from-stdin` re-asserts the password
   from the file (never a command-line argument), and only then is the container healthy. A rotation
   replaces the container and so reaches an existing volume.
@@ -49,11 +49,11 @@ import pulumi
 import pulumi_docker as docker
 import yaml
 
-from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import Host, InfraSpec, infrastructure_container
-from components.image_contract import ImageContract, PathContract, catalog_infrastructure
+from components.docker.containers import Host, InfraSpec, infrastructure_container
+from components.docker.files import PUBLIC_READ, ContainerFiles, upload
+from components.docker.image_contract import ImageContract, PathContract, catalog_infrastructure
+from components.docker.startup import WRAPPER_PATH, wrapper_script
 from components.secrets import Secrets, secret_path
-from components.startup import WRAPPER_PATH, wrapper_script
 from stacks.models import PlatformConfig
 
 SERVICE_ALIAS = "grafana"
@@ -74,7 +74,7 @@ JAEGER_UID = "jaeger"
 PROMETHEUS_PORT = 9090
 JAEGER_QUERY_PORT = 16686
 
-DASHBOARDS_DIR = Path(__file__).resolve().parent.parent / "dashboards"
+DASHBOARDS_DIR = Path(__file__).resolve().parents[2] / "dashboards"
 """The repository's dashboard JSON files, one per seed dashboard."""
 
 FOLDER = "Payment Platform"

@@ -13,7 +13,7 @@ What the seed's docker-compose.services.yml and docker-compose.bff.yml did by ha
   fails `pulumi up` instead of passing silently. Services never depend on each other: all of them are
   created at once, and `pulumi up` takes as long as the slowest one, not the sum.
 * Images: the stack's registry and tag, a per-service override, a build from the seed's
-  `backend/services/<service>/Dockerfile`, or, with `demo`, the stand-in from `components.demo`.
+  `backend/services/<service>/Dockerfile`, or, with `demo`, the stand-in from `components.app.demo`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.container_files import ContainerFiles
-from components.containers import ContainerSpec, Host, container
-from components.demo import demo_command, demo_files, health_command
-from components.labels import platform_labels
+from components.app.demo import demo_command, demo_files, health_command
+from components.docker.containers import ContainerSpec, Host, container
+from components.docker.files import ContainerFiles
+from components.docker.labels import platform_labels
 from stacks.catalog import APP_UID
 from stacks.models import PlatformConfig, Service
 

@@ -1,6 +1,6 @@
 """The container hardening baseline, and every exception to it, in one place.
 
-Every container the platform runs gets, from `components.containers`: a non-root user, a read-only root
+Every container the platform runs gets, from `components.docker.containers`: a non-root user, a read-only root
 filesystem with tmpfs where writes are needed, `no-new-privileges`, all capabilities dropped, no
 privileged mode, no host network, PID or IPC namespace, no host paths mounted, ports published only on
 an explicit host address, a restart policy that survives a reboot, memory and CPU limits, json-file log rotation and a
@@ -31,8 +31,9 @@ EXCEPTIONS: MappingProxyType[tuple[str, str], str] = MappingProxyType(
             "read is root's alone (/var/lib/docker, mode 0710; the Docker socket, 0660)"
         ),
         ("payment-cadvisor", "host_mounts"): (
-            "reads container statistics from the host, read-only (components.exporters.cadvisor_host_mounts): / at "
-            "/rootfs, /var/run (the Docker socket), /sys and the host's cgroup tree, the engine's data root. Read-only "
+            "reads container statistics from the host, read-only "
+            "(components.observability.exporters.cadvisor_host_mounts): / at /rootfs, /var/run (the Docker socket), "
+            "/sys and the host's cgroup tree, the engine's data root. Read-only "
             "does not limit what the Docker socket allows: cAdvisor is never published, has no capabilities and "
             "its image is pinned"
         ),

@@ -31,10 +31,10 @@ import pulumi
 import pulumi_docker as docker
 import yaml
 
-from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import Host, InfraSpec, infrastructure_container
-from components.hardening import DEFAULT_TMPFS
-from components.image_contract import ImageContract, PathContract, catalog_infrastructure
+from components.docker.containers import Host, InfraSpec, infrastructure_container
+from components.docker.files import PUBLIC_READ, ContainerFiles, upload
+from components.docker.hardening import DEFAULT_TMPFS
+from components.docker.image_contract import ImageContract, PathContract, catalog_infrastructure
 from stacks.models import PlatformConfig, Workload
 from stacks.units import ByteSize
 

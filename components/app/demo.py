@@ -6,7 +6,7 @@ Every service then runs the pinned nginx-unprivileged image (`stacks.catalog.DEM
 image exists. This module holds the pure builders only; the service component attaches `demo_files` and the
 PKI's certificate files to the container and runs `demo_command`.
 
-Shaped by the hardened container baseline (`components.containers`):
+Shaped by the hardened container baseline (`components.docker.containers`):
 
 * The container runs as an arbitrary uid (APP_UID, not the image's 101) on a read-only root filesystem with
   a tmpfs at /tmp. The generated file is a complete `nginx.conf`, not a server snippet for the image's own
@@ -29,8 +29,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.image_contract import ImageContract, PathContract
+from components.docker.files import PUBLIC_READ, ContainerFiles, upload
+from components.docker.image_contract import ImageContract, PathContract
 from components.pki import CA_FILE, service_cert_paths
 from stacks.catalog import APP_UID, DEMO_IMAGE
 from stacks.models import SERVICE_NAME, Service

@@ -48,9 +48,9 @@ import pulumi
 import pulumi_docker as docker
 import yaml
 
-from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import Host, InfraSpec, infrastructure_container
-from components.image_contract import ImageContract, PathContract, catalog_infrastructure
+from components.docker.containers import Host, InfraSpec, infrastructure_container
+from components.docker.files import PUBLIC_READ, ContainerFiles, upload
+from components.docker.image_contract import ImageContract, PathContract, catalog_infrastructure
 from components.pki import LeafCertificate, tls_uploads
 from stacks.catalog import Integration
 from stacks.models import PlatformConfig, Service

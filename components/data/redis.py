@@ -18,7 +18,7 @@ Creates the pulled image, the `payment-redis-data` volume and the `payment-redis
   killer, not the eviction policy, decides what happens at the limit.
 * The data volume's logical name is fixed (`redis-data`), not derived from the component's name, so
   renaming the component never replaces (and so never empties) the volume; it is retained on delete
-  everywhere and protected in prod (see `components.containers.data_volume`).
+  everywhere and protected in prod (see `components.docker.containers.data_volume`).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import Host, InfraSpec, infrastructure_container
-from components.image_contract import ImageContract, PathContract, catalog_infrastructure
+from components.docker.containers import Host, InfraSpec, infrastructure_container
+from components.docker.files import PUBLIC_READ, ContainerFiles, upload
+from components.docker.image_contract import ImageContract, PathContract, catalog_infrastructure
 from components.pki import CA_FILE, LeafCertificate, tls_uploads
 from components.secrets import Secrets, secret_path
 from stacks.models import PlatformConfig, RedisTuning

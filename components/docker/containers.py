@@ -1,6 +1,6 @@
 """One way to declare a platform container, so every container gets the same hardened baseline.
 
-Every container the platform runs is built here (`components.hardening` lists the baseline and its
+Every container the platform runs is built here (`components.docker.hardening` lists the baseline and its
 documented exceptions): its fixed name, the platform network with its DNS aliases, the profile's CPU and
 memory limits and reservations, json-file log rotation, a restart policy that survives a reboot, a healthcheck with the
 profile's timing, a non-root user, a read-only root filesystem, `no-new-privileges`, all capabilities
@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components.container_files import ContainerFiles
-from components.hardening import DEFAULT_TMPFS, SECURITY_OPTS, exception
-from components.image_contract import ImageContract
-from components.labels import platform_labels
+from components.docker.files import ContainerFiles
+from components.docker.hardening import DEFAULT_TMPFS, SECURITY_OPTS, exception
+from components.docker.image_contract import ImageContract
+from components.docker.labels import platform_labels
 from components.network import Network
 from stacks.catalog import LOADER_IMAGE
 from stacks.models import HealthTiming, LogRotation, PlatformConfig, RestartPolicy, Workload
@@ -91,7 +91,7 @@ class ContainerSpec:
     """Docker healthcheck test, e.g. `["CMD", "pg_isready", ...]`. Never carries a secret."""
     internal_port: int
     user: str
-    """`uid:gid` to run as: never root (`components.hardening`)."""
+    """`uid:gid` to run as: never root (`components.docker.hardening`)."""
     published_port: int | None = None
     """Host port when the workload is published; None for containers the host never reaches."""
     files: ContainerFiles = field(default_factory=ContainerFiles)
@@ -360,7 +360,7 @@ def infrastructure_container(
 IMAGE_CONTRACT = ImageContract(
     stands_for=LOADER_IMAGE,
     local="loader",
-    # The loader sets no user: it relies on the image's default, root (components.hardening's exception).
+    # The loader sets no user: it relies on the image's default, root (components.docker.hardening's exception).
     user="0:0",
     # Its command is the whole argv: `sh -c <loader_script>`.
     entrypoint=(),

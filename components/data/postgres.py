@@ -4,7 +4,7 @@ The seed ran an init-db.sh once and shared one DB_PASSWORD between all services.
 
 * Bootstrap on every start. The official image applies POSTGRES_PASSWORD and initdb scripts only to an
   empty data directory, so a rotated password or a new service would never reach an existing volume.
-  The container instead starts through `components.startup`'s wrapper, which runs the generated SQL
+  The container instead starts through `components.docker.startup`'s wrapper, which runs the generated SQL
   over the local socket (peer authentication as `postgres`, no password involved) once the server is
   up, then marks the container healthy. The SQL is idempotent: it creates what is missing and re-asserts
   owners, grants and passwords. It is an upload, as are the password files, so any change to a
@@ -28,13 +28,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import Host, InfraSpec, infrastructure_container
-from components.hardening import DEFAULT_TMPFS
-from components.image_contract import ImageContract, PathContract, catalog_infrastructure
+from components.docker.containers import Host, InfraSpec, infrastructure_container
+from components.docker.files import PUBLIC_READ, ContainerFiles, upload
+from components.docker.hardening import DEFAULT_TMPFS
+from components.docker.image_contract import ImageContract, PathContract, catalog_infrastructure
+from components.docker.startup import WRAPPER_PATH, wrapper_script
 from components.pki import CA_FILE, LeafCertificate, tls_uploads
 from components.secrets import Secrets, secret_path
-from components.startup import WRAPPER_PATH, wrapper_script
 from stacks.catalog import APP_UID, MONITORING_ROLE, db_password_secret
 from stacks.models import PlatformConfig, PostgresTuning, Service
 from stacks.units import ByteSize

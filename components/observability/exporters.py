@@ -23,10 +23,10 @@ reaches them), started after the data stores are healthy. Shaped this way:
   to "no host paths" (components/hardening.py). It runs as root with every capability dropped: the
   files it must read (/var/lib/docker, the Docker and containerd sockets) are readable only by their
   owner, root. It is not privileged and gets no /dev/kmsg (that only feeds OOM events, not collected);
-  `--enable_metrics=cpu,memory,network` keeps collection to what `components.metrics.CADVISOR` needs,
+  `--enable_metrics=cpu,memory,network` keeps collection to what `components.observability.metrics.CADVISOR` needs,
   and housekeeping runs once per scrape interval instead of every second.
 
-Metric names were checked against the pinned versions' sources: every name `components.metrics` lists
+Metric names were checked against the pinned versions' sources: every name `components.observability.metrics` lists
 for an exporter is one it exports by default (cAdvisor: with the metric kinds enabled here).
 """
 
@@ -40,17 +40,17 @@ from types import MappingProxyType
 import pulumi
 import pulumi_docker as docker
 
-from components.container_files import PUBLIC_READ, ContainerFiles, upload
-from components.containers import ContainerSpec, Host, container, image
-from components.image_contract import ImageContract, catalog_exporter
-from components.kafka import INTERNAL_PORT as KAFKA_PORT
-from components.kafka import SERVICE_ALIAS as KAFKA_ALIAS
-from components.labels import platform_labels
+from components.data.kafka import INTERNAL_PORT as KAFKA_PORT
+from components.data.kafka import SERVICE_ALIAS as KAFKA_ALIAS
+from components.data.postgres import MONITORING_SECRET
+from components.data.redis import PASSWORD_SECRET as REDIS_PASSWORD_SECRET
+from components.data.redis import PORT as REDIS_PORT
+from components.data.redis import SERVICE_ALIAS as REDIS_ALIAS
+from components.docker.containers import ContainerSpec, Host, container, image
+from components.docker.files import PUBLIC_READ, ContainerFiles, upload
+from components.docker.image_contract import ImageContract, catalog_exporter
+from components.docker.labels import platform_labels
 from components.pki import CA_FILE
-from components.postgres import MONITORING_SECRET
-from components.redis import PASSWORD_SECRET as REDIS_PASSWORD_SECRET
-from components.redis import PORT as REDIS_PORT
-from components.redis import SERVICE_ALIAS as REDIS_ALIAS
 from components.secrets import SECRETS_DIR, Secrets, secret_path
 from stacks.catalog import EXPORTERS, MONITORING_ROLE, CatalogExporter
 from stacks.models import PlatformConfig
@@ -104,7 +104,8 @@ def cadvisor_host_mounts(docker_data_root: str) -> tuple[tuple[str, str], ...]:
 
 
 CADVISOR_METRICS = ("cpu", "memory", "network")
-"""`--enable_metrics`: the kinds `components.metrics.CADVISOR` needs (spec and last-seen series come always)."""
+"""`--enable_metrics`: the kinds `components.observability.metrics.CADVISOR` needs (spec and last-seen series
+come always)."""
 
 
 def http_healthcheck(port: int, path: str) -> list[str]:

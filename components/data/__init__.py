@@ -1,0 +1,1 @@
+"""Data stores (`payment:data:*`): PostgreSQL, Redis and Kafka, each with a retained data volume."""

@@ -1,0 +1,1 @@
+"""The public edge (`payment:gateway:*`): Kong in front of the routed services."""

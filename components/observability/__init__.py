@@ -1,0 +1,2 @@
+"""Observability (`payment:observability:*`): Prometheus and its exporters, Jaeger, Grafana, and the metric
+names that tie scrape jobs, alert rules and dashboards together."""
