@@ -10,6 +10,13 @@ whatever is left: `pulumi destroy`, and every container, network and volume carr
 (data volumes included, after the tests checked they survive a destroy). The report records each test's
 outcome, the engine and toolchain versions, every component as real or stand-in, and the timings.
 
+Before the first `up` it adds the stack's published host ports to the kernel's reserved ports
+(`net.ipv4.ip_local_reserved_ports`, merged, never removed): the seed's ports (40001-40432, 50686) lie in Linux's
+ephemeral range, and a CI run failed when a localhost connection of the Pulumi engine's own gRPC traffic held
+127.0.0.1:40379 as its source port just as Redis was started ("bind: address already in use").
+
+    python3 -m scripts.e2e --teardown DIR   destroys and removes what a `--keep` run left in workspace DIR
+
 Exit status: pytest's (0 when every check passed), or 2 when a prerequisite is missing.
 """
 
@@ -29,9 +36,10 @@ from typing import Any
 
 import yaml
 
+from plan import render
 from scripts.images import KIND_LABEL, PREFIX, discover
 from stacks.catalog import PINNED_IMAGES
-from tests.e2e.live import PROJECT, WORKSPACE_VARIABLE, CommandError, Live, docker
+from tests.e2e.live import CONTAINER, PROJECT, WORKSPACE_VARIABLE, CommandError, Live, docker
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM_PARTS = (
@@ -49,6 +57,7 @@ PROGRAM_PARTS = (
 STACKS = ("dev", "prod")
 """Stack files copied into the workspace; `prod` is previewed (policy pack), `dev` deployed."""
 DEFAULT_REPORT = ROOT / "e2e-report.json"
+RESERVED_PORTS = Path("/proc/sys/net/ipv4/ip_local_reserved_ports")
 
 
 class MissingError(Exception):
@@ -142,6 +151,52 @@ def prepare(root: Path) -> Live:
     return live
 
 
+def published_ports(stack: str, config_file: Path | None = None) -> set[int]:
+    """Every host port `stack` publishes (with `config_file` as its stack file), from its offline render."""
+    rendered = render(stack, config_file=config_file, project_dir=ROOT)
+    return {
+        int(port["external"])
+        for resource in rendered.resources
+        if resource.type == CONTAINER
+        for port in resource.inputs.get("ports") or ()
+        if port.get("external")
+    }
+
+
+def parse_port_list(text: str) -> set[int]:
+    """`40001-40003,40379` (the kernel's port-list format) -> the ports it names."""
+    ports: set[int] = set()
+    for part in text.replace("\n", "").split(","):
+        if not part.strip():
+            continue
+        low, _, high = part.strip().partition("-")
+        ports.update(range(int(low), int(high or low) + 1))
+    return ports
+
+
+def format_port_list(ports: set[int]) -> str:
+    """The ports as the kernel's port-list format, consecutive ports folded into ranges."""
+    ranges: list[list[int]] = []
+    for port in sorted(ports):
+        if ranges and port == ranges[-1][1] + 1:
+            ranges[-1][1] = port
+        else:
+            ranges.append([port, port])
+    return ",".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges)
+
+
+def reserve_ports(ports: set[int], sysctl: Path = RESERVED_PORTS) -> str:
+    """Add `ports` to the reserved ports (what is reserved already stays); a line saying what happened."""
+    try:
+        current = parse_port_list(sysctl.read_text())
+        missing = ports - current
+        if missing:
+            sysctl.write_text(format_port_list(current | ports))
+    except OSError as error:
+        return f"could not reserve the published ports ({error}); a bind may fail if one is in use as a source port"
+    return f"{len(ports)} published ports reserved from the ephemeral range ({len(missing)} newly)"
+
+
 def teardown(live: Live) -> dict[str, Any]:
     """Destroy every stack of the workspace, then remove whatever of its labels is left (data volumes too)."""
     left: dict[str, Any] = {}
@@ -174,7 +229,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--report", type=Path, default=DEFAULT_REPORT, help=f"JSON report (default {DEFAULT_REPORT.name})"
     )
     parser.add_argument("--keep", action="store_true", help="leave the workspace and the stack up (debugging)")
+    parser.add_argument("--teardown", type=Path, metavar="DIR", help="tear down what a --keep run left in DIR")
     args, pytest_args = parser.parse_known_args(argv)
+    if args.teardown:
+        left = teardown(Live.load(args.teardown))
+        if left:
+            print(f"e2e: tear-down left {left}", file=sys.stderr)
+            return 1
+        shutil.rmtree(args.teardown, ignore_errors=True)
+        return 0
 
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="payment-e2e-"))
@@ -183,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     live: Live | None = None
     try:
         live = prepare(root)
+        reserved = reserve_ports(published_ports("dev", live.stack_file("dev")))
+        print(f"e2e: {reserved}")
         report_path = root / "pytest-report.json"
         command = [sys.executable, "-m", "pytest", "tests/e2e", "-p", "no:cacheprovider", "-q", *pytest_args]
         env = {**live.env, WORKSPACE_VARIABLE: str(root)}

@@ -4,8 +4,10 @@ and the message of a failed pulumi command."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Any
 
+from scripts.e2e import parse_port_list, published_ports, reserve_ports
 from tests.e2e.live import critical_path, failure_output, pulumi_diagnostics
 
 
@@ -68,3 +70,26 @@ def test_a_failed_pulumi_command_reports_its_diagnostics_not_just_the_outputs_li
     assert "container exited unexpectedly" in message
     assert "2 errored" in message
     assert pulumi_diagnostics("Updating (dev):\nResources:\n    1 unchanged\n") == ""
+
+
+def test_published_ports_are_merged_into_the_reserved_ports_and_nothing_reserved_is_dropped(tmp_path: Path) -> None:
+    sysctl = tmp_path / "ip_local_reserved_ports"
+    sysctl.write_text("8080,40000-40002\n")
+    line = reserve_ports({40001, 40003, 40379}, sysctl)
+    assert sysctl.read_text() == "8080,40000-40003,40379"
+    assert parse_port_list(sysctl.read_text()) == {8080, 40000, 40001, 40002, 40003, 40379}
+    assert "2 newly" in line
+    reserve_ports({40379}, sysctl)
+    assert sysctl.read_text() == "8080,40000-40003,40379"
+
+
+def test_a_host_that_refuses_the_reservation_is_told_what_may_fail(tmp_path: Path) -> None:
+    line = reserve_ports({40379}, tmp_path / "missing" / "ip_local_reserved_ports")
+    assert line.startswith("could not reserve the published ports")
+
+
+def test_the_dev_stack_publishes_the_seed_ports_inside_linux_s_ephemeral_range() -> None:
+    """Why the reservation exists: every published port of the rendered dev stack lies in 32768-60999."""
+    ports = published_ports("dev")
+    assert {40379, 40432, 40080, 50686} <= ports
+    assert all(32768 <= port <= 60999 for port in ports)
