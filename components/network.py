@@ -17,11 +17,6 @@ import pulumi_docker as docker
 from stacks.models import Network as NetworkConfig
 
 
-def aliases(name: str, domain: str) -> list[str]:
-    """The DNS names a container answers to on the platform network."""
-    return [name, f"{name}.{domain}"]
-
-
 @dataclass(frozen=True)
 class NetworkArgs:
     config: NetworkConfig
@@ -40,6 +35,7 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:network:Network", name, None, opts)
         self.domain = args.config.name
+        """The network's DNS domain: containers join it as `<alias>` and `<alias>.<domain>` (`Host.attach`)."""
         bridge = docker.Network(
             f"{name}-bridge",
             name=args.config.name,
@@ -56,7 +52,3 @@ class Network(pulumi.ComponentResource):
         self.network_name = bridge.name
         self.network_id = bridge.id
         self.register_outputs({"name": self.network_name, "id": self.network_id})
-
-    def attach(self, name: str) -> docker.ContainerNetworksAdvancedArgs:
-        """How a container named `name` joins this network: `<name>` and `<name>.<network>`."""
-        return docker.ContainerNetworksAdvancedArgs(name=self.network_name, aliases=aliases(name, self.domain))

@@ -25,6 +25,7 @@ import pulumi_tls as tls
 
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
 from stacks.models import Pki as PkiConfig
+from stacks.models import dns_name
 
 LEAF_USES = ["digital_signature", "key_encipherment", "server_auth", "client_auth"]
 CA_USES = ["cert_signing", "crl_signing", "digital_signature"]
@@ -42,7 +43,7 @@ def subject_alt_names(subject: str, domain: str, container_names: Sequence[str] 
     names let a client that addresses one replica (Kong's upstream targets, a scrape of each replica)
     verify it too.
     """
-    return [subject, f"{subject}.{domain}", "localhost", *container_names], ["127.0.0.1"]
+    return [subject, dns_name(subject, domain), "localhost", *container_names], ["127.0.0.1"]
 
 
 def subject_fields(config: PkiConfig, common_name: str) -> dict[str, str | None]:

@@ -1,26 +1,27 @@
 """The top-level component: the whole payment platform for one stack.
 
-It receives the resolved `PlatformConfig` and builds one child component per concern: the network,
-the PKI, the secrets, the data stores, the services, the gateway and observability (Prometheus, the
-exporters, Jaeger, Grafana), each taking the catalog-derived config it needs and the outputs of the
-components it depends on.
+It is the only component that sees the resolved `PlatformConfig`. It reads top-down: the Docker host (network,
+loader image, the profile's container defaults), the foundation (PKI, secrets), the data stores, tracing, then
+each service's bundle (certificate, secrets, the data tier's connection contract) built before the services
+that receive it, the gateway in front of the routed services, and the metrics and dashboards over all of it.
+Each component gets a narrow `Args` with what it needs: catalog facts from the resolved models, values from the
+components created before it (`prometheus.url`, `jaeger.otlp_grpc_endpoint`, `kong.status_target`, ...).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Address
 
 import pulumi
 
 from components.app.services import Services, ServicesArgs
-from components.data.kafka import Kafka, KafkaArgs
-from components.data.postgres import Postgres, PostgresArgs
+from components.data.kafka import Kafka, KafkaArgs, cluster_id
+from components.data.postgres import Postgres, PostgresArgs, service_environment
 from components.data.redis import Redis, RedisArgs
 from components.docker.containers import Host, image
 from components.docker.files import ContainerFiles
 from components.docker.labels import platform_labels
-from components.gateway.kong import Kong, KongArgs, routes
+from components.gateway.kong import Kong, KongArgs, routed, routes
 from components.network import Network, NetworkArgs
 from components.observability.exporters import Exporters, ExportersArgs
 from components.observability.grafana import Grafana, GrafanaArgs
@@ -28,8 +29,26 @@ from components.observability.jaeger import Jaeger, JaegerArgs
 from components.observability.prometheus import Prometheus, PrometheusArgs
 from components.pki import Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
-from stacks.catalog import APP_UID, LOADER, Integration
-from stacks.models import PlatformConfig, Service
+from stacks.catalog import (
+    APP_UID,
+    EXPORTERS,
+    GRAFANA,
+    GRAFANA_ADMIN_PASSWORD,
+    JAEGER,
+    JWT_SECRET,
+    KAFKA,
+    KONG,
+    LOADER,
+    POSTGRES,
+    POSTGRES_EXPORTER_PASSWORD,
+    PROMETHEUS,
+    REDIS,
+    REDIS_PASSWORD,
+    SECRETS_BY_INTEGRATION,
+    Integration,
+    db_password_secret,
+)
+from stacks.models import Infrastructure, PlatformConfig, Service
 
 
 @dataclass(frozen=True)
@@ -53,139 +72,170 @@ class Platform(pulumi.ComponentResource):
     grafana: Grafana
     exporters: Exporters
     jaeger: Jaeger
+    bundles: dict[str, ContainerFiles]
+    """Service name -> what its containers are given besides their own settings (`_bundle`)."""
+    urls: dict[str, str]
+    """Every endpoint published on the Docker host, as the host reaches it."""
+    endpoints: list[dict[str, str]]
+    """The health URL of each published endpoint (`make health`)."""
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:platform:Platform", name, None, opts)
-        self.config = config = args.config
+        config = args.config
         child = pulumi.ResourceOptions(parent=self)
-        self.network = Network(
-            f"{name}-network", NetworkArgs(config=config.network, labels=platform_labels(config)), opts=child
-        )
-        self.host = Host(network=self.network, loader_image=image(f"{name}-loader-image", config.images[LOADER], self))
+        labels = platform_labels(config.project, config.stack, config.profile)
+
+        # The Docker host and the foundation.
+        self.network = Network(f"{name}-network", NetworkArgs(config=config.network, labels=labels), opts=child)
+        host = docker_host(config, self.network, image(f"{name}-loader-image", config.images[LOADER], self))
         self.pki = Pki(f"{name}-pki", PkiArgs(config=config.pki, domain=config.network.name), opts=child)
         self.secrets = Secrets(f"{name}-secrets", SecretsArgs(config=config.secrets), opts=child)
+        secret = self.secrets.values
+        certificates, trust_bundle = self.pki.certificates, self.pki.trust_bundle
+
+        # The data stores.
+        postgres = config.infra(POSTGRES.name)
         self.postgres = Postgres(
             f"{name}-postgres",
             PostgresArgs(
-                config=config,
-                host=self.host,
-                secrets=self.secrets,
-                certificate=self.pki.certificates["postgres"],
-                trust_bundle=self.pki.trust_bundle,
+                infra=postgres,
+                tuning=config.data.postgres,
+                services=config.services,
+                host=host,
+                passwords=secret,
+                certificate=certificates[POSTGRES.name],
+                trust_bundle=trust_bundle,
             ),
             opts=child,
         )
+        redis = config.infra(REDIS.name)
         self.redis = Redis(
             f"{name}-redis",
             RedisArgs(
-                config=config,
-                host=self.host,
-                secrets=self.secrets,
-                certificate=self.pki.certificates["redis"],
-                trust_bundle=self.pki.trust_bundle,
+                infra=redis,
+                tuning=config.data.redis,
+                host=host,
+                password=secret[REDIS_PASSWORD.name],
+                certificate=certificates[REDIS.name],
+                trust_bundle=trust_bundle,
             ),
             opts=child,
         )
-        self.kafka = Kafka(f"{name}-kafka", KafkaArgs(config=config, host=self.host), opts=child)
+        self.kafka = Kafka(
+            f"{name}-kafka",
+            KafkaArgs(
+                infra=config.infra(KAFKA.name),
+                topics=config.data.topics,
+                cluster_id=cluster_id(config.project, config.stack),
+                host=host,
+            ),
+            opts=child,
+        )
+        stores = [self.postgres.container, self.redis.container, self.kafka.container]
+
+        # Tracing first: every service is told where to send its spans.
+        self.jaeger = Jaeger(f"{name}-jaeger", JaegerArgs(infra=config.infra(JAEGER.name), host=host), opts=child)
+
+        # The application: each service's bundle, then the services.
+        self.bundles = {service.name: self._bundle(service, config, postgres) for service in config.services}
         self.services = Services(
             f"{name}-services",
             ServicesArgs(
-                config=config,
-                host=self.host,
-                files=self.service_files,
-                data_stores=[self.postgres.container, self.redis.container, self.kafka.container],
+                services=config.services,
+                environment=config.stack,
+                otlp_endpoint=self.jaeger.otlp_grpc_endpoint,
+                host=host,
+                bundles=self.bundles,
+                data_stores=stores,
             ),
             opts=child,
         )
-        routed = {route.service for route in routes(config)}
+
+        # The edge: Kong in front of the routed services, started once they are healthy.
+        served = routes(config.secrets.integrations)
+        upstreams = routed(served, config.services)
         self.kong = Kong(
             f"{name}-kong",
             KongArgs(
-                config=config,
-                host=self.host,
-                certificate=self.pki.certificates["kong"],
-                trust_bundle=self.pki.trust_bundle,
-                upstreams=[c for svc in sorted(routed) for c in self.services.containers[svc]],
+                infra=config.infra(KONG.name),
+                routes=served,
+                services=upstreams,
+                gateway=config.gateway,
+                host=host,
+                certificate=certificates[KONG.name],
+                trust_bundle=trust_bundle,
+                # Sorted by name, as the engine records dependencies.
+                upstreams=[c for s in sorted(s.name for s in upstreams) for c in self.services.containers[s]],
             ),
             opts=child,
         )
+
+        # Metrics and dashboards over all of it.
         self.prometheus = Prometheus(
             f"{name}-prometheus",
             PrometheusArgs(
-                config=config,
-                host=self.host,
-                certificate=self.pki.certificates["prometheus"],
-                trust_bundle=self.pki.trust_bundle,
+                infra=config.infra(PROMETHEUS.name),
+                services=config.services,
+                observability=config.observability,
+                kong_status=self.kong.status_target,
+                host=host,
+                certificate=certificates[PROMETHEUS.name],
+                trust_bundle=trust_bundle,
             ),
             opts=child,
         )
         self.exporters = Exporters(
             f"{name}-exporters",
             ExportersArgs(
-                config=config,
-                host=self.host,
-                secrets=self.secrets,
-                trust_bundle=self.pki.trust_bundle,
-                stores=[self.postgres.container, self.redis.container, self.kafka.container],
+                postgres=postgres,
+                redis=redis,
+                kafka_bootstrap=self.kafka.bootstrap_servers,
+                images={e.name: config.images[e.name] for e in EXPORTERS},
+                workload=config.observability.exporter,
+                scrape_interval_seconds=config.observability.scrape_interval_seconds,
+                docker_data_root=config.docker_data_root,
+                host=host,
+                monitoring_password=secret[POSTGRES_EXPORTER_PASSWORD.name],
+                redis_password=secret[REDIS_PASSWORD.name],
+                trust_bundle=trust_bundle,
+                stores=stores,
             ),
             opts=child,
         )
-        self.jaeger = Jaeger(f"{name}-jaeger", JaegerArgs(config=config, host=self.host), opts=child)
         self.grafana = Grafana(
-            f"{name}-grafana", GrafanaArgs(config=config, host=self.host, secrets=self.secrets), opts=child
+            f"{name}-grafana",
+            GrafanaArgs(
+                infra=config.infra(GRAFANA.name),
+                observability=config.observability,
+                prometheus_url=self.prometheus.url,
+                jaeger_url=self.jaeger.query_url,
+                host=host,
+                admin_password=secret[GRAFANA_ADMIN_PASSWORD.name],
+            ),
+            opts=child,
         )
+        self.urls = published_urls(config)
+        self.endpoints = health_endpoints(config)
         self.register_outputs({"network": self.network.network_name, "caCertPem": self.pki.ca_cert_pem})
 
-    def published_urls(self) -> dict[str, str]:
-        """Every endpoint published on the Docker host, by name, as the host reaches it."""
-        urls = {}
-        for item in self.config.infrastructure:
-            publish = item.workload.publish
-            if publish.enabled:
-                urls[item.name] = PUBLISHED_SCHEMES[item.name].format(
-                    host=_local(publish.address), port=item.published_port
-                )
-        for service in self.config.services:
-            publish = service.workload.publish
-            if publish.enabled and service.replicas == 1:
-                urls[service.name] = f"https://{_local(publish.address)}:{service.port}"
-        return urls
-
-    def endpoints(self) -> list[dict[str, str]]:
-        """Health URL of every endpoint published on the host, for `make health` (from 127.0.0.1)."""
-        found = []
-        for service in self.config.services:
-            publish = service.workload.publish
-            if publish.enabled and service.replicas == 1:
-                found.append(
-                    {"name": service.name, "health": f"https://{_local(publish.address)}:{service.port}/health"}
-                )
-        kong = self.config.infra("kong")
-        if kong.workload.publish.enabled:
-            found.append(
-                {
-                    "name": "kong",
-                    "health": f"http://{_local(kong.workload.publish.address)}:{kong.published_port}/health",
-                }
-            )
-        return found
-
-    def service_files(self, service: Service) -> ContainerFiles:
-        """The mTLS bundle and secrets a service container is given (the services component attaches it)."""
+    def _bundle(self, service: Service, config: PlatformConfig, postgres: Infrastructure) -> ContainerFiles:
+        """What one service container is given besides its own settings: its mTLS key pair and the trust bundle,
+        the JWT key, its database (contract and password), Redis and Kafka, and the credentials and settings of
+        the integrations it owns that the stack switched on."""
         files = (
             self.pki.service_files(service.name, APP_UID)
-            + self.secrets.files("jwt-secret", APP_UID)
-            + self.postgres.service_files(service)
-            + self.redis.service_files(APP_UID)
-            + self.kafka.service_files()
+            + self.secrets.files(JWT_SECRET.name, APP_UID)
+            + ContainerFiles(env=service_environment(service, postgres))
+            + self.secrets.files(db_password_secret(service.name), APP_UID)
+            + ContainerFiles(env=self.redis.client_env)
+            + self.secrets.files(REDIS_PASSWORD.name, APP_UID)
+            + ContainerFiles(env=self.kafka.client_env)
         )
-        enabled = self.config.secrets.integrations & service.integrations
-        if Integration.STRIPE in enabled:
-            files += self.secrets.files("stripe-api-key", APP_UID)
-            files += self.secrets.files("stripe-webhook-secret", APP_UID)
-        smtp = self.config.secrets.smtp
-        if Integration.SMTP in enabled and smtp is not None:
-            files += self.secrets.files("smtp-password", APP_UID)
+        for integration in sorted(config.secrets.integrations & service.integrations):
+            for catalog_secret in SECRETS_BY_INTEGRATION[integration]:
+                files += self.secrets.files(catalog_secret.name, APP_UID)
+        smtp = config.secrets.smtp
+        if Integration.SMTP in config.secrets.integrations & service.integrations and smtp is not None:
             files += ContainerFiles(
                 env={
                     "SMTP_HOST": smtp.host,
@@ -197,18 +247,35 @@ class Platform(pulumi.ComponentResource):
         return files
 
 
-PUBLISHED_SCHEMES = {
-    "postgres": "postgresql://{host}:{port}/?sslmode=verify-full",
-    "redis": "rediss://{host}:{port}",
-    "kafka": "{host}:{port}",
-    "prometheus": "http://{host}:{port}",
-    "grafana": "http://{host}:{port}",
-    "jaeger": "http://{host}:{port}",
-    "kong": "http://{host}:{port}",
-}
-"""How a client addresses each published piece of infrastructure (Kafka: a bootstrap server)."""
+def docker_host(config: PlatformConfig, network: Network, loader_image: pulumi.Input[str]) -> Host:
+    """What every container of the stack shares on the Docker host."""
+    return Host(
+        network_name=network.network_name,
+        domain=network.domain,
+        loader_image=loader_image,
+        labels=platform_labels(config.project, config.stack, config.profile),
+        logging=config.logging,
+        restart=config.restart,
+        health=config.data.health,
+        protect_data=config.data.protect_data,
+    )
 
 
-def _local(address: IPv4Address) -> str:
-    """Where the Docker host reaches a port published on `address`."""
-    return "127.0.0.1" if address.is_unspecified else str(address)
+def published_urls(config: PlatformConfig) -> dict[str, str]:
+    """Every endpoint published on the Docker host, by name, as the host reaches it."""
+    urls = {item.name: item.published_url for item in config.infrastructure}
+    urls |= {service.name: service.published_url for service in config.services}
+    return {name: url for name, url in urls.items() if url is not None}
+
+
+def health_endpoints(config: PlatformConfig) -> list[dict[str, str]]:
+    """Health URL of every endpoint published on the host, for `make health` (from 127.0.0.1)."""
+    found = [
+        {"name": service.name, "health": f"{service.published_url}/health"}
+        for service in config.services
+        if service.published_url is not None
+    ]
+    kong = config.infra(KONG.name).published_url
+    if kong is not None:
+        found.append({"name": KONG.name, "health": f"{kong}/health"})
+    return found

@@ -116,11 +116,23 @@ class Change:
 
 
 @dataclass(frozen=True)
+class OutputChange:
+    """A stack output added, removed or changed (`pulumi preview` lists these under Outputs)."""
+
+    name: str
+    action: str
+    """add, remove or change."""
+    before: Any = None
+    after: Any = None
+
+
+@dataclass(frozen=True)
 class Diff:
     before: str
     """`project/stack` of the before render."""
     after: str
     changes: tuple[Change, ...] = field(default_factory=tuple)
+    outputs: tuple[OutputChange, ...] = field(default_factory=tuple)
 
     def of(self, action: str) -> list[Change]:
         return [c for c in self.changes if c.action == action]
@@ -132,9 +144,12 @@ class Diff:
         return grouped
 
     def summary(self) -> str:
-        if not self.changes:
+        if not self.changes and not self.outputs:
             return f"{self.before} → {self.after}: no changes"
-        return f"{self.before} → {self.after}: " + ", ".join(f"{len(self.of(a))} to {a}" for a in ACTIONS)
+        counts = [f"{len(self.of(a))} to {a}" for a in ACTIONS]
+        if self.outputs:
+            counts.append(f"{len(self.outputs)} output{'s' if len(self.outputs) != 1 else ''} changed")
+        return f"{self.before} → {self.after}: " + ", ".join(counts)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -142,6 +157,9 @@ class Diff:
             "after": self.after,
             "summary": {action: len(self.of(action)) for action in ACTIONS},
             "groups": {component: [c.to_json() for c in changes] for component, changes in self.groups().items()},
+            "outputs": [
+                {"name": o.name, "action": o.action, "before": o.before, "after": o.after} for o in self.outputs
+            ],
         }
 
 
@@ -221,7 +239,25 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Diff:
         for urn, r in old.items()
         if urn not in new
     ]
-    return Diff(before=_label(before), after=_label(after), changes=tuple(changes))
+    return Diff(
+        before=_label(before),
+        after=_label(after),
+        changes=tuple(changes),
+        outputs=output_changes(before.get("outputs") or {}, after.get("outputs") or {}),
+    )
+
+
+def output_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[OutputChange, ...]:
+    """Stack outputs added, removed or changed, by name. Values are as rendered (secrets show as `[secret]`)."""
+    found = []
+    for name in sorted(set(old) | set(new)):
+        if name not in old:
+            found.append(OutputChange(name, "add", after=new[name]))
+        elif name not in new:
+            found.append(OutputChange(name, "remove", before=old[name]))
+        elif old[name] != new[name]:
+            found.append(OutputChange(name, "change", before=old[name], after=new[name]))
+    return tuple(found)
 
 
 def _short_type(type_: str) -> str:
@@ -236,7 +272,19 @@ def format_markdown(result: Diff) -> str:
         for c in changes:
             keys = ", ".join(f"`{k}`" for k in c.keys) + (" (secret; inferred from the trigger)" if c.inferred else "")
             lines.append(f"| `{c.name}` ({_short_type(c.type)}) | {c.action} | {keys} |")
+    if result.outputs:
+        lines += ["", "### Stack outputs", "", "| output | action | before | after |", "| --- | --- | --- | --- |"]
+        for o in result.outputs:
+            lines.append(f"| `{o.name}` | {o.action} | {_shown(o.before)} | {_shown(o.after)} |")
     return "\n".join(lines) + "\n"
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A short value as code; a long one only as "(long value)": the table stays readable."""
+    if value is None:
+        return ""
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return f"`{text}`" if len(text) <= limit and "|" not in text and "\n" not in text else "(long value)"
 
 
 def format_json(result: Diff) -> str:

@@ -9,7 +9,7 @@ block in stack config. Names, ports and databases are exactly the seed deploymen
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -54,16 +54,28 @@ class CatalogInfrastructure:
     """A piece of shared infrastructure and the host port the seed publishes it on."""
 
     name: str
-    """Short name; its network alias and the key of its stack config block."""
+    """Short name: its network alias (`<name>` and `<name>.<network>`), the key of its stack config block, the
+    suffix of its container name and the subject of its certificate."""
     port: int
-    """Port inside the container."""
+    """The port clients on the platform network use, inside the container."""
     published_port: int
     """Host port from the seed's infrastructure table."""
     title: str
+    url: str
+    """How a client on the Docker host addresses the published port: a template of `{host}` and `{port}`."""
     tls: bool = False
     """Terminates or originates TLS, so it gets a CA-signed certificate of its own."""
     image: str | None = None
     """Pinned default image; `images.<name>` in stack config overrides it. Set when the piece is deployed."""
+    ports: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Its other listeners inside the container, by role (Kong's status API, Jaeger's OTLP receivers, ...)."""
+    published_from: str | None = None
+    """The role in `ports` the published host port maps to; None: `port`."""
+
+    @property
+    def published_target(self) -> int:
+        """The container port behind the published host port."""
+        return self.port if self.published_from is None else self.ports[self.published_from]
 
 
 _SEED_TABLE: tuple[CatalogService, ...] = (
@@ -146,16 +158,125 @@ SERVICES: tuple[CatalogService, ...] = tuple(
     for s in _SEED_TABLE
 )
 
-INFRASTRUCTURE: tuple[CatalogInfrastructure, ...] = (
-    CatalogInfrastructure("postgres", 5432, 40432, "PostgreSQL", tls=True, image="postgres:18.6-trixie"),
-    CatalogInfrastructure("redis", 6379, 40379, "Redis", tls=True, image="redis:8.10.2-alpine"),
-    # The host listener (29092, advertised as localhost:40092) is what the published port maps to.
-    CatalogInfrastructure("kafka", 9092, 40092, "Kafka", image="apache/kafka:4.3.1"),
-    CatalogInfrastructure("prometheus", 9090, 40090, "Prometheus", tls=True, image="prom/prometheus:v3.15.0"),
-    CatalogInfrastructure("grafana", 3000, 40300, "Grafana", image="grafana/grafana:12.4.12"),
-    CatalogInfrastructure("jaeger", 16686, 50686, "Jaeger UI", image="jaegertracing/jaeger:2.22.0"),
-    CatalogInfrastructure("kong", 8000, 40080, "Kong Gateway", tls=True, image="kong:3.9.1"),
+POSTGRES = CatalogInfrastructure(
+    "postgres",
+    5432,
+    40432,
+    "PostgreSQL",
+    "postgresql://{host}:{port}/?sslmode=verify-full",
+    tls=True,
+    image="postgres:18.6-trixie",
 )
+REDIS = CatalogInfrastructure(
+    "redis", 6379, 40379, "Redis", "rediss://{host}:{port}", tls=True, image="redis:8.10.2-alpine"
+)
+KAFKA = CatalogInfrastructure(
+    "kafka",
+    9092,
+    40092,
+    "Kafka",
+    # A bootstrap server, not a URL. The host listener (advertised as localhost:40092) is what it maps to:
+    # the internal listener advertises the network name, which the host cannot resolve.
+    "{host}:{port}",
+    image="apache/kafka:4.3.1",
+    ports=MappingProxyType({"host": 29092, "controller": 9093}),
+    published_from="host",
+)
+PROMETHEUS = CatalogInfrastructure(
+    "prometheus", 9090, 40090, "Prometheus", "http://{host}:{port}", tls=True, image="prom/prometheus:v3.15.0"
+)
+GRAFANA = CatalogInfrastructure(
+    "grafana", 3000, 40300, "Grafana", "http://{host}:{port}", image="grafana/grafana:12.4.12"
+)
+JAEGER = CatalogInfrastructure(
+    "jaeger",
+    16686,
+    50686,
+    "Jaeger UI",
+    "http://{host}:{port}",
+    image="jaegertracing/jaeger:2.22.0",
+    # `port` is the UI and query API (Grafana's datasource); services export traces to OTLP gRPC.
+    ports=MappingProxyType(
+        {"otlp-grpc": 4317, "otlp-http": 4318, "query-grpc": 16685, "health": 13133, "metrics": 8888}
+    ),
+)
+KONG = CatalogInfrastructure(
+    "kong",
+    8000,
+    40080,
+    "Kong Gateway",
+    "http://{host}:{port}",
+    tls=True,
+    image="kong:3.9.1",
+    # The read-only status API (/status, /metrics) Prometheus scrapes; the Admin API stays on loopback.
+    ports=MappingProxyType({"status": 8100, "admin": 8001}),
+)
+
+INFRASTRUCTURE: tuple[CatalogInfrastructure, ...] = (POSTGRES, REDIS, KAFKA, PROMETHEUS, GRAFANA, JAEGER, KONG)
+
+
+def integration_owner(integration: Integration) -> str:
+    """The one catalog service that talks to `integration`: its credentials, settings and webhooks go to it alone."""
+    (owner,) = (s.name for s in SERVICES if integration in s.integrations)
+    return owner
+
+
+@dataclass(frozen=True)
+class CatalogRoute:
+    """A public path prefix on the gateway and the service behind it."""
+
+    path: str
+    service: str
+    integration: Integration | None = None
+    """Routed only while this integration is switched on."""
+
+
+# Everything the public can reach. Adding a route is one line; its service then gets a Kong service and an
+# upstream of its own. Paths are prefixes and are passed on unchanged, so a service sees the client's path.
+ROUTES: tuple[CatalogRoute, ...] = (
+    # Backend-for-frontends of the two portals.
+    CatalogRoute("/admin", "admin-bff-service"),
+    CatalogRoute("/merchant", "merchant-bff-service"),
+    # The merchant payment API, served directly by the gateway service (prod: three replicas).
+    CatalogRoute("/api/v1/payments", "payment-gateway"),
+    # Stripe's event callbacks. Closed unless Stripe is configured: nothing could verify their signature.
+    CatalogRoute("/webhooks/stripe", integration_owner(Integration.STRIPE), Integration.STRIPE),
+)
+
+
+@dataclass(frozen=True)
+class CatalogExporter:
+    """A metrics exporter for a piece of infrastructure; Prometheus scrapes it, nothing else reaches it."""
+
+    name: str
+    """Container `payment-<name>`, DNS name `<name>`, scrape job `<name>`."""
+    port: int
+    image: str
+    target: str
+    """What it exports: an infrastructure name, or `containers` (cAdvisor)."""
+    title: str
+
+    @property
+    def address(self) -> str:
+        """`<name>:<port>`: where Prometheus scrapes it on the platform network."""
+        return f"{self.name}:{self.port}"
+
+
+POSTGRES_EXPORTER = CatalogExporter(
+    "postgres-exporter",
+    9187,
+    "quay.io/prometheuscommunity/postgres-exporter:v0.20.1",
+    POSTGRES.name,
+    "PostgreSQL exporter",
+)
+REDIS_EXPORTER = CatalogExporter(
+    "redis-exporter", 9121, "oliver006/redis_exporter:v1.91.1-alpine", REDIS.name, "Redis exporter"
+)
+KAFKA_EXPORTER = CatalogExporter(
+    "kafka-exporter", 9308, "danielqsj/kafka-exporter:v1.9.0", KAFKA.name, "Kafka exporter"
+)
+CADVISOR = CatalogExporter("cadvisor", 8080, "ghcr.io/google/cadvisor:v0.60.6", "containers", "cAdvisor")
+EXPORTERS: tuple[CatalogExporter, ...] = (POSTGRES_EXPORTER, REDIS_EXPORTER, KAFKA_EXPORTER, CADVISOR)
 
 
 class SecretKind(StrEnum):
@@ -163,6 +284,10 @@ class SecretKind(StrEnum):
     """Generated with pulumi-random unless set in config; rotates with `rotation.<name>`."""
     EXTERNAL = "external"
     """Issued by a third party (Stripe, the mail provider); optional, set in config only."""
+
+
+SERVICES_CONSUMER = "services"
+"""In `CatalogSecret.consumers`: every application service."""
 
 
 @dataclass(frozen=True)
@@ -176,44 +301,89 @@ class CatalogSecret:
     variable: str | None = None
     """The variable a service container reads it from (`<variable>`, or `<variable>_FILE` naming its file); None
     for secrets only infrastructure reads, always as files."""
+    consumers: tuple[str, ...] = ()
+    """The containers given it: infrastructure and exporter names, a service name, or `services` (every one)."""
 
 
 GENERATED_LENGTH = 40  # 62 symbols, about 238 bits
 JWT_LENGTH = 64  # HMAC-SHA256 keys should be at least 256 bits; 64 symbols give about 381
 
-EXTERNAL_SECRETS: tuple[CatalogSecret, ...] = (
-    CatalogSecret("stripe-api-key", SecretKind.EXTERNAL, integration=Integration.STRIPE, variable="STRIPE_API_KEY"),
-    CatalogSecret(
-        "stripe-webhook-secret", SecretKind.EXTERNAL, integration=Integration.STRIPE, variable="STRIPE_WEBHOOK_SECRET"
-    ),
-    CatalogSecret("smtp-password", SecretKind.EXTERNAL, integration=Integration.SMTP, variable="SMTP_PASSWORD"),
+POSTGRES_SUPERUSER_PASSWORD = CatalogSecret(
+    "postgres-superuser-password", SecretKind.GENERATED, GENERATED_LENGTH, consumers=(POSTGRES.name,)
 )
+REDIS_PASSWORD = CatalogSecret(
+    "redis-password",
+    SecretKind.GENERATED,
+    GENERATED_LENGTH,
+    variable="REDIS_PASSWORD",
+    consumers=(REDIS.name, REDIS_EXPORTER.name, SERVICES_CONSUMER),
+)
+JWT_SECRET = CatalogSecret(
+    "jwt-secret", SecretKind.GENERATED, JWT_LENGTH, variable="JWT_SECRET", consumers=(SERVICES_CONSUMER,)
+)
+GRAFANA_ADMIN_PASSWORD = CatalogSecret(
+    "grafana-admin-password", SecretKind.GENERATED, GENERATED_LENGTH, consumers=(GRAFANA.name,)
+)
+POSTGRES_EXPORTER_PASSWORD = CatalogSecret(
+    "postgres-exporter-password",
+    SecretKind.GENERATED,
+    GENERATED_LENGTH,
+    consumers=(POSTGRES.name, POSTGRES_EXPORTER.name),
+)
+STRIPE_API_KEY = CatalogSecret(
+    "stripe-api-key",
+    SecretKind.EXTERNAL,
+    integration=Integration.STRIPE,
+    variable="STRIPE_API_KEY",
+    consumers=(integration_owner(Integration.STRIPE),),
+)
+STRIPE_WEBHOOK_SECRET = CatalogSecret(
+    "stripe-webhook-secret",
+    SecretKind.EXTERNAL,
+    integration=Integration.STRIPE,
+    variable="STRIPE_WEBHOOK_SECRET",
+    consumers=(integration_owner(Integration.STRIPE),),
+)
+SMTP_PASSWORD = CatalogSecret(
+    "smtp-password",
+    SecretKind.EXTERNAL,
+    integration=Integration.SMTP,
+    variable="SMTP_PASSWORD",
+    consumers=(integration_owner(Integration.SMTP),),
+)
+EXTERNAL_SECRETS: tuple[CatalogSecret, ...] = (STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET, SMTP_PASSWORD)
+SECRETS_BY_INTEGRATION: Mapping[Integration, tuple[CatalogSecret, ...]] = MappingProxyType(
+    {i: tuple(s for s in EXTERNAL_SECRETS if s.integration is i) for i in Integration}
+)
+"""The credentials of each integration, which its owner (`integration_owner`) alone is given."""
 
 DB_PASSWORD_VARIABLE = "DB_PASSWORD"
 """Each service's own database password: `db-password-<service>`."""
 
 SHARED_SECRETS: tuple[CatalogSecret, ...] = (
-    CatalogSecret("redis-password", SecretKind.GENERATED, GENERATED_LENGTH, variable="REDIS_PASSWORD"),
-    CatalogSecret("jwt-secret", SecretKind.GENERATED, JWT_LENGTH, variable="JWT_SECRET"),
-    CatalogSecret("grafana-admin-password", SecretKind.GENERATED, GENERATED_LENGTH),
-    CatalogSecret("postgres-exporter-password", SecretKind.GENERATED, GENERATED_LENGTH),
+    REDIS_PASSWORD,
+    JWT_SECRET,
+    GRAFANA_ADMIN_PASSWORD,
+    POSTGRES_EXPORTER_PASSWORD,
     *EXTERNAL_SECRETS,
 )
 """The secrets there is one of, whatever the services (besides the PostgreSQL superuser's)."""
 
 
+def db_password(service: str) -> CatalogSecret:
+    """`db-password-<service>`: the service's own database role's password; PostgreSQL holds it too."""
+    return CatalogSecret(
+        db_password_secret(service),
+        SecretKind.GENERATED,
+        GENERATED_LENGTH,
+        variable=DB_PASSWORD_VARIABLE,
+        consumers=(POSTGRES.name, service),
+    )
+
+
 def platform_secrets(service_names: Iterable[str]) -> tuple[CatalogSecret, ...]:
     """Every named secret of a platform running `service_names`: one database password per service."""
-    return (
-        CatalogSecret("postgres-superuser-password", SecretKind.GENERATED, GENERATED_LENGTH),
-        *(
-            CatalogSecret(
-                db_password_secret(name), SecretKind.GENERATED, GENERATED_LENGTH, variable=DB_PASSWORD_VARIABLE
-            )
-            for name in service_names
-        ),
-        *SHARED_SECRETS,
-    )
+    return (POSTGRES_SUPERUSER_PASSWORD, *(db_password(name) for name in service_names), *SHARED_SECRETS)
 
 
 SECRET_VARIABLES: frozenset[str] = frozenset(
@@ -260,32 +430,6 @@ TOPICS: tuple[CatalogTopic, ...] = (
     CatalogTopic("notification.events", "notifications to send to merchants and users"),
 )
 
-
-@dataclass(frozen=True)
-class CatalogExporter:
-    """A metrics exporter for a piece of infrastructure; Prometheus scrapes it, nothing else reaches it."""
-
-    name: str
-    """Container `payment-<name>`, DNS name `<name>`, scrape job `<name>`."""
-    port: int
-    image: str
-    target: str
-    """What it exports: an infrastructure name, or `containers` (cAdvisor)."""
-    title: str
-
-
-EXPORTERS: tuple[CatalogExporter, ...] = (
-    CatalogExporter(
-        "postgres-exporter",
-        9187,
-        "quay.io/prometheuscommunity/postgres-exporter:v0.20.1",
-        "postgres",
-        "PostgreSQL exporter",
-    ),
-    CatalogExporter("redis-exporter", 9121, "oliver006/redis_exporter:v1.91.1-alpine", "redis", "Redis exporter"),
-    CatalogExporter("kafka-exporter", 9308, "danielqsj/kafka-exporter:v1.9.0", "kafka", "Kafka exporter"),
-    CatalogExporter("cadvisor", 8080, "ghcr.io/google/cadvisor:v0.60.6", "containers", "cAdvisor"),
-)
 
 PINNED_IMAGES: Mapping[str, str] = MappingProxyType(
     {

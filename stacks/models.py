@@ -24,6 +24,16 @@ from stacks.catalog import Integration, SecretKind, Tier
 from stacks.units import ByteSize, Cpus
 
 ProfileName = Literal["dev", "prod"]
+SERVICE_URL = "https://{host}:{port}"
+
+
+def dns_name(name: str, domain: str) -> str:
+    """The fully qualified name of container alias `name` on the platform network `domain`
+    (`order-service.payment-network`): what the seed's URLs use and every certificate carries."""
+    return f"{name}.{domain}"
+
+
+"""Every service speaks HTTPS with mutual TLS on its own port, on the network and where it is published."""
 RestartPolicyName = Literal["on-failure", "unless-stopped"]
 SecretDelivery = Literal["files", "env"]
 CaOverlap = Literal["none", "next", "previous"]
@@ -262,6 +272,14 @@ class Publish(Model):
     enabled: bool
     address: IPv4Address
 
+    def url(self, template: str, port: int) -> str | None:
+        """The one way to write where the Docker host reaches a published port: `template` (`{host}`, `{port}`)
+        filled in, `0.0.0.0` (every address) read as 127.0.0.1; None when the port is not published."""
+        if not self.enabled:
+            return None
+        host = "127.0.0.1" if self.address.is_unspecified else str(self.address)
+        return template.format(host=host, port=port)
+
 
 class Workload(Model):
     """Resolved sizing and exposure of one container group."""
@@ -408,6 +426,28 @@ class Service(Model):
     image: ServiceImage
     healthcheck: tuple[str, ...] | None = None
     """Custom Docker healthcheck test; None means the default mTLS GET /health."""
+    domain: str
+    """The platform network's name: its DNS domain."""
+
+    @property
+    def dns_name(self) -> str:
+        """`order-service.payment-network`: the name in its certificate, and what callers address."""
+        return dns_name(self.name, self.domain)
+
+    @property
+    def url(self) -> str:
+        """How services and Kong call it: HTTPS with mutual TLS on its port."""
+        return f"https://{self.dns_name}:{self.port}"
+
+    @property
+    def published_url(self) -> str | None:
+        """Where the Docker host reaches it; None when unpublished or replicated (replicas share no host port)."""
+        return self.workload.publish.url(SERVICE_URL, self.port) if self.replicas == 1 else None
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """`<container>:<port>` of each replica: what Kong balances over and Prometheus scrapes."""
+        return tuple(f"{name}:{self.port}" for name in self.container_names)
 
     @property
     def url_variable(self) -> str:
@@ -423,16 +463,54 @@ class Service(Model):
 
 
 class Infrastructure(Model):
+    """A piece of shared infrastructure, resolved: the catalog entry (`stacks.catalog.CatalogInfrastructure`) with
+    the stack's image, sizing and exposure."""
+
     name: str
+    """Its network alias, config key and certificate subject."""
     port: int
+    """What clients on the platform network connect to."""
+    ports: Mapping[str, int] = Field(default_factory=dict)
+    """Its other listeners inside the container, by role."""
     published_port: int
+    published_from: str | None = None
+    """The role in `ports` behind the published port; None: `port`."""
+    url: str
+    """Template (`{host}`, `{port}`) of how the Docker host addresses the published port."""
     title: str
+    tls: bool
+    """It holds a certificate of the platform CA."""
     image: str | None
     workload: Workload
+    domain: str
+    """The platform network's name: its DNS domain."""
 
     @property
     def container_name(self) -> str:
         return f"payment-{self.name}"
+
+    @property
+    def dns_name(self) -> str:
+        """`kafka.payment-network`: what peers address, and the name in its certificate."""
+        return dns_name(self.name, self.domain)
+
+    def target(self, role: str | None = None) -> str:
+        """`<alias>:<port>` of its main listener, or of the listener `role`: a scrape target."""
+        return f"{self.name}:{self.port if role is None else self.ports[role]}"
+
+    def address(self, role: str | None = None) -> str:
+        """`<dns name>:<port>` of its main listener, or of the listener `role`."""
+        return f"{self.dns_name}:{self.port if role is None else self.ports[role]}"
+
+    @property
+    def published_target(self) -> int:
+        """The container port the published host port maps to."""
+        return self.port if self.published_from is None else self.ports[self.published_from]
+
+    @property
+    def published_url(self) -> str | None:
+        """Where the Docker host reaches it (`http://127.0.0.1:40090`); None when unpublished."""
+        return self.workload.publish.url(self.url, self.published_port)
 
 
 class Topic(Model):

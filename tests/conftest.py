@@ -13,9 +13,13 @@ from typing import Any, NoReturn
 
 import pytest
 
-from components.docker.containers import STAGE
+from components.docker.containers import STAGE, Host
+from components.docker.labels import platform_labels
+from components.network import Network, NetworkArgs
+from components.platform import docker_host as platform_host
 from plan import PROJECT_DIR, Project, Render, render
 from plan.stackfile import build
+from stacks.catalog import LOADER_IMAGE
 from stacks.models import PlatformConfig
 from stacks.resolve import resolve
 
@@ -103,6 +107,14 @@ def stack_config(stack: str, **values: Any) -> PlatformConfig:
     raw = {key[len(prefix) :]: value for key, value in build(project, stack).values.items() if key.startswith(prefix)}
     raw.update(values)
     return resolve(raw, project=project.name, stack=stack, secret_keys={"secrets"} if "secrets" in raw else set())
+
+
+def docker_host(config: PlatformConfig) -> Host:
+    """The Docker host of a component test's program, as `Platform` builds it: the network and the shared defaults.
+    Call it inside the program (it creates the network)."""
+    labels = platform_labels(config.project, config.stack, config.profile)
+    network = Network("payment-network", NetworkArgs(config=config.network, labels=labels))
+    return platform_host(config, network, LOADER_IMAGE)
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.catalog import INFRASTRUCTURE, SERVICES, Tier
+from stacks.catalog import INFRASTRUCTURE, PINNED_IMAGES, SERVICES, Tier
 from tests.conftest import IN_CI
 
 # The seed's "服务端口映射" table, row by row (service, internal port, database), as the issue lists it.
@@ -78,3 +78,14 @@ def test_catalog_matches_the_seed_file_itself() -> None:
         "Kong Gateway": "40080",
     }
     assert {i.title: str(i.published_port) for i in INFRASTRUCTURE} == infra
+
+
+def test_every_image_the_platform_runs_states_its_contract() -> None:
+    """tests/images checks each local build against its component's contract and skips an image without one: a
+    contract lost (a module moved out of the search) would silently check nothing."""
+    from components.docker.image_contract import all_contracts  # noqa: PLC0415 (components load Pulumi)
+
+    contracts = all_contracts()
+    assert set(contracts) == set(PINNED_IMAGES)
+    for role, contract in contracts.items():
+        assert contract.stands_for == PINNED_IMAGES[role], role

@@ -19,10 +19,9 @@ import pulumi_docker as docker
 import pytest
 
 from components.data.postgres import pg_hba
-from components.docker.containers import Host, docker_cpus
+from components.docker.containers import docker_cpus
 from components.docker.hardening import exception
 from components.docker.labels import platform_labels
-from components.network import Network, NetworkArgs
 from components.observability import metrics
 from components.observability.exporters import (
     CADVISOR,
@@ -48,9 +47,9 @@ from components.pki import CA_FILE, Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import SECRET, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from stacks.catalog import EXPORTERS, LOADER_IMAGE, MONITORING_ROLE, PINNED_IMAGES
+from stacks.catalog import EXPORTERS, MONITORING_ROLE, PINNED_IMAGES, POSTGRES_EXPORTER_PASSWORD, REDIS_PASSWORD
 from stacks.models import PlatformConfig
-from tests.conftest import rendered, stack_config
+from tests.conftest import docker_host, rendered, stack_config
 from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
@@ -58,6 +57,8 @@ IMAGE = "docker:index/remoteImage:RemoteImage"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 STORES = ("postgres", "redis", "kafka")
 CANARY = 'CANARY "pass" \\ word {json} 0123456789'
+KAFKA_BOOTSTRAP = "kafka.payment-network:9092"
+"""`Kafka.bootstrap_servers`, what Platform hands the exporters (checked against the full render below)."""
 
 PENDING = [item for item in ("user", "host_mounts") if exception(f"payment-{CADVISOR}", item) is None]
 pending_cadvisor_exception = pytest.mark.skipif(
@@ -86,7 +87,7 @@ def test_every_catalog_exporter_has_a_setup_and_a_metric_registry() -> None:
 
 
 def test_postgres_exporter_connects_as_the_monitoring_role_over_verified_tls() -> None:
-    env = postgres_exporter_environment("payment-network", 5432)
+    env = postgres_exporter_environment(stack_config("dev").infra("postgres"))
     assert env == {
         "DATA_SOURCE_URI": (
             "postgres.payment-network:5432/postgres?sslmode=verify-full&sslrootcert=/app/certs/ca/ca-cert.pem"
@@ -106,7 +107,7 @@ def test_pg_hba_admits_the_exporter_exactly_as_it_connects() -> None:
 
 
 def test_redis_exporter_speaks_tls_verified_against_the_ca_with_a_password_file() -> None:
-    assert redis_exporter_environment("payment-network") == {
+    assert redis_exporter_environment(stack_config("dev").infra("redis")) == {
         "REDIS_ADDR": "rediss://redis.payment-network:6379",
         "REDIS_PASSWORD_FILE": "/run/secrets/redis-exporter-passwords.json",
         "REDIS_EXPORTER_TLS_CA_CERT_FILE": "/app/certs/ca/ca-cert.pem",
@@ -115,15 +116,15 @@ def test_redis_exporter_speaks_tls_verified_against_the_ca_with_a_password_file(
 
 
 def test_redis_password_file_maps_the_scraped_address_to_the_password() -> None:
-    address = redis_address("payment-network")
+    address = redis_address(stack_config("dev").infra("redis"))
     # redis_exporter looks the password up by the URI it dials (url.Parse(...).String(), which leaves this
     # address unchanged), so the key must be REDIS_ADDR exactly, and any password must survive JSON.
     assert json.loads(redis_password_map(address, CANARY)) == {address: CANARY}
-    assert address == redis_exporter_environment("payment-network")["REDIS_ADDR"]
+    assert address == redis_exporter_environment(stack_config("dev").infra("redis"))["REDIS_ADDR"]
 
 
 def test_kafka_exporter_reads_the_internal_listener_at_a_protocol_level_kafka_4_accepts() -> None:
-    assert kafka_exporter_command("payment-network") == [
+    assert kafka_exporter_command(KAFKA_BOOTSTRAP) == [
         "--kafka.server=kafka.payment-network:9092",
         "--kafka.version=3.9.0",
     ]
@@ -218,16 +219,23 @@ def observability(config: PlatformConfig) -> Render:
     """Network, PKI, secrets and the exporters as the platform wires them, with stand-ins for the stores."""
 
     def program() -> None:
-        network = Network("payment-network", NetworkArgs(config=config.network, labels=platform_labels(config)))
+        host = docker_host(config)
         pki = Pki("payment-pki", PkiArgs(config=config.pki, domain=config.network.name))
         secrets = Secrets("payment-secrets", SecretsArgs(config=config.secrets))
         stores = [docker.Container(f"store-{store}", image="stand-in:1") for store in STORES]
         exporters = Exporters(
             "payment-exporters",
             ExportersArgs(
-                config=config,
-                host=Host(network=network, loader_image=LOADER_IMAGE),
-                secrets=secrets,
+                postgres=config.infra("postgres"),
+                redis=config.infra("redis"),
+                kafka_bootstrap=KAFKA_BOOTSTRAP,
+                images=config.images,
+                workload=config.observability.exporter,
+                scrape_interval_seconds=config.observability.scrape_interval_seconds,
+                docker_data_root=config.docker_data_root,
+                host=host,
+                monitoring_password=secrets.values[POSTGRES_EXPORTER_PASSWORD.name],
+                redis_password=secrets.values[REDIS_PASSWORD.name],
                 trust_bundle=pki.trust_bundle,
                 stores=stores,
             ),
@@ -282,7 +290,7 @@ def test_users_commands_and_healthchecks(stack: str) -> None:
     expected = {
         POSTGRES_EXPORTER: ("65534:65534", None, http_healthcheck(9187, "/")),
         REDIS_EXPORTER: ("59000:59000", None, http_healthcheck(9121, "/health")),
-        KAFKA_EXPORTER: ("65534:65534", kafka_exporter_command("payment-network"), http_healthcheck(9308, "/healthz")),
+        KAFKA_EXPORTER: ("65534:65534", kafka_exporter_command(KAFKA_BOOTSTRAP), http_healthcheck(9308, "/healthz")),
         CADVISOR: (
             "0:0",
             cadvisor_command(config.observability.scrape_interval_seconds),
@@ -319,7 +327,9 @@ def test_hardened_and_sized_by_the_exporter_profile(stack: str) -> None:
         ), exporter.name
         assert inputs["memorySwap"] == inputs["memory"], f"{exporter.name}: no swap"
         assert (inputs["restart"], inputs.get("maxRetryCount")) == ("unless-stopped", None), exporter.name
-        assert {label["label"]: label["value"] for label in inputs["labels"]} == platform_labels(config)
+        assert {label["label"]: label["value"] for label in inputs["labels"]} == platform_labels(
+            config.project, config.stack, config.profile
+        )
 
 
 @pending_cadvisor_exception
@@ -378,10 +388,10 @@ def test_the_files_carry_the_platform_passwords(stack: str) -> None:
     )
     redis = built(stack).uploads(REDIS_EXPORTER, revealed=True)
     assert json.loads(redis[REDIS_PASSWORD_MAP]["content"]) == {
-        redis_address("payment-network"): built(stack).password("redis-password")
+        redis_address(stack_config("dev").infra("redis")): built(stack).password("redis-password")
     }
-    assert built(stack).env(POSTGRES_EXPORTER) == postgres_exporter_environment("payment-network", 5432)
-    assert built(stack).env(REDIS_EXPORTER) == redis_exporter_environment("payment-network")
+    assert built(stack).env(POSTGRES_EXPORTER) == postgres_exporter_environment(stack_config("dev").infra("postgres"))
+    assert built(stack).env(REDIS_EXPORTER) == redis_exporter_environment(stack_config("dev").infra("redis"))
 
 
 @pending_cadvisor_exception
@@ -406,3 +416,8 @@ def test_no_secret_in_env_command_healthcheck_or_labels(stack: str) -> None:
                 assert leak not in visible, f"{resource.name}: {leak!r} in {visible}"
             checked += 1
     assert checked >= 2 * (len(EXPORTERS) + 2)
+
+
+def test_the_platform_points_kafka_exporter_at_the_broker_s_internal_listener(dev: Render) -> None:
+    exporter = dev.get(CONTAINER, f"payment-exporters-{KAFKA_EXPORTER}-container")
+    assert exporter.inputs["command"] == kafka_exporter_command(KAFKA_BOOTSTRAP)

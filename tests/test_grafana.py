@@ -21,9 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.docker.containers import Host, files_volume_name
-from components.docker.labels import platform_labels
-from components.network import Network, NetworkArgs
+from components.docker.containers import files_volume_name
 from components.observability import metrics
 from components.observability.grafana import (
     DASHBOARDS_DIR,
@@ -38,11 +36,16 @@ from components.observability.grafana import (
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import SECRET, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from stacks.catalog import INFRASTRUCTURE, LOADER_IMAGE
+from stacks.catalog import GRAFANA_ADMIN_PASSWORD, INFRASTRUCTURE
 from stacks.models import PlatformConfig
-from tests.conftest import require_tool, stack_config
+from tests.conftest import docker_host, require_tool, stack_config
 from tests.conftest import uploads as container_uploads
 from tests.test_hardening import departures
+
+PROMETHEUS_URL = "http://prometheus.payment-network:9090"
+"""`Prometheus.url`, what Platform hands Grafana (`test_the_platform_hands_grafana_its_siblings_urls`)."""
+JAEGER_URL = "http://jaeger.payment-network:16686"
+"""`Jaeger.query_url`."""
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -270,7 +273,7 @@ def _datasource_refs(value: Any) -> Iterator[Any]:
 
 
 def test_every_datasource_a_dashboard_names_is_provisioned() -> None:
-    provisioned = {(d["type"], d["uid"]) for d in datasources()["datasources"]}
+    provisioned = {(d["type"], d["uid"]) for d in datasources(PROMETHEUS_URL, JAEGER_URL)["datasources"]}
     for name, dashboard in dashboards().items():
         refs = list(_datasource_refs(dashboard))
         assert refs, name
@@ -309,8 +312,8 @@ def test_every_query_is_valid_promql(tmp_path: Path) -> None:
 
 
 def test_datasources_prometheus_by_default_and_jaeger() -> None:
-    document = yaml.safe_load(render_yaml(datasources(), "datasources"))
-    assert document == datasources()
+    document = yaml.safe_load(render_yaml(datasources(PROMETHEUS_URL, JAEGER_URL), "datasources"))
+    assert document == datasources(PROMETHEUS_URL, JAEGER_URL)
     assert document["apiVersion"] == 1 and set(document) == {"apiVersion", "datasources"}
     by_uid = {d["uid"]: d for d in document["datasources"]}
     assert set(by_uid) == {"prometheus", "jaeger"}
@@ -320,8 +323,9 @@ def test_datasources_prometheus_by_default_and_jaeger() -> None:
     assert [d["uid"] for d in document["datasources"] if d["isDefault"]] == ["prometheus"]
     assert all(d["access"] == "proxy" and d["editable"] is False for d in document["datasources"])
     assert prometheus["jsonData"]["timeInterval"] == "15s"
-    assert datasources("other-net", 30)["datasources"][0]["url"] == "http://prometheus.other-net:9090"
-    assert datasources("other-net", 30)["datasources"][0]["jsonData"]["timeInterval"] == "30s"
+    other = datasources("http://prometheus.other-net:9090", "http://jaeger.other-net:16686", 30)["datasources"]
+    assert [d["url"] for d in other] == ["http://prometheus.other-net:9090", "http://jaeger.other-net:16686"]
+    assert other[0]["jsonData"]["timeInterval"] == "30s"
 
 
 def test_dashboard_provider_reads_the_folder_and_refuses_ui_edits() -> None:
@@ -358,11 +362,18 @@ def platform(config: PlatformConfig) -> Render:
     """Network, secrets and Grafana, as the platform wires them."""
 
     def program() -> None:
-        network = Network("payment-network", NetworkArgs(config=config.network, labels=platform_labels(config)))
+        host = docker_host(config)
         secrets = Secrets("payment-secrets", SecretsArgs(config=config.secrets))
         Grafana(
             "payment-grafana",
-            GrafanaArgs(config=config, host=Host(network=network, loader_image=LOADER_IMAGE), secrets=secrets),
+            GrafanaArgs(
+                infra=config.infra("grafana"),
+                observability=config.observability,
+                prometheus_url=PROMETHEUS_URL,
+                jaeger_url=JAEGER_URL,
+                host=host,
+                admin_password=secrets.values[GRAFANA_ADMIN_PASSWORD.name],
+            ),
         )
 
     return run_program(program, config.project, config.stack)
@@ -476,7 +487,7 @@ def test_provisioning_and_dashboards_are_the_repositorys(stack: str) -> None:
     datasource_file = uploads[f"{provisioning}/datasources/payment-platform.yaml"]
     provider_file = uploads[f"{provisioning}/dashboards/payment-platform.yaml"]
     assert yaml.safe_load(datasource_file["content"]) == datasources(
-        "payment-network", b.config.observability.scrape_interval_seconds
+        PROMETHEUS_URL, JAEGER_URL, b.config.observability.scrape_interval_seconds
     )
     provider = yaml.safe_load(provider_file["content"])
     folder = provider["providers"][0]["options"]["path"]
@@ -520,3 +531,10 @@ def test_data_volume_is_retained_everywhere_and_protected_in_prod() -> None:
         env = b.env()
         assert env["GF_PATHS_DATA"] == "/var/lib/grafana"
         assert env["GF_PATHS_PLUGINS"].startswith("/var/lib/grafana/")  # writable: the root filesystem is not
+
+
+def test_the_platform_hands_grafana_its_siblings_urls(dev: Render) -> None:
+    """The whole platform wires the datasources to the URLs the Prometheus and Jaeger components answer on."""
+    found = {u["file"]: u for u in container_uploads(dev, "payment-grafana-container")}
+    document = yaml.safe_load(found[GrafanaPaths().datasources]["content"])
+    assert [d["url"] for d in document["datasources"]] == [PROMETHEUS_URL, JAEGER_URL]

@@ -16,10 +16,8 @@ import pulumi
 import pytest
 import yaml
 
-from components.app.services import OTLP_ENDPOINT
-from components.docker.containers import Host, docker_cpus
+from components.docker.containers import docker_cpus
 from components.docker.labels import platform_labels
-from components.network import Network, NetworkArgs
 from components.observability.jaeger import (
     CONFIG_PATH,
     HEALTH_PORT,
@@ -37,10 +35,10 @@ from components.observability.jaeger import (
 )
 from plan.engine import SECRET, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from stacks.catalog import INFRASTRUCTURE, LOADER_IMAGE
+from stacks.catalog import INFRASTRUCTURE
 from stacks.models import PlatformConfig
 from stacks.units import ByteSize
-from tests.conftest import stack_config
+from tests.conftest import docker_host, stack_config
 from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
@@ -84,10 +82,13 @@ def test_otlp_query_and_metrics_listen_on_the_network_health_and_query_grpc_on_l
     }
 
 
-def test_services_export_to_the_otlp_grpc_receiver() -> None:
-    # components/services.py sends every service's traces here; the receiver must be that port.
-    assert OTLP_ENDPOINT.endswith(f":{OTLP_GRPC_PORT}")
+def test_services_export_to_the_otlp_grpc_receiver(dev: Render) -> None:
+    # Every service's traces go to Jaeger's output `otlp_grpc_endpoint`; the receiver must listen on that port.
     assert parsed()["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"].endswith(f":{OTLP_GRPC_PORT}")
+    for container in dev.by_type(CONTAINER):
+        env = dict(str(item).split("=", 1) for item in container.inputs.get("envs") or [] if "=" in str(item))
+        if "SERVICE_NAME" in env:
+            assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://jaeger.payment-network:{OTLP_GRPC_PORT}"
 
 
 def test_the_ui_port_is_the_catalog_port_grafana_and_the_profile_use() -> None:
@@ -167,10 +168,7 @@ class Built:
 
 def tracing(config: PlatformConfig) -> Render:
     def program() -> None:
-        network = Network("payment-network", NetworkArgs(config=config.network, labels=platform_labels(config)))
-        jaeger = Jaeger(
-            "payment-jaeger", JaegerArgs(config=config, host=Host(network=network, loader_image=LOADER_IMAGE))
-        )
+        jaeger = Jaeger("payment-jaeger", JaegerArgs(infra=config.infra("jaeger"), host=docker_host(config)))
         pulumi.export("otlpGrpcEndpoint", jaeger.otlp_grpc_endpoint)
         pulumi.export("otlpHttpEndpoint", jaeger.otlp_http_endpoint)
         pulumi.export("queryUrl", jaeger.query_url)
@@ -218,7 +216,7 @@ def test_the_ui_is_published_on_loopback_in_dev_and_not_at_all_in_prod() -> None
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_endpoints_services_and_grafana_use(stack: str) -> None:
     outputs = built(stack).render.outputs
-    assert outputs["otlpGrpcEndpoint"] == OTLP_ENDPOINT.format(domain="payment-network")
+    assert outputs["otlpGrpcEndpoint"] == f"http://jaeger.payment-network:{OTLP_GRPC_PORT}"
     assert outputs["otlpHttpEndpoint"] == f"http://jaeger.payment-network:{OTLP_HTTP_PORT}"
     assert outputs["queryUrl"] == f"http://jaeger.payment-network:{QUERY_HTTP_PORT}"
 
@@ -264,7 +262,9 @@ def test_limits_logs_restart_and_labels(stack: str) -> None:
     assert inputs["cpus"] == docker_cpus(workload.limits.cpus)
     assert (inputs["logDriver"], inputs["logOpts"]) == ("json-file", {"max-size": "10m", "max-file": "3"})
     assert (inputs["restart"], inputs.get("maxRetryCount")) == ("unless-stopped", None)
-    assert {label["label"]: label["value"] for label in inputs["labels"]} == platform_labels(config)
+    assert {label["label"]: label["value"] for label in inputs["labels"]} == platform_labels(
+        config.project, config.stack, config.profile
+    )
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

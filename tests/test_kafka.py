@@ -37,16 +37,13 @@ from components.data.kafka import (
     property_env,
     start_script,
 )
-from components.docker.containers import Host
-from components.docker.labels import platform_labels
 from components.docker.startup import WRAPPER_PATH
-from components.network import Network, NetworkArgs
 from plan import Render
 from plan.engine import run_program
 from plan.simulate import image_id
-from stacks.catalog import LOADER_IMAGE, TOPICS
+from stacks.catalog import TOPICS
 from stacks.models import PlatformConfig, Topic
-from tests.conftest import stack_config
+from tests.conftest import docker_host, stack_config
 from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
@@ -70,7 +67,7 @@ def image_property(env_name: str) -> str:
 
 def properties(config: PlatformConfig) -> dict[str, str]:
     """What the broker sees: the environment as the image turns it into server.properties."""
-    env = kafka_environment(config)
+    env = kafka_environment(config.infra("kafka"), cluster_id(config.project, config.stack))
     return {image_property(k): v for k, v in env.items() if k.startswith("KAFKA_") and k != "KAFKA_HEAP_OPTS"}
 
 
@@ -121,7 +118,7 @@ def test_dev_broker_is_a_single_kraft_node_with_a_host_listener() -> None:
         "share.coordinator.state.topic.min.isr",
     ):
         assert props[name] == "1", name
-    env = kafka_environment(config)
+    env = kafka_environment(config.infra("kafka"), cluster_id(config.project, config.stack))
     assert env["CLUSTER_ID"] == cluster_id("payment-platform", "dev")
     assert env["KAFKA_HEAP_OPTS"] == "-Xms512m -Xmx512m"  # half of the 1G dev limit
 
@@ -132,9 +129,14 @@ def test_prod_broker_has_no_host_listener() -> None:
     assert props["listeners"] == "INTERNAL://:9092,CONTROLLER://:9093"
     assert props["advertised.listeners"] == "INTERNAL://kafka.payment-network:9092"
     assert "HOST" not in props["listener.security.protocol.map"]
-    assert "40092" not in json.dumps(kafka_environment(config))
-    assert kafka_environment(config)["KAFKA_HEAP_OPTS"] == "-Xms2048m -Xmx2048m"
-    assert kafka_environment(config)["CLUSTER_ID"] != cluster_id("payment-platform", "dev")
+    assert "40092" not in json.dumps(kafka_environment(config.infra("kafka"), cluster_id(config.project, config.stack)))
+    assert (
+        kafka_environment(config.infra("kafka"), cluster_id(config.project, config.stack))["KAFKA_HEAP_OPTS"]
+        == "-Xms2048m -Xmx2048m"
+    )
+    assert kafka_environment(config.infra("kafka"), cluster_id(config.project, config.stack))[
+        "CLUSTER_ID"
+    ] != cluster_id("payment-platform", "dev")
 
 
 def test_the_host_listener_follows_publish_settings() -> None:
@@ -525,9 +527,16 @@ def test_the_real_paths_are_the_images() -> None:
 
 def build(config: PlatformConfig) -> Render:
     def program() -> None:
-        network = Network("payment-network", NetworkArgs(config=config.network, labels=platform_labels(config)))
-        kafka = Kafka("payment-kafka", KafkaArgs(config=config, host=Host(network=network, loader_image=LOADER_IMAGE)))
-        pulumi.export("serviceEnv", kafka.service_files().env)
+        kafka = Kafka(
+            "payment-kafka",
+            KafkaArgs(
+                infra=config.infra("kafka"),
+                topics=config.data.topics,
+                cluster_id=cluster_id(config.project, config.stack),
+                host=docker_host(config),
+            ),
+        )
+        pulumi.export("serviceEnv", kafka.client_env)
 
     return run_program(program, config.project, config.stack)
 

@@ -20,10 +20,9 @@ import pytest
 import yaml
 from cryptography import x509
 
-from components.docker.containers import Host, docker_cpus
+from components.docker.containers import docker_cpus
 from components.docker.labels import platform_labels
 from components.gateway.kong import (
-    ROUTES,
     Kong,
     KongArgs,
     KongPaths,
@@ -31,16 +30,16 @@ from components.gateway.kong import (
     declarative_config,
     kong_environment,
     render_yaml,
+    routed,
     routes,
 )
-from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
 from plan.engine import SECRET, RecordingMonitor, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
 from plan.tlsmodel import Faithful
-from stacks.catalog import LOADER_IMAGE, Integration
+from stacks.catalog import ROUTES, Integration
 from stacks.models import PlatformConfig
-from tests.conftest import stack_config
+from tests.conftest import docker_host, stack_config
 from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
@@ -59,9 +58,15 @@ PUBLIC_ROUTES = {
 }
 
 
+def document_for(config: PlatformConfig, bundle: str) -> dict[str, Any]:
+    """Kong's declarative configuration for `config`, wired as Platform wires it."""
+    served = routes(config.secrets.integrations)
+    return declarative_config(served, routed(served, config.services), config.gateway, bundle)
+
+
 def parsed(config: PlatformConfig, bundle: str = TWO_CAS) -> dict[str, Any]:
     """The declarative file as Kong reads it: rendered to YAML text, then parsed back."""
-    document = yaml.safe_load(render_yaml(declarative_config(config, bundle)))
+    document = yaml.safe_load(render_yaml(document_for(config, bundle)))
     assert isinstance(document, dict)
     return document
 
@@ -158,7 +163,7 @@ def test_the_route_table_names_catalog_services_and_distinct_paths() -> None:
     for route in ROUTES:
         config.service(route.service)  # KeyError for a service the catalog does not have
     assert [r.integration for r in ROUTES if r.integration] == [Integration.STRIPE]
-    assert routes(config) == tuple(r for r in ROUTES if r.integration is None)
+    assert routes(config.secrets.integrations) == tuple(r for r in ROUTES if r.integration is None)
 
 
 @pytest.mark.parametrize(("stack", "per_minute"), [("dev", 600), ("prod", 1200)])
@@ -191,7 +196,7 @@ def test_gateway_limits_from_stack_config_reach_the_plugins() -> None:
 
 def test_document_is_format_3_and_round_trips_through_yaml() -> None:
     config = stack_config("prod", secrets=STRIPE)
-    document = declarative_config(config, TWO_CAS)
+    document = document_for(config, TWO_CAS)
     text = render_yaml(document)
     assert yaml.safe_load(text) == document
     assert document["_format_version"] == "3.0"
@@ -212,13 +217,13 @@ def test_one_ca_entity_per_certificate_with_stable_ids() -> None:
 
 def test_a_bundle_without_certificates_is_refused() -> None:
     with pytest.raises(ValueError, match="no PEM certificate"):
-        declarative_config(stack_config("dev"), "")
+        document_for(stack_config("dev"), "")
 
 
 def test_environment_runs_db_less_with_admin_on_loopback_and_no_secret() -> None:
     paths = KongPaths()
     for stack, workers in (("dev", "1"), ("prod", "2")):
-        env = kong_environment(stack_config(stack), paths)
+        env = kong_environment(stack_config(stack).infra("kong"), paths)
         assert env["KONG_DATABASE"] == "off"
         assert env["KONG_DECLARATIVE_CONFIG"] == paths.declarative
         assert env["KONG_PROXY_LISTEN"] == "0.0.0.0:8000"
@@ -258,20 +263,25 @@ def gateway(config: PlatformConfig, monitor: RecordingMonitor | None = None) -> 
     """Network, PKI and Kong as the platform wires them, with two stand-ins for service containers."""
 
     def program() -> None:
-        network = Network("payment-network", NetworkArgs(config=config.network, labels=platform_labels(config)))
+        host = docker_host(config)
         pki = Pki("payment-pki", PkiArgs(config=config.pki, domain=config.network.name))
         upstreams = [docker.Container(f"service-{n}", image="stand-in:1") for n in ("a", "b")]
+        served = routes(config.secrets.integrations)
         kong = Kong(
             "payment-kong",
             KongArgs(
-                config=config,
-                host=Host(network=network, loader_image=LOADER_IMAGE),
+                infra=config.infra("kong"),
+                routes=served,
+                services=routed(served, config.services),
+                gateway=config.gateway,
+                host=host,
                 certificate=pki.certificates["kong"],
                 trust_bundle=pki.trust_bundle,
                 upstreams=upstreams,
             ),
         )
         pulumi.export("proxyUrl", kong.proxy_url)
+        pulumi.export("statusTarget", kong.status_target)
         pulumi.export("trustBundle", pki.trust_bundle)
 
     return run_program(program, config.project, config.stack, monitor=monitor)
@@ -306,7 +316,9 @@ def test_only_the_proxy_is_published_loopback_in_dev_everywhere_in_prod() -> Non
         assert built(stack).kong().inputs["ports"] == [
             {"internal": 8000, "external": 40080, "ip": address, "protocol": "tcp"}
         ]
-        assert render.outputs["proxyUrl"] == f"http://{address}:40080"
+        # A URL a client on the Docker host can use: 0.0.0.0 is where Kong listens, never where to connect.
+        assert render.outputs["proxyUrl"] == "http://127.0.0.1:40080"
+        assert render.outputs["statusTarget"] == "kong:8100"
 
 
 def test_an_unpublished_proxy_is_reached_on_the_network() -> None:
@@ -352,7 +364,7 @@ def test_the_declarative_file_is_the_generated_one_and_holds_no_secret(stack: st
     bundle = str(render.outputs["trustBundle"])
     revealed = built(stack).uploads(revealed=True)
     text = built(stack).uploads()[paths.declarative]["content"]
-    assert text == render_yaml(declarative_config(config, bundle))
+    assert text == render_yaml(document_for(config, bundle))
     assert SECRET_MARKER not in text and "PRIVATE KEY" not in text
     assert [ca["cert"] for ca in yaml.safe_load(text)["ca_certificates"]] == [
         pem + "-----END CERTIFICATE-----\n" for pem in bundle.split("-----END CERTIFICATE-----\n") if pem
@@ -393,7 +405,9 @@ def test_limits_logs_restart_and_labels(stack: str) -> None:
     assert (inputs["memory"], inputs["cpus"]) == (workload.limits.memory.mebibytes, docker_cpus(workload.limits.cpus))
     assert (inputs["logDriver"], inputs["logOpts"]) == ("json-file", {"max-size": "10m", "max-file": "3"})
     assert (inputs["restart"], inputs.get("maxRetryCount")) == ("unless-stopped", None)
-    assert {label["label"]: label["value"] for label in inputs["labels"]} == platform_labels(config)
+    assert {label["label"]: label["value"] for label in inputs["labels"]} == platform_labels(
+        config.project, config.stack, config.profile
+    )
 
 
 def test_every_trusted_ca_is_one_real_ca_certificate_as_kong_requires() -> None:

@@ -222,3 +222,16 @@ def test_a_ca_rotation_replaces_every_leaf_certificate() -> None:
     replaced = {c.name for c in changes.of("replace") if c.type == "tls:index/locallySignedCert:LocallySignedCert"}
     assert leaves and replaced == leaves
     assert not [c for c in changes.of("update") if c.type.startswith("tls:")]
+
+
+def test_a_changed_stack_output_shows_as_pulumi_preview_lists_it() -> None:
+    """Unpublishing Kong changes no resource's identity but the gatewayUrl a client uses: a reviewer must see it."""
+    result = between("dev", "kong.publish.enabled=false")
+    outputs = {o.name: o for o in result.outputs}
+    assert outputs["gatewayUrl"].before == "http://127.0.0.1:40080"
+    assert outputs["gatewayUrl"].after == "http://kong.payment-network:8000"
+    assert "kong" not in (outputs["urls"].after or {})
+    text = format_markdown(result)
+    assert "| `gatewayUrl` | change | `http://127.0.0.1:40080` | `http://kong.payment-network:8000` |" in text
+    assert "output" in result.summary()
+    assert json.loads(json.dumps(result.to_json()))["outputs"][0]["name"] == "endpoints"

@@ -31,18 +31,18 @@ from components.data.postgres import (
     pg_hba,
     pg_size,
     server_settings,
+    service_environment,
 )
-from components.docker.containers import Host
-from components.network import Network, NetworkArgs
+from components.docker.files import ContainerFiles
 from components.pki import Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
 from plan import Render, render
 from plan.engine import run_program
 from plan.tlsmodel import Faithful
-from stacks.catalog import LOADER_IMAGE, SERVICES
+from stacks.catalog import APP_UID, SERVICES, db_password_secret
 from stacks.models import PlatformConfig, Service
 from stacks.units import ByteSize
-from tests.conftest import free_port, require_tool, stack_config, unavailable
+from tests.conftest import docker_host, free_port, require_tool, stack_config, unavailable
 from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
@@ -95,20 +95,26 @@ def test_connection_limits_share_the_server_by_container() -> None:
 
 def build(config: PlatformConfig, monitor: object = None) -> Render:
     def program() -> None:
-        network = Network("payment-network", NetworkArgs(config=config.network, labels={}))
+        host = docker_host(config)
         pki = Pki("payment-pki", PkiArgs(config=config.pki, domain=config.network.name))
         vault = Secrets("payment-secrets", SecretsArgs(config=config.secrets))
-        postgres = Postgres(
+        Postgres(
             "payment-postgres",
             PostgresArgs(
-                config=config,
-                host=Host(network=network, loader_image=LOADER_IMAGE),
-                secrets=vault,
+                infra=config.infra("postgres"),
+                tuning=config.data.postgres,
+                services=config.services,
+                host=host,
+                passwords=vault.values,
                 certificate=pki.certificates["postgres"],
                 trust_bundle=pki.trust_bundle,
             ),
         )
-        files = postgres.service_files(config.service("order-service"))
+        # What Platform gives a service of the database: the contract, and its own password.
+        order = config.service("order-service")
+        files = ContainerFiles(env=service_environment(order, config.infra("postgres"))) + vault.files(
+            db_password_secret(order.name), APP_UID
+        )
         pulumi.export("orderEnv", files.env)
 
     return run_program(program, config.project, config.stack)

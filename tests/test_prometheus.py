@@ -28,9 +28,6 @@ import pulumi
 import pytest
 import yaml
 
-from components.docker.containers import Host
-from components.docker.labels import platform_labels
-from components.network import Network, NetworkArgs
 from components.observability import metrics
 from components.observability.prometheus import (
     HEALTHCHECK,
@@ -47,13 +44,22 @@ from components.observability.prometheus import (
 from components.pki import Pki, PkiArgs
 from plan.engine import SECRET, RecordingMonitor, Render, Resource, run_program
 from plan.tlsmodel import Faithful
-from stacks.catalog import EXPORTERS, LOADER_IMAGE, SERVICES
+from stacks.catalog import EXPORTERS, SERVICES
 from stacks.errors import ConfigError
 from stacks.models import PlatformConfig
-from tests.conftest import require_tool, stack_config
+from tests.conftest import docker_host, require_tool, stack_config
 from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
+KONG_STATUS = "kong:8100"
+"""Kong's status API as the platform wires it (`Kong.status_target`)."""
+
+
+def scrape_for(config: PlatformConfig, paths: PrometheusPaths) -> dict[str, Any]:
+    """The scrape configuration of `config`, wired as Platform wires it."""
+    return scrape_config(config.services, config.observability, KONG_STATUS, paths)
+
+
 IMAGE = "docker:index/remoteImage:RemoteImage"
 VOLUME = "docker:index/volume:Volume"
 CERT = "tls:index/locallySignedCert:LocallySignedCert"
@@ -84,7 +90,7 @@ def targets(job: dict[str, Any]) -> list[str]:
 
 
 def rules(config: PlatformConfig) -> dict[str, dict[str, Any]]:
-    return {rule["alert"]: rule for group in alert_rules(config)["groups"] for rule in group["rules"]}
+    return {rule["alert"]: rule for group in alert_rules(config.observability)["groups"] for rule in group["rules"]}
 
 
 # --- the scrape configuration -----------------------------------------------------------------------------
@@ -94,7 +100,7 @@ def rules(config: PlatformConfig) -> dict[str, dict[str, Any]]:
 def test_every_container_of_every_service_is_scraped_over_mutual_tls(stack: str) -> None:
     config = stack_config(stack)
     paths = PrometheusPaths()
-    found = jobs(scrape_config(config, paths))
+    found = jobs(scrape_for(config, paths))
     assert len(config.services) == len(SERVICES) == 19
     for service in config.services:
         job = found[service.name]
@@ -127,7 +133,7 @@ def test_every_container_of_every_service_is_scraped_over_mutual_tls(stack: str)
 
 
 def test_gateway_exporters_and_prometheus_itself_are_scraped_over_plain_http() -> None:
-    found = jobs(scrape_config(stack_config("prod"), PrometheusPaths()))
+    found = jobs(scrape_for(stack_config("prod"), PrometheusPaths()))
     plain = {
         "kong": "kong:8100",
         "postgres-exporter": "postgres-exporter:9187",
@@ -152,7 +158,7 @@ def test_gateway_exporters_and_prometheus_itself_are_scraped_over_plain_http() -
 
 def test_a_service_added_through_config_is_scraped_without_any_other_change() -> None:
     config = stack_config("dev", services=LOYALTY)
-    found = jobs(scrape_config(config, PrometheusPaths()))
+    found = jobs(scrape_for(config, PrometheusPaths()))
     loyalty = found["loyalty-service"]
     assert targets(loyalty) == ["payment-loyalty-service:40030"]
     assert loyalty["scheme"] == "https" and loyalty["static_configs"][0]["labels"] == {"service": "loyalty-service"}
@@ -163,7 +169,7 @@ def test_a_service_added_through_config_is_scraped_without_any_other_change() ->
         "dev",
         services={"loyalty-service": {**LOYALTY["loyalty-service"], "replicas": 2, "publish": {"enabled": False}}},
     )
-    assert targets(jobs(scrape_config(replicated, PrometheusPaths()))["loyalty-service"]) == [
+    assert targets(jobs(scrape_for(replicated, PrometheusPaths()))["loyalty-service"]) == [
         "payment-loyalty-service-1:40030",
         "payment-loyalty-service-2:40030",
     ]
@@ -178,18 +184,18 @@ def test_a_service_named_like_another_job_is_refused() -> None:
 def test_intervals_rule_files_and_no_alertmanager() -> None:
     config = stack_config("dev", observability={"scrapeIntervalSeconds": 30})
     paths = PrometheusPaths(rules="/x/rules/alerts.yml")
-    document = scrape_config(config, paths)
+    document = scrape_for(config, paths)
     assert document["global"] == {"scrape_interval": "30s", "evaluation_interval": "30s"}
     assert document["rule_files"] == ["/x/rules/alerts.yml"]
     # No Alertmanager is deployed: nothing to send alerts to.
     assert "alerting" not in document
     assert set(document) == {"global", "rule_files", "scrape_configs"}
-    assert scrape_config(stack_config("prod"), paths)["global"]["scrape_interval"] == "15s"
+    assert scrape_for(stack_config("prod"), paths)["global"]["scrape_interval"] == "15s"
 
 
 def test_rendered_files_read_back_as_the_documents() -> None:
     config = stack_config("prod")
-    for document in (scrape_config(config, PrometheusPaths()), alert_rules(config)):
+    for document in (scrape_for(config, PrometheusPaths()), alert_rules(config.observability)):
         text = render_yaml(document, "Anything")
         assert text.startswith("# Anything, generated by payment-platform (components/prometheus.py).")
         assert "No Alertmanager is deployed" in text.splitlines()[1]
@@ -276,9 +282,9 @@ def test_thresholds_set_in_config_reach_the_rules() -> None:
     assert "(threshold 12.5%)" in found["HighErrorRate"]["annotations"]["description"]
     assert found["ContainerMemoryNearLimit"]["expr"].endswith("> 0.8")
     # A rate needs two samples: with 2-minute scrapes the window widens from 5m to four scrapes.
-    assert rate_window(config) == "8m"
+    assert rate_window(config.observability) == "8m"
     assert "[8m]" in found["HighErrorRate"]["expr"] and "[5m]" not in found["HighErrorRate"]["expr"]
-    assert rate_window(stack_config("dev")) == "5m"
+    assert rate_window(stack_config("dev").observability) == "5m"
 
 
 def test_severities_and_pending_periods() -> None:
@@ -316,13 +322,13 @@ def test_the_rule_tests_cover_every_alert_firing_and_quiet() -> None:
 
 def test_command_sets_config_storage_and_retention_only() -> None:
     paths = PrometheusPaths(config="/c/prometheus.yml")
-    assert command(stack_config("dev"), paths) == [
+    assert command(stack_config("dev").observability, paths) == [
         "--config.file=/c/prometheus.yml",
         "--storage.tsdb.path=/prometheus",
         "--storage.tsdb.retention.time=7d",
     ]
-    assert command(stack_config("prod"), PrometheusPaths())[2] == "--storage.tsdb.retention.time=30d"
-    flags = " ".join(command(stack_config("prod"), PrometheusPaths()))
+    assert command(stack_config("prod").observability, PrometheusPaths())[2] == "--storage.tsdb.retention.time=30d"
+    flags = " ".join(command(stack_config("prod").observability, PrometheusPaths()))
     assert "--web.enable-lifecycle" not in flags and "--web.enable-admin-api" not in flags
 
 
@@ -348,8 +354,8 @@ def layout(
     """Write the generated prometheus.yml and rules, and the TLS files they name, under `folder`."""
     paths = local_paths(folder)
     cert, key, ca = tls
-    _write(paths.config, render_yaml(scrape_config(config, paths), "Scrape configuration"))
-    _write(paths.rules, render_yaml(alert_rules(config), "Alert rules"))
+    _write(paths.config, render_yaml(scrape_for(config, paths), "Scrape configuration"))
+    _write(paths.rules, render_yaml(alert_rules(config.observability), "Alert rules"))
     _write(paths.cert, cert)
     _write(paths.key, key, 0o400)
     _write(paths.ca, ca)
@@ -390,7 +396,7 @@ def test_promtool_accepts_the_generated_rules(stack: str, tmp_path: Path) -> Non
 
 @pytest.mark.tool("promtool")
 def test_each_alert_fires_on_its_condition_and_stays_quiet_otherwise(tmp_path: Path) -> None:
-    _write(str(tmp_path / "alerts.yml"), render_yaml(alert_rules(stack_config("dev")), "Alert rules"))
+    _write(str(tmp_path / "alerts.yml"), render_yaml(alert_rules(stack_config("dev").observability), "Alert rules"))
     shutil.copy(RULE_TESTS, tmp_path / RULE_TESTS.name)
     result = promtool("test", "rules", RULE_TESTS.name, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -400,7 +406,7 @@ def test_each_alert_fires_on_its_condition_and_stays_quiet_otherwise(tmp_path: P
 @pytest.mark.tool("promtool")
 def test_the_rule_tests_catch_a_wrong_threshold(tmp_path: Path) -> None:
     # The same tests against prod's stricter rules: 1% 5xx, a 0.48s p95 and 90% successful payments now fire.
-    _write(str(tmp_path / "alerts.yml"), render_yaml(alert_rules(stack_config("prod")), "Alert rules"))
+    _write(str(tmp_path / "alerts.yml"), render_yaml(alert_rules(stack_config("prod").observability), "Alert rules"))
     shutil.copy(RULE_TESTS, tmp_path / RULE_TESTS.name)
     result = promtool("test", "rules", RULE_TESTS.name, cwd=tmp_path)
     assert result.returncode != 0
@@ -442,13 +448,16 @@ def platform(config: PlatformConfig, monitor: RecordingMonitor | None = None) ->
     """Network, PKI and Prometheus, as the platform wires them."""
 
     def program() -> None:
-        network = Network("payment-network", NetworkArgs(config=config.network, labels=platform_labels(config)))
+        host = docker_host(config)
         pki = Pki("payment-pki", PkiArgs(config=config.pki, domain=config.network.name))
         prometheus = Prometheus(
             "payment-prometheus",
             PrometheusArgs(
-                config=config,
-                host=Host(network=network, loader_image=LOADER_IMAGE),
+                infra=config.infra("prometheus"),
+                services=config.services,
+                observability=config.observability,
+                kong_status=KONG_STATUS,
+                host=host,
                 certificate=pki.certificates["prometheus"],
                 trust_bundle=pki.trust_bundle,
             ),
@@ -477,7 +486,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = folder / "prometheus.log"
     flags = [
         f"--storage.tsdb.path={folder / 'data'}" if flag.startswith("--storage.tsdb.path=") else flag
-        for flag in command(stack_config("prod"), paths)
+        for flag in command(stack_config("prod").observability, paths)
     ]
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -519,7 +528,7 @@ def test_real_server_loads_every_job_and_target(server: Server) -> None:
     config = stack_config("prod")
     expected = {
         (job["job_name"], target)
-        for job in scrape_config(config, PrometheusPaths())["scrape_configs"]
+        for job in scrape_for(config, PrometheusPaths())["scrape_configs"]
         for target in targets(job)
     }
     # Targets reach the scrape manager a moment after the server reports ready.
@@ -642,9 +651,11 @@ def test_uploads_public_where_public_and_the_key_secret(stack: str) -> None:
     assert uploads["/etc/prometheus/tls/prometheus.key"]["content"] == SECRET
     config = built(stack).config
     assert uploads["/etc/prometheus/prometheus.yml"]["content"] == render_yaml(
-        scrape_config(config, PrometheusPaths()), "Scrape configuration"
+        scrape_for(config, PrometheusPaths()), "Scrape configuration"
     )
-    assert uploads["/etc/prometheus/rules/alerts.yml"]["content"] == render_yaml(alert_rules(config), "Alert rules")
+    assert uploads["/etc/prometheus/rules/alerts.yml"]["content"] == render_yaml(
+        alert_rules(config.observability), "Alert rules"
+    )
     for public in ("prometheus.crt", "ca.crt"):
         content = next(u["content"] for f, u in uploads.items() if f.endswith(public))
         assert content.startswith("-----BEGIN CERTIFICATE-----")

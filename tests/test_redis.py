@@ -25,18 +25,18 @@ import pulumi_docker as docker
 import pytest
 
 from components.data.redis import Redis, RedisArgs, RedisPaths, auth_conf, healthcheck, redis_conf
-from components.docker.containers import Host, docker_cpus
+from components.docker.containers import docker_cpus
+from components.docker.files import ContainerFiles
 from components.docker.labels import platform_labels
-from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import SECRET, RecordingMonitor, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
 from plan.tlsmodel import Faithful
-from stacks.catalog import APP_UID, LOADER_IMAGE
+from stacks.catalog import APP_UID, REDIS_PASSWORD
 from stacks.models import PlatformConfig, RedisTuning
 from stacks.units import ByteSize
-from tests.conftest import free_port, require_tool, stack_config
+from tests.conftest import docker_host, free_port, require_tool, stack_config
 from tests.conftest import uploads as container_uploads
 
 CONTAINER = "docker:index/container:Container"
@@ -145,23 +145,25 @@ class Built:
 
 
 def platform(config: PlatformConfig, monitor: RecordingMonitor | None = None) -> Render:
-    """Network, PKI, secrets and Redis, as the platform wires them, plus a service carrying `service_files`."""
+    """Network, PKI, secrets and Redis, as the platform wires them, plus a service given what Platform gives one."""
 
     def program() -> None:
-        network = Network("payment-network", NetworkArgs(config=config.network, labels=platform_labels(config)))
+        host = docker_host(config)
         pki = Pki("payment-pki", PkiArgs(config=config.pki, domain=config.network.name))
         secrets = Secrets("payment-secrets", SecretsArgs(config=config.secrets))
         redis = Redis(
             "payment-redis",
             RedisArgs(
-                config=config,
-                host=Host(network=network, loader_image=LOADER_IMAGE),
-                secrets=secrets,
+                infra=config.infra("redis"),
+                tuning=config.data.redis,
+                host=host,
+                password=secrets.values[REDIS_PASSWORD.name],
                 certificate=pki.certificates["redis"],
                 trust_bundle=pki.trust_bundle,
             ),
         )
-        files = redis.service_files(APP_UID)
+        # What Platform gives a service of Redis: the connection contract and the password.
+        files = ContainerFiles(env=redis.client_env) + secrets.files(REDIS_PASSWORD.name, APP_UID)
         docker.Container(
             "probe",
             image="probe:1",
@@ -284,7 +286,9 @@ def test_limits_logs_restart_and_health_timing(stack: str) -> None:
     assert inputs["healthcheck"]["interval"] == f"{health.interval_seconds}s"
     assert inputs["wait"] is True
     assert inputs["capabilities"] == {"drops": ["ALL"]}
-    assert {label["label"]: label["value"] for label in inputs["labels"]} == platform_labels(config)
+    assert {label["label"]: label["value"] for label in inputs["labels"]} == platform_labels(
+        config.project, config.stack, config.profile
+    )
 
 
 def test_service_contract_with_files_delivery() -> None:

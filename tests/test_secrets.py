@@ -135,12 +135,12 @@ PROBED = ("channel-adapter", "notification-service", "order-service")
 
 
 def probe(config: PlatformConfig) -> Render:
-    """Build the platform and one container per probed service carrying `Platform.service_files`."""
+    """Build the platform and one container per probed service carrying its bundle (`Platform.bundles`)."""
 
     def program() -> None:
         platform = Platform("payment", PlatformArgs(config=config))
         for name in PROBED:
-            files = platform.service_files(config.service(name))
+            files = platform.bundles[name]
             docker.Container(
                 f"probe-{name}",
                 image="probe:1",

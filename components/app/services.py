@@ -5,9 +5,8 @@ What the seed's docker-compose.services.yml and docker-compose.bff.yml did by ha
 * Containers are `payment-<service>` (`payment-<service>-<n>` for replicas), all answering to the
   service's DNS names on the platform network, listening on the seed's port over mTLS.
 * Environment: identity (`SERVICE_NAME`, `ENV`, `PORT`), OpenTelemetry towards Jaeger, one
-  `<DEP>_SERVICE_URL` per upstream in the catalog's call graph, and everything the platform hands a
-  service (`Platform.service_files`: mTLS bundle, JWT secret, database/Redis/Kafka contract, Stripe or
-  SMTP where the catalog says so).
+  `<DEP>_SERVICE_URL` per upstream in the catalog's call graph, and the bundle the platform built for the
+  service (mTLS files, JWT secret, database/Redis/Kafka contract, Stripe or SMTP where the catalog says so).
 * Start order: every service waits for the data stores to be healthy (they are created with `wait`),
   and is itself created with `wait`, so Kong starts only in front of healthy services and a broken image
   fails `pulumi up` instead of passing silently. Services never depend on each other: all of them are
@@ -18,7 +17,7 @@ What the seed's docker-compose.services.yml and docker-compose.bff.yml did by ha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -27,39 +26,40 @@ import pulumi_docker as docker
 from components.app.demo import demo_command, demo_files, health_command
 from components.docker.containers import ContainerSpec, Host, container
 from components.docker.files import ContainerFiles
-from components.docker.labels import platform_labels
+from components.docker.labels import SERVICE_LABEL
 from stacks.catalog import APP_UID
-from stacks.models import PlatformConfig, Service
-
-OTLP_ENDPOINT = "http://jaeger.{domain}:4317"
-"""Jaeger's OTLP gRPC receiver (the observability component runs Jaeger under this name)."""
+from stacks.models import Service
 
 
-def service_environment(service: Service, config: PlatformConfig, container_name: str) -> dict[str, str]:
+def service_environment(
+    service: Service, upstreams: Mapping[str, Service], args: ServicesArgs, container_name: str
+) -> dict[str, str]:
     """Identity, tracing and upstream URLs of one container of `service` (no secrets here)."""
-    domain = config.network.name
-    ports = {s.name: s.port for s in config.services}
     env = {
         "SERVICE_NAME": service.name,
-        "ENV": config.stack,
+        "ENV": args.environment,
         "PORT": str(service.port),
         "OTEL_SERVICE_NAME": service.name,
-        "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_ENDPOINT.format(domain=domain),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": args.otlp_endpoint,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-        "OTEL_RESOURCE_ATTRIBUTES": f"deployment.environment={config.stack},service.instance.id={container_name}",
+        "OTEL_RESOURCE_ATTRIBUTES": f"deployment.environment={args.environment},service.instance.id={container_name}",
     }
-    by_name = {s.name: s for s in config.services}
     for upstream in service.calls:
-        env[by_name[upstream].url_variable] = f"https://{upstream}.{domain}:{ports[upstream]}"
+        env[upstreams[upstream].url_variable] = upstreams[upstream].url
     return env
 
 
 @dataclass(frozen=True)
 class ServicesArgs:
-    config: PlatformConfig
+    services: tuple[Service, ...]
+    environment: str
+    """`ENV` and the traces' `deployment.environment`: the stack's name."""
+    otlp_endpoint: str
+    """Where services send traces (`Jaeger.otlp_grpc_endpoint`)."""
     host: Host
-    files: Callable[[Service], ContainerFiles]
-    """What the platform gives each service: certificates, secrets and the data-tier contract."""
+    """The Docker host: platform network, the loader image, the profile's container defaults."""
+    bundles: Mapping[str, ContainerFiles]
+    """Service name -> what the platform gives it: mTLS files, secrets and the data tier's contract."""
     data_stores: Sequence[pulumi.Resource]
     """Containers every service waits for (healthy) before it starts."""
 
@@ -72,13 +72,12 @@ class Services(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServicesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:app:Services", name, None, opts)
-        config = args.config
-        labels = platform_labels(config)
+        by_name = {s.name: s for s in args.services}
         images: dict[str, pulumi.Output[str]] = {}
         self.containers = {}
-        for service in config.services:
+        for service in args.services:
             image_id = self._image(name, service, images)
-            shared = args.files(service)
+            shared = args.bundles[service.name]
             command = None
             if service.image.source == "demo":
                 shared += demo_files(service, APP_UID)
@@ -92,16 +91,13 @@ class Services(pulumi.ComponentResource):
                         image=image_id,
                         host=args.host,
                         workload=service.workload,
-                        logging=config.logging,
-                        restart=config.restart,
-                        health=config.data.health,
                         healthcheck=service.healthcheck or health_command(service),
                         internal_port=service.port,
                         published_port=service.port,
-                        files=ContainerFiles(env=service_environment(service, config, container_name)) + shared,
+                        files=ContainerFiles(env=service_environment(service, by_name, args, container_name)) + shared,
                         user=f"{APP_UID}:{APP_UID}",
                         command=command,
-                        labels={**labels, "com.payment-platform.service": service.name},
+                        labels={SERVICE_LABEL: service.name},
                         depends_on=args.data_stores,
                     ),
                     self,

@@ -49,18 +49,16 @@ import pulumi_docker as docker
 
 from components.docker.containers import Host, InfraSpec, infrastructure_container
 from components.docker.files import ContainerFiles, upload
-from components.docker.image_contract import ImageContract, PathContract, catalog_infrastructure
+from components.docker.image_contract import ImageContract, PathContract
 from components.docker.startup import WRAPPER_PATH, wrapper_script
-from stacks.models import PlatformConfig, Topic
+from stacks.catalog import KAFKA
+from stacks.models import Infrastructure, Topic
 
-SERVICE_ALIAS = "kafka"
-
-INTERNAL_PORT = 9092
-"""The `INTERNAL` listener: services, inter-broker traffic and the in-container tools."""
-HOST_PORT = 29092
-"""The `HOST` listener: what the published port maps to, advertised with the host's address."""
-CONTROLLER_PORT = 9093
-"""The `CONTROLLER` listener of the KRaft quorum; never published."""
+# The catalog's listeners: `INTERNAL` (`port`) for services, inter-broker traffic and the in-container tools;
+# `HOST` (`ports["host"]`), what the published port maps to, advertised with the host's address; `CONTROLLER`
+# (`ports["controller"]`) of the KRaft quorum, never published.
+HOST = "host"
+CONTROLLER = "controller"
 
 NODE_ID = 1
 KAFKA_UID = 1000
@@ -69,7 +67,7 @@ KAFKA_UID = 1000
 DATA_DIR = "/var/lib/kafka/data"
 """The image's data directory: `log.dirs`, KRaft metadata included, and where the volume is mounted."""
 
-BOOTSTRAP = f"localhost:{INTERNAL_PORT}"
+BOOTSTRAP = f"localhost:{KAFKA.port}"
 """What the in-container tools connect to."""
 
 TOOL_HEAP = "-Xmx128m"
@@ -124,18 +122,17 @@ def _host_listener_address(address: IPv4Address) -> str:
     return "localhost" if address.is_loopback or address.is_unspecified else str(address)
 
 
-def server_properties(config: PlatformConfig) -> dict[str, str]:
+def server_properties(infra: Infrastructure) -> dict[str, str]:
     """The broker's `server.properties`, which the image renders from `kafka_environment`."""
-    infra = config.infra("kafka")
-    listeners = {"INTERNAL": INTERNAL_PORT, "CONTROLLER": CONTROLLER_PORT}
-    advertised = {"INTERNAL": f"{SERVICE_ALIAS}.{config.network.name}:{INTERNAL_PORT}"}
+    listeners = {"INTERNAL": infra.port, "CONTROLLER": infra.ports[CONTROLLER]}
+    advertised = {"INTERNAL": infra.address()}
     if infra.workload.publish.enabled:
-        listeners["HOST"] = HOST_PORT
+        listeners["HOST"] = infra.ports[HOST]
         advertised["HOST"] = f"{_host_listener_address(infra.workload.publish.address)}:{infra.published_port}"
     return {
         "node.id": str(NODE_ID),
         "process.roles": "broker,controller",
-        "controller.quorum.voters": f"{NODE_ID}@localhost:{CONTROLLER_PORT}",
+        "controller.quorum.voters": f"{NODE_ID}@localhost:{infra.ports[CONTROLLER]}",
         "controller.listener.names": "CONTROLLER",
         # An empty host binds every interface; 0.0.0.0 would be rejected as the advertised address of
         # the controller listener, which is advertised as it is listed.
@@ -158,11 +155,11 @@ def server_properties(config: PlatformConfig) -> dict[str, str]:
     }
 
 
-def kafka_environment(config: PlatformConfig) -> dict[str, str]:
-    """The container's environment: every server property, the cluster id and the broker's heap."""
-    limit = config.infra("kafka").workload.limits.memory.mebibytes
-    env = {property_env(name): value for name, value in server_properties(config).items()}
-    env["CLUSTER_ID"] = cluster_id(config.project, config.stack)
+def kafka_environment(infra: Infrastructure, cluster: str) -> dict[str, str]:
+    """The container's environment: every server property, the cluster id (`cluster_id`) and the broker's heap."""
+    limit = infra.workload.limits.memory.mebibytes
+    env = {property_env(name): value for name, value in server_properties(infra).items()}
+    env["CLUSTER_ID"] = cluster
     heap = max(limit // 2, 128)
     env["KAFKA_HEAP_OPTS"] = f"-Xms{heap}m -Xmx{heap}m"
     return env
@@ -268,10 +265,13 @@ def healthcheck(paths: KafkaPaths | None = None) -> list[str]:
 
 @dataclass(frozen=True)
 class KafkaArgs:
-    config: PlatformConfig
-    """The stack's resolved configuration: the kafka workload, topics, health timing, network name."""
+    infra: Infrastructure
+    """Kafka's catalog entry, resolved: listeners, image, sizing, exposure."""
+    topics: tuple[Topic, ...]
+    cluster_id: str
+    """The KRaft cluster id (`cluster_id(project, stack)`): the data volume holds it, so it never changes."""
     host: Host
-    """The Docker host: platform network and the loader image for files."""
+    """The Docker host: platform network, the loader image, the profile's container defaults."""
 
 
 class Kafka(pulumi.ComponentResource):
@@ -280,25 +280,23 @@ class Kafka(pulumi.ComponentResource):
     container: docker.Container
     bootstrap_servers: str
     """What services connect to: `kafka.<network>:9092`."""
+    client_env: dict[str, str]
+    """What a service container is given to reach Kafka."""
 
     def __init__(self, name: str, args: KafkaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:data:Kafka", name, None, opts)
-        config = args.config
         paths = KafkaPaths()
-        self.bootstrap_servers = f"{SERVICE_ALIAS}.{config.network.name}:{INTERNAL_PORT}"
+        self.bootstrap_servers = args.infra.address()
         files = ContainerFiles(
-            env=kafka_environment(config),
-            uploads=(upload(WRAPPER_PATH, start_script(config.data.topics, paths), KAFKA_UID, "0555"),),
+            env=kafka_environment(args.infra, args.cluster_id),
+            uploads=(upload(WRAPPER_PATH, start_script(args.topics, paths), KAFKA_UID, "0555"),),
         )
         self.container = infrastructure_container(
             name,
-            SERVICE_ALIAS,
-            config,
+            args.infra,
             args.host,
             InfraSpec(
                 healthcheck=healthcheck(paths),
-                # The published port reaches the HOST listener, whose advertised address is the host's.
-                internal_port=HOST_PORT,
                 user=f"{KAFKA_UID}:{KAFKA_UID}",
                 files=files,
                 data_path=DATA_DIR,
@@ -307,16 +305,13 @@ class Kafka(pulumi.ComponentResource):
             ),
             parent=self,
         )
+        self.client_env = {"KAFKA_BROKERS": self.bootstrap_servers}
         self.register_outputs({"containerName": self.container.name, "bootstrapServers": self.bootstrap_servers})
-
-    def service_files(self) -> ContainerFiles:
-        """What a service container is given to reach Kafka."""
-        return ContainerFiles(env={"KAFKA_BROKERS": self.bootstrap_servers})
 
 
 IMAGE_CONTRACT = ImageContract(
-    stands_for=str(catalog_infrastructure(SERVICE_ALIAS).image),
-    local=SERVICE_ALIAS,
+    stands_for=str(KAFKA.image),
+    local=KAFKA.name,
     # The image's appuser; the container also runs as it.
     user=f"{KAFKA_UID}:{KAFKA_UID}",
     run_as=f"{KAFKA_UID}:{KAFKA_UID}",
@@ -344,6 +339,6 @@ IMAGE_CONTRACT = ImageContract(
         PathContract("/tmp", owner="0:0", mode=0o1777),
     ),
     probe=(f"{KafkaPaths().bin_dir}/kafka-topics.sh", "--version"),
-    ports=(INTERNAL_PORT,),
+    ports=(KAFKA.port,),
 )
 """What this module relies on from `apache/kafka` (checked against local builds by tests/images)."""

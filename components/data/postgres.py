@@ -22,7 +22,7 @@ The seed ran an init-db.sh once and shared one DB_PASSWORD between all services.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -31,19 +31,23 @@ import pulumi_docker as docker
 from components.docker.containers import Host, InfraSpec, infrastructure_container
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
 from components.docker.hardening import DEFAULT_TMPFS
-from components.docker.image_contract import ImageContract, PathContract, catalog_infrastructure
+from components.docker.image_contract import ImageContract, PathContract
 from components.docker.startup import WRAPPER_PATH, wrapper_script
 from components.pki import CA_FILE, LeafCertificate, tls_uploads
-from components.secrets import Secrets, secret_path
-from stacks.catalog import APP_UID, MONITORING_ROLE, db_password_secret
-from stacks.models import PlatformConfig, PostgresTuning, Service
+from components.secrets import secret_path
+from stacks.catalog import (
+    MONITORING_ROLE,
+    POSTGRES,
+    POSTGRES_EXPORTER_PASSWORD,
+    POSTGRES_SUPERUSER_PASSWORD,
+    db_password_secret,
+)
+from stacks.models import Infrastructure, PostgresTuning, Service
 from stacks.units import ByteSize
 
 POSTGRES_UID = 999
 """The official image's `postgres` user; it must own the server key and the password files."""
 
-SUPERUSER_SECRET = "postgres-superuser-password"
-MONITORING_SECRET = "postgres-exporter-password"
 RESERVED_CONNECTIONS = 8
 """Kept back from the per-role limits: superuser maintenance and the metrics exporter."""
 DATA_PATH = "/var/lib/postgresql"
@@ -169,7 +173,7 @@ def bootstrap_sql(services: Sequence[Service], max_connections: int, paths: Post
         "SET client_min_messages = 'warning';",
         "",
         "-- The image sets the superuser password only on an empty volume; re-assert it on every start.",
-        f"\\set pw `cat {shlex.quote(f'{paths.secrets_dir}/{SUPERUSER_SECRET}')}`",
+        f"\\set pw `cat {shlex.quote(f'{paths.secrets_dir}/{POSTGRES_SUPERUSER_PASSWORD.name}')}`",
         "ALTER ROLE postgres WITH PASSWORD :'pw';",
         "REVOKE CONNECT ON DATABASE postgres FROM PUBLIC;",
         "REVOKE CONNECT ON DATABASE template1 FROM PUBLIC;",
@@ -177,7 +181,7 @@ def bootstrap_sql(services: Sequence[Service], max_connections: int, paths: Post
         "-- The metrics exporter: read-only statistics (pg_monitor) on the maintenance database, nothing else.",
         f"SELECT format('CREATE ROLE %I', {_literal(MONITORING_ROLE)}) "
         f"WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {_literal(MONITORING_ROLE)}) \\gexec",
-        f"\\set pw `cat {shlex.quote(f'{paths.secrets_dir}/{MONITORING_SECRET}')}`",
+        f"\\set pw `cat {shlex.quote(f'{paths.secrets_dir}/{POSTGRES_EXPORTER_PASSWORD.name}')}`",
         f'ALTER ROLE "{MONITORING_ROLE}" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION '
         f"CONNECTION LIMIT 5 PASSWORD :'pw';",
         f'GRANT pg_monitor TO "{MONITORING_ROLE}";',
@@ -238,16 +242,16 @@ def apply_command(paths: PostgresPaths) -> str:
     )
 
 
-def healthcheck(paths: PostgresPaths) -> list[str]:
+def healthcheck(paths: PostgresPaths, port: int = POSTGRES.port) -> list[str]:
     """Healthy once the server accepts TCP connections and the bootstrap has been applied."""
-    return ["CMD-SHELL", f"pg_isready -q -h 127.0.0.1 -p 5432 -U postgres && test -f {shlex.quote(paths.marker)}"]
+    return ["CMD-SHELL", f"pg_isready -q -h 127.0.0.1 -p {port} -U postgres && test -f {shlex.quote(paths.marker)}"]
 
 
-def service_environment(service: Service, domain: str) -> dict[str, str]:
+def service_environment(service: Service, postgres: Infrastructure) -> dict[str, str]:
     """The database half of the service connection contract (the password comes from Secrets)."""
     return {
-        "DB_HOST": f"postgres.{domain}",
-        "DB_PORT": "5432",
+        "DB_HOST": postgres.dns_name,
+        "DB_PORT": str(postgres.port),
         "DB_NAME": service.database,
         "DB_USER": service.database,
         "DB_SSLMODE": "verify-full",
@@ -257,12 +261,15 @@ def service_environment(service: Service, domain: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class PostgresArgs:
-    config: PlatformConfig
-    """The whole platform: services (databases and roles), sizing, profile, network name."""
+    infra: Infrastructure
+    """PostgreSQL's catalog entry, resolved: port, image, sizing, exposure."""
+    tuning: PostgresTuning
+    services: tuple[Service, ...]
+    """One database and one role (with a connection limit) each."""
     host: Host
-    """The Docker host: platform network and the loader image for files."""
-    secrets: Secrets
-    """Source of the superuser password and every `db-password-<service>`."""
+    """The Docker host: platform network, the loader image, the profile's container defaults."""
+    passwords: Mapping[str, pulumi.Output[str]]
+    """Secret name -> value (secret): the superuser's, the exporter's and every `db-password-<service>`."""
     certificate: LeafCertificate
     """The server certificate issued to `postgres` by the platform CA."""
     trust_bundle: pulumi.Output[str]
@@ -275,29 +282,23 @@ class Postgres(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:data:Postgres", name, None, opts)
-        config = args.config
-        infra = config.infra("postgres")
+        infra = args.infra
         paths = PostgresPaths()
-        self._secrets = args.secrets
-        self._domain = config.network.name
 
         def own(path: str, content: pulumi.Input[str], mode: str = "0400") -> docker.ContainerUploadArgs:
             return upload(path, content, POSTGRES_UID, mode)
 
-        password_files = [
-            own(secret_path(secret), args.secrets.values[secret])
-            for secret in [SUPERUSER_SECRET, MONITORING_SECRET, *(db_password_secret(s.name) for s in config.services)]
+        secrets = [
+            POSTGRES_SUPERUSER_PASSWORD.name,
+            POSTGRES_EXPORTER_PASSWORD.name,
+            *(db_password_secret(s.name) for s in args.services),
         ]
         files = ContainerFiles(
-            env={"POSTGRES_PASSWORD_FILE": secret_path(SUPERUSER_SECRET)},
+            env={"POSTGRES_PASSWORD_FILE": secret_path(POSTGRES_SUPERUSER_PASSWORD.name)},
             uploads=(
-                *password_files,
+                *(own(secret_path(secret), args.passwords[secret]) for secret in secrets),
                 own(paths.hba_file, pg_hba(), PUBLIC_READ),
-                own(
-                    paths.bootstrap_sql,
-                    bootstrap_sql(config.services, config.data.postgres.max_connections, paths),
-                    PUBLIC_READ,
-                ),
+                own(paths.bootstrap_sql, bootstrap_sql(args.services, args.tuning.max_connections, paths), PUBLIC_READ),
                 *tls_uploads(
                     args.certificate,
                     args.trust_bundle,
@@ -311,7 +312,7 @@ class Postgres(pulumi.ComponentResource):
                     wrapper_script(
                         server=["docker-entrypoint.sh"],
                         # TCP, not the socket: during initdb the image runs a socket-only temporary server.
-                        ready="pg_isready -q -h 127.0.0.1 -p 5432",
+                        ready=f"pg_isready -q -h 127.0.0.1 -p {infra.port}",
                         apply=apply_command(paths),
                         marker=paths.marker,
                     ),
@@ -321,34 +322,26 @@ class Postgres(pulumi.ComponentResource):
         )
         self.container = infrastructure_container(
             name,
-            "postgres",
-            config,
+            infra,
             args.host,
             InfraSpec(
-                healthcheck=healthcheck(paths),
-                internal_port=infra.port,
+                healthcheck=healthcheck(paths, infra.port),
                 user=f"{POSTGRES_UID}:{POSTGRES_UID}",
                 files=files,
                 data_path=DATA_PATH,
                 # The socket, the bootstrap marker and the server's pid live here; the root stays read-only.
                 tmpfs={**DEFAULT_TMPFS, paths.socket_dir: "rw,noexec,nosuid,size=16m,mode=1777"},
                 entrypoint=[WRAPPER_PATH],
-                command=command(config.data.postgres, paths),
+                command=command(args.tuning, paths),
             ),
             parent=self,
         )
         self.register_outputs({"container": self.container.name})
 
-    def service_files(self, service: Service) -> ContainerFiles:
-        """DB_* variables and the service's own database password (file or env, per the stack)."""
-        return ContainerFiles(env=service_environment(service, self._domain)) + self._secrets.files(
-            db_password_secret(service.name), APP_UID
-        )
-
 
 IMAGE_CONTRACT = ImageContract(
-    stands_for=str(catalog_infrastructure("postgres").image),
-    local="postgres",
+    stands_for=str(POSTGRES.image),
+    local=POSTGRES.name,
     # The official image starts as root (its entrypoint steps down); the container always runs as postgres.
     user=None,
     run_as=f"{POSTGRES_UID}:{POSTGRES_UID}",
@@ -366,6 +359,6 @@ IMAGE_CONTRACT = ImageContract(
     ),
     env_paths=(("PGDATA", DATA_PATH),),
     probe=("postgres", "--version"),
-    ports=(catalog_infrastructure("postgres").port,),
+    ports=(POSTGRES.port,),
 )
 """What this module relies on from `postgres:18.6-trixie` (checked against local builds by tests/images)."""

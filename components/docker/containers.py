@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import posixpath
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pulumi
 import pulumi_docker as docker
@@ -35,12 +36,11 @@ import pulumi_docker as docker
 from components.docker.files import ContainerFiles
 from components.docker.hardening import DEFAULT_TMPFS, SECURITY_OPTS, exception
 from components.docker.image_contract import ImageContract
-from components.docker.labels import platform_labels
-from components.network import Network
 from stacks.catalog import LOADER_IMAGE
-from stacks.models import HealthTiming, LogRotation, PlatformConfig, RestartPolicy, Workload
+from stacks.models import HealthTiming, Infrastructure, LogRotation, RestartPolicy, Workload, dns_name
 from stacks.units import Cpus
 
+L = TypeVar("L")
 STAGE = "/stage"
 FILES = "/files"
 
@@ -69,10 +69,27 @@ STOP_GRACE_SECONDS = 30
 
 @dataclass(frozen=True)
 class Host:
-    """What every container on the Docker host shares: the platform network and the loader image."""
+    """What every container on the Docker host shares: the platform network, the loader image, the stack's labels
+    and the profile's log rotation, restart policy, health timing and data protection."""
 
-    network: Network
+    network_name: pulumi.Input[str]
+    """The platform network (`Network.network_name`): containers join it and no other."""
+    domain: str
+    """Its DNS domain: each container answers to `<alias>` and `<alias>.<domain>`."""
     loader_image: pulumi.Input[str]
+    labels: Mapping[str, str]
+    """Labels every resource of the stack carries (`components.docker.labels`)."""
+    logging: LogRotation
+    restart: RestartPolicy
+    health: HealthTiming
+    protect_data: bool
+    """Data volumes are `protect`ed (prod)."""
+
+    def attach(self, alias: str) -> docker.ContainerNetworksAdvancedArgs:
+        """How a container with DNS name `alias` joins the platform network: as `<alias>` and `<alias>.<domain>`."""
+        return docker.ContainerNetworksAdvancedArgs(
+            name=self.network_name, aliases=[alias, dns_name(alias, self.domain)]
+        )
 
 
 @dataclass(frozen=True)
@@ -84,9 +101,6 @@ class ContainerSpec:
     image: pulumi.Input[str]
     host: Host
     workload: Workload
-    logging: LogRotation
-    restart: RestartPolicy
-    health: HealthTiming
     healthcheck: Sequence[str]
     """Docker healthcheck test, e.g. `["CMD", "pg_isready", ...]`. Never carries a secret."""
     internal_port: int
@@ -103,7 +117,8 @@ class ContainerSpec:
     """(host path, container path) pairs mounted read-only; only with a documented `host_mounts` exception."""
     tmpfs: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TMPFS))
     """Writable scratch mounts of the read-only container."""
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels on top of the host's (`Host.labels`)."""
     wait: bool = True
     """Wait for `healthy` during `pulumi up`, so dependants start against a ready container."""
     depends_on: Sequence[pulumi.Resource] = ()
@@ -175,9 +190,9 @@ def _loader(
         must_run=False,
         attach=True,
         restart="no",
-        log_driver=spec.logging.driver,
-        log_opts=spec.logging.docker_options(),
-        labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())],
+        log_driver=spec.host.logging.driver,
+        log_opts=spec.host.logging.docker_options(),
+        labels=_labels(docker.ContainerLabelArgs, spec),
         opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
     )
 
@@ -211,7 +226,7 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
             root: docker.Volume(
                 files_volume_name(resource_name, root),
                 name=files_volume_name(spec.container_name, root),
-                labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())],
+                labels=_labels(docker.VolumeLabelArgs, spec),
                 opts=pulumi.ResourceOptions(parent=parent),
             )
             for root in mount_roots([str(u.file) for u in spec.files.uploads])
@@ -223,7 +238,8 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
         ]
         depends_on.append(loader)
         trigger = loader.id
-    health = spec.health
+    host = spec.host
+    health = host.health
     read_only = exception(spec.container_name, "read_only") is None
     return docker.Container(
         resource_name,
@@ -231,8 +247,8 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
         image=spec.image,
         hostname=spec.alias,
         # Only the platform network: no attachment to Docker's default bridge.
-        network_mode=spec.host.network.network_name,
-        networks_advanced=[spec.host.network.attach(spec.alias)],
+        network_mode=host.network_name,
+        networks_advanced=[host.attach(spec.alias)],
         envs=spec.files.envs(),
         mounts=mounts,
         volumes=list(spec.volumes),
@@ -249,10 +265,10 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
         memory_reservation=workload.reservations.memory.mebibytes,
         cpus=docker_cpus(workload.limits.cpus),
         cpu_shares=workload.reservations.cpus.shares,
-        log_driver=spec.logging.driver,
-        log_opts=spec.logging.docker_options(),
-        restart=spec.restart.policy,
-        max_retry_count=spec.restart.max_retries or None,
+        log_driver=host.logging.driver,
+        log_opts=host.logging.docker_options(),
+        restart=host.restart.policy,
+        max_retry_count=host.restart.max_retries or None,
         security_opts=list(SECURITY_OPTS),
         capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
         privileged=False,
@@ -268,16 +284,19 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
         ),
         wait=spec.wait,
         wait_timeout=health.wait_timeout_seconds if spec.wait else None,
-        labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())],
+        labels=_labels(docker.ContainerLabelArgs, spec),
         opts=pulumi.ResourceOptions(
             parent=parent, delete_before_replace=True, depends_on=depends_on, replacement_trigger=trigger
         ),
     )
 
 
-def data_volume(
-    name: str, volume_name: str, labels: dict[str, str], protect: bool, parent: pulumi.Resource
-) -> docker.Volume:
+def _labels(kind: Callable[..., L], spec: ContainerSpec) -> list[L]:
+    """The host's labels and the container's own, as the provider's label list of `kind`, in name order."""
+    return [kind(label=k, value=v) for k, v in sorted({**spec.host.labels, **spec.labels}.items())]
+
+
+def data_volume(name: str, volume_name: str, host: Host, parent: pulumi.Resource) -> docker.Volume:
     """A named volume that holds payment data: kept on `pulumi destroy`, protected where the profile says.
 
     `retain_on_delete` in every stack: deleting the resource from state never deletes the data.
@@ -288,8 +307,8 @@ def data_volume(
     return docker.Volume(
         name,
         name=volume_name,
-        labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
-        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True, protect=protect),
+        labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(host.labels.items())],
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True, protect=host.protect_data),
     )
 
 
@@ -298,8 +317,6 @@ class InfraSpec:
     """What differs between pieces of infrastructure; `infrastructure_container` supplies the rest."""
 
     healthcheck: Sequence[str]
-    internal_port: int
-    """Container port the published host port maps to."""
     user: str
     files: ContainerFiles
     data_path: str | None = None
@@ -313,35 +330,30 @@ class InfraSpec:
 
 
 def infrastructure_container(
-    name: str, item: str, config: PlatformConfig, host: Host, spec: InfraSpec, *, parent: pulumi.Resource
+    name: str, infra: Infrastructure, host: Host, spec: InfraSpec, *, parent: pulumi.Resource
 ) -> docker.Container:
-    """Image, data volume (if any) and container of the infrastructure catalog entry `item`.
+    """Image, data volume (if any) and container of the piece of infrastructure `infra`.
 
-    The catalog entry gives the container name (`payment-<item>`), alias, image, published port and
-    sizing; the profile gives health timing and volume protection. Children: `<name>-image`,
-    `<item>-data` (fixed, see `data_volume`) and `<name>-container` with its files volume and loader.
+    `infra` gives the container name (`payment-<name>`), alias, image, published port and sizing; the host gives
+    the profile's health timing, log rotation and volume protection. Children: `<name>-image`, `<infra>-data`
+    (fixed, see `data_volume`) and `<name>-container` with its files volume and loader.
     """
-    infra = config.infra(item)
     if infra.image is None:
-        raise ValueError(f"the catalog gives {item} no image")
-    labels = platform_labels(config)
+        raise ValueError(f"the catalog gives {infra.name} no image")
     volumes = []
     if spec.data_path is not None:
-        volume = data_volume(f"{item}-data", f"payment-{item}-data", labels, config.data.protect_data, parent)
+        volume = data_volume(f"{infra.name}-data", f"payment-{infra.name}-data", host, parent)
         volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=spec.data_path))
     return container(
         f"{name}-container",
         ContainerSpec(
             container_name=infra.container_name,
-            alias=item,
+            alias=infra.name,
             image=image(f"{name}-image", infra.image, parent),
             host=host,
             workload=infra.workload,
-            logging=config.logging,
-            restart=config.restart,
-            health=config.data.health,
             healthcheck=spec.healthcheck,
-            internal_port=spec.internal_port,
+            internal_port=infra.published_target,
             published_port=infra.published_port,
             files=spec.files,
             user=spec.user,
@@ -349,7 +361,6 @@ def infrastructure_container(
             entrypoint=spec.entrypoint,
             volumes=volumes,
             tmpfs=spec.tmpfs,
-            labels=labels,
             wait=spec.wait,
             depends_on=spec.depends_on,
         ),

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import components
-from stacks.catalog import EXPORTERS, INFRASTRUCTURE, CatalogExporter, CatalogInfrastructure
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,8 @@ class ImageContract:
 
 
 def all_contracts() -> dict[str, ImageContract]:
-    """Every contract declared in a module of `components/`, keyed by its `local` image name.
+    """Every contract declared in a module of `components/` (its sub-packages included), keyed by its `local`
+    image name.
 
     A module declares one as a module-level `ImageContract` (`IMAGE_CONTRACT = ...`) or a module-level mapping
     of them (`IMAGE_CONTRACTS = {...}`), so a new image is checked by `tests/images/` as soon as its component
@@ -78,10 +78,11 @@ def all_contracts() -> dict[str, ImageContract]:
             raise ValueError(f"two different contracts for image {contract.local!r}: {previous[0]} and {where}")
         found[contract.local] = (where, contract)
 
-    for info in sorted(pkgutil.iter_modules(components.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"components.{info.name}")
+    modules = pkgutil.walk_packages(components.__path__, prefix="components.")
+    for info in sorted(modules, key=lambda i: i.name):
+        module = importlib.import_module(info.name)
         for attr, value in sorted(vars(module).items()):
-            where = f"components.{info.name}.{attr}"
+            where = f"{info.name}.{attr}"
             if isinstance(value, ImageContract):
                 add(where, value)
             elif isinstance(value, Mapping):
@@ -89,19 +90,3 @@ def all_contracts() -> dict[str, ImageContract]:
                     if isinstance(item, ImageContract):
                         add(where, item)
     return {local: contract for local, (_, contract) in sorted(found.items())}
-
-
-def catalog_infrastructure(name: str) -> CatalogInfrastructure:
-    """The catalog entry of infrastructure `name`: its pinned image and port, for a contract to name."""
-    for entry in INFRASTRUCTURE:
-        if entry.name == name:
-            return entry
-    raise KeyError(f"no infrastructure {name!r} in stacks.catalog.INFRASTRUCTURE")
-
-
-def catalog_exporter(name: str) -> CatalogExporter:
-    """The catalog entry of exporter `name`: its pinned image and port, for a contract to name."""
-    for entry in EXPORTERS:
-        if entry.name == name:
-            return entry
-    raise KeyError(f"no exporter {name!r} in stacks.catalog.EXPORTERS")

@@ -5,14 +5,11 @@ Labels are visible to anyone with access to the Docker host: they hold identifie
 
 from __future__ import annotations
 
-from stacks.models import PlatformConfig
-
 PREFIX = "com.payment-platform"
+SERVICE_LABEL = f"{PREFIX}.service"
+"""On every container of an application service: the service's name."""
 
 
-def platform_labels(config: PlatformConfig) -> dict[str, str]:
-    return {
-        f"{PREFIX}.project": config.project,
-        f"{PREFIX}.stack": config.stack,
-        f"{PREFIX}.profile": config.profile,
-    }
+def platform_labels(project: str, stack: str, profile: str) -> dict[str, str]:
+    """What identifies a stack's objects on a shared Docker host."""
+    return {f"{PREFIX}.project": project, f"{PREFIX}.stack": stack, f"{PREFIX}.profile": profile}

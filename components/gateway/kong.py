@@ -2,7 +2,7 @@
 
 Creates the pulled image and the `payment-kong` container (alias `kong`). Its whole routing table is one
 declarative file generated here (`declarative_config`, rendered by `render_yaml`): one Kong service and
-one upstream per routed catalog service, routes from `ROUTES`, and four global plugins (per-client rate
+one upstream per routed catalog service, routes from the catalog's `ROUTES`, and four global plugins (per-client rate
 limit, request size limit, X-Request-ID correlation, Prometheus metrics). Shaped this way:
 
 * DB-less (`KONG_DATABASE=off`): the file is the configuration, so `pulumi preview` shows every change
@@ -50,44 +50,18 @@ import yaml
 
 from components.docker.containers import Host, InfraSpec, infrastructure_container
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
-from components.docker.image_contract import ImageContract, PathContract, catalog_infrastructure
+from components.docker.image_contract import ImageContract, PathContract
 from components.pki import LeafCertificate, tls_uploads
-from stacks.catalog import Integration
-from stacks.models import PlatformConfig, Service
+from stacks.catalog import KONG, ROUTES, CatalogRoute, Integration
+from stacks.models import GatewayDefaults, Infrastructure, Service
 
-
-@dataclass(frozen=True)
-class Route:
-    """A public path prefix and the catalog service behind it."""
-
-    path: str
-    service: str
-    integration: Integration | None = None
-    """Routed only while this integration is switched on (`config.secrets.integrations`)."""
-
-
-# Everything the public can reach. Adding a route is one line; its service then gets a Kong service and
-# an upstream of its own. Paths are prefixes and are passed on unchanged (no strip_path), so a service
-# sees the same path as the client.
-ROUTES: tuple[Route, ...] = (
-    # Backend-for-frontends of the two portals.
-    Route("/admin", "admin-bff-service"),
-    Route("/merchant", "merchant-bff-service"),
-    # The merchant payment API, served directly by the gateway service (prod: three replicas).
-    Route("/api/v1/payments", "payment-gateway"),
-    # Stripe's event callbacks. Closed unless Stripe is configured: nothing could verify their signature.
-    Route("/webhooks/stripe", "channel-adapter", Integration.STRIPE),
-)
-
-SERVICE_ALIAS = "kong"
 KONG_UID = 1001
 """The image's `kong` user and group (created after Ubuntu 24.04's `ubuntu` user, 1000); owns the files."""
 
-PROXY_PORT = 8000
-ADMIN_LISTEN = "127.0.0.1:8001"
+STATUS = "status"
+"""The catalog's read-only Status API (/status, /metrics): Prometheus scrapes it over the platform network."""
+ADMIN_LISTEN = f"127.0.0.1:{KONG.ports['admin']}"
 """Loopback inside the container, never published: read-only in DB-less mode, but it lists the whole configuration."""
-STATUS_PORT = 8100
-"""Read-only Status API (/status, /metrics): Prometheus scrapes it over the platform network."""
 
 FORMAT_VERSION = "3.0"
 HEALTH_PATH = "/health"
@@ -124,10 +98,10 @@ class KongPaths:
 # --- the declarative configuration (pure) ----------------------------------------------------------------
 
 
-def routes(config: PlatformConfig) -> tuple[Route, ...]:
-    """The routes this stack serves: `ROUTES` minus those whose integration is off."""
-    enabled = config.secrets.integrations
-    return tuple(r for r in ROUTES if r.integration is None or r.integration in enabled)
+def routes(integrations: frozenset[Integration]) -> tuple[CatalogRoute, ...]:
+    """The routes a stack with `integrations` switched on serves: the catalog's, minus those whose integration is
+    off."""
+    return tuple(r for r in ROUTES if r.integration is None or r.integration in integrations)
 
 
 def ca_certificates(ca_bundle: str) -> list[dict[str, str]]:
@@ -143,8 +117,8 @@ def upstream_name(service: str) -> str:
     return f"{service}.upstream"
 
 
-def _upstream(service: Service, domain: str) -> dict[str, Any]:
-    tls_name = f"{service.name}.{domain}"
+def _upstream(service: Service) -> dict[str, Any]:
+    tls_name = service.dns_name
     return {
         "name": upstream_name(service.name),
         # Host header and TLS name (SNI, certificate check) for proxied requests: the service's
@@ -175,11 +149,11 @@ def _upstream(service: Service, domain: str) -> dict[str, Any]:
                 },
             },
         },
-        "targets": [{"target": f"{name}:{service.port}", "weight": 100} for name in service.container_names],
+        "targets": [{"target": target, "weight": 100} for target in service.targets],
     }
 
 
-def _service(service: Service, service_routes: Sequence[Route], ca_ids: Sequence[str]) -> dict[str, Any]:
+def _service(service: Service, service_routes: Sequence[CatalogRoute], ca_ids: Sequence[str]) -> dict[str, Any]:
     return {
         "name": service.name,
         "protocol": "https",
@@ -200,9 +174,8 @@ def _service(service: Service, service_routes: Sequence[Route], ca_ids: Sequence
     }
 
 
-def plugins(config: PlatformConfig) -> list[dict[str, Any]]:
+def plugins(gateway: GatewayDefaults) -> list[dict[str, Any]]:
     """Global plugins: they apply to every route."""
-    gateway = config.gateway
     return [
         # Per client address, counted in this node's memory: one Kong node, so nothing to share.
         {
@@ -249,21 +222,27 @@ HEALTH_ROUTE: dict[str, Any] = {
 }
 
 
-def declarative_config(config: PlatformConfig, ca_bundle: str) -> dict[str, Any]:
-    """Kong's whole DB-less configuration for `config`, trusting the CAs of `ca_bundle` (public PEM text)."""
-    served = routes(config)
-    names = list(dict.fromkeys(r.service for r in served))  # first-route order, each service once
+def declarative_config(
+    served: Sequence[CatalogRoute], services: Sequence[Service], gateway: GatewayDefaults, ca_bundle: str
+) -> dict[str, Any]:
+    """Kong's whole DB-less configuration: the routes `served` to `services` (every routed one, in first-route
+    order), the gateway's limits, trusting the CAs of `ca_bundle` (public PEM text)."""
     cas = ca_certificates(ca_bundle)
     ca_ids = [ca["id"] for ca in cas]
-    services = [config.service(name) for name in names]
     return {
         "_format_version": FORMAT_VERSION,
         "ca_certificates": cas,
-        "upstreams": [_upstream(s, config.network.name) for s in services],
+        "upstreams": [_upstream(s) for s in services],
         "services": [_service(s, [r for r in served if r.service == s.name], ca_ids) for s in services],
         "routes": [HEALTH_ROUTE],
-        "plugins": plugins(config),
+        "plugins": plugins(gateway),
     }
+
+
+def routed(served: Sequence[CatalogRoute], services: Sequence[Service]) -> tuple[Service, ...]:
+    """The services behind `served`, in first-route order, each once."""
+    by_name = {s.name: s for s in services}
+    return tuple(by_name[name] for name in dict.fromkeys(r.service for r in served))
 
 
 class _Dumper(yaml.SafeDumper):
@@ -284,17 +263,17 @@ def render_yaml(document: dict[str, Any]) -> str:
     return header + yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
 
-def kong_environment(config: PlatformConfig, paths: KongPaths) -> dict[str, str]:
+def kong_environment(infra: Infrastructure, paths: KongPaths) -> dict[str, str]:
     """Kong's settings (`KONG_<setting>` overrides kong.conf). Only paths and switches: never a secret."""
-    cpus = config.infra(SERVICE_ALIAS).workload.limits.cpus
+    cpus = infra.workload.limits.cpus
     return {
         "KONG_DATABASE": "off",
         "KONG_DECLARATIVE_CONFIG": paths.declarative,
         "KONG_PREFIX": paths.prefix,
-        "KONG_PROXY_LISTEN": f"0.0.0.0:{PROXY_PORT}",
+        "KONG_PROXY_LISTEN": f"0.0.0.0:{infra.port}",
         "KONG_ADMIN_LISTEN": ADMIN_LISTEN,
         "KONG_ADMIN_GUI_LISTEN": "off",
-        "KONG_STATUS_LISTEN": f"0.0.0.0:{STATUS_PORT}",
+        "KONG_STATUS_LISTEN": f"0.0.0.0:{infra.ports[STATUS]}",
         # Upstream mTLS: the certificate Kong presents to services and to their health endpoints.
         "KONG_CLIENT_SSL": "on",
         "KONG_CLIENT_SSL_CERT": paths.cert,
@@ -325,16 +304,22 @@ HEALTHCHECK = ("CMD", "kong", "health")
 
 @dataclass(frozen=True)
 class KongArgs:
-    config: PlatformConfig
-    """The stack's resolved configuration: catalog (routes, replicas, ports), gateway limits, Kong's sizing."""
+    infra: Infrastructure
+    """Kong's catalog entry, resolved: listeners, image, sizing, exposure."""
+    routes: tuple[CatalogRoute, ...]
+    """The public routes this stack serves (`routes`)."""
+    services: tuple[Service, ...]
+    """The services behind them (`routed`): their names, ports, replicas."""
+    gateway: GatewayDefaults
+    """Rate and request size limits."""
     host: Host
-    """The Docker host: platform network and the loader image for files."""
+    """The Docker host: platform network, the loader image, the profile's container defaults."""
     certificate: LeafCertificate
     """The certificate the platform CA issued to `kong` (`Pki.certificates["kong"]`): Kong's client identity."""
     trust_bundle: pulumi.Output[str]
     """Every trusted CA certificate (public): what Kong verifies services against."""
     upstreams: Sequence[pulumi.Resource]
-    """The service containers Kong routes to: created (and healthy) before Kong starts."""
+    """The containers of `services`: created (and healthy) before Kong starts."""
 
 
 class Kong(pulumi.ComponentResource):
@@ -343,17 +328,21 @@ class Kong(pulumi.ComponentResource):
     container: docker.Container
     """The `payment-kong` container."""
     proxy_url: str
-    """Where clients reach the proxy: `http://<publish address>:40080`, or the network-internal URL when unpublished."""
+    """Where clients reach the proxy: the published URL as the Docker host reaches it (`http://127.0.0.1:40080`),
+    or the network-internal URL when unpublished."""
+    status_target: str
+    """`kong:<status port>`: where Prometheus scrapes the gateway's metrics."""
 
     def __init__(self, name: str, args: KongArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:gateway:Kong", name, None, opts)
-        config = args.config
-        infra = config.infra(SERVICE_ALIAS)
+        infra = args.infra
         paths = KongPaths()
         # Public: built from the public trust bundle, never from a key.
-        declarative = args.trust_bundle.apply(lambda bundle: render_yaml(declarative_config(config, bundle)))
+        declarative = args.trust_bundle.apply(
+            lambda bundle: render_yaml(declarative_config(args.routes, args.services, args.gateway, bundle))
+        )
         files = ContainerFiles(
-            env=kong_environment(config, paths),
+            env=kong_environment(infra, paths),
             uploads=(
                 upload(paths.declarative, declarative, KONG_UID, PUBLIC_READ),
                 *tls_uploads(
@@ -363,12 +352,10 @@ class Kong(pulumi.ComponentResource):
         )
         self.container = infrastructure_container(
             name,
-            SERVICE_ALIAS,
-            config,
+            infra,
             args.host,
             InfraSpec(
                 healthcheck=HEALTHCHECK,
-                internal_port=PROXY_PORT,
                 user=f"{KONG_UID}:{KONG_UID}",
                 files=files,
                 tmpfs=PREFIX_TMPFS,
@@ -378,18 +365,14 @@ class Kong(pulumi.ComponentResource):
             ),
             parent=self,
         )
-        publish = infra.workload.publish
-        self.proxy_url = (
-            f"http://{publish.address}:{infra.published_port}"
-            if publish.enabled
-            else f"http://{SERVICE_ALIAS}.{config.network.name}:{PROXY_PORT}"
-        )
+        self.proxy_url = infra.published_url or f"http://{infra.address()}"
+        self.status_target = infra.target(STATUS)
         self.register_outputs({"containerName": self.container.name, "proxyUrl": self.proxy_url})
 
 
 IMAGE_CONTRACT = ImageContract(
-    stands_for=str(catalog_infrastructure(SERVICE_ALIAS).image),
-    local=SERVICE_ALIAS,
+    stands_for=str(KONG.image),
+    local=KONG.name,
     # The image's kong user; the container also runs as it.
     user=f"{KONG_UID}:{KONG_UID}",
     run_as=f"{KONG_UID}:{KONG_UID}",
@@ -402,6 +385,6 @@ IMAGE_CONTRACT = ImageContract(
     probe=(HEALTHCHECK[1], "version"),
     # The local build is a stand-in (images/kong): no Kong package can be fetched where it is built.
     stand_in=True,
-    ports=(PROXY_PORT, STATUS_PORT),
+    ports=(KONG.port, KONG.ports[STATUS]),
 )
 """What this module relies on from `kong` (checked against local builds by tests/images)."""

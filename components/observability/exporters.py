@@ -33,32 +33,26 @@ for an exporter is one it exports by default (cAdvisor: with the metric kinds en
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import pulumi
 import pulumi_docker as docker
 
-from components.data.kafka import INTERNAL_PORT as KAFKA_PORT
-from components.data.kafka import SERVICE_ALIAS as KAFKA_ALIAS
-from components.data.postgres import MONITORING_SECRET
-from components.data.redis import PASSWORD_SECRET as REDIS_PASSWORD_SECRET
-from components.data.redis import PORT as REDIS_PORT
-from components.data.redis import SERVICE_ALIAS as REDIS_ALIAS
 from components.docker.containers import ContainerSpec, Host, container, image
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
-from components.docker.image_contract import ImageContract, catalog_exporter
-from components.docker.labels import platform_labels
+from components.docker.image_contract import ImageContract
 from components.pki import CA_FILE
-from components.secrets import SECRETS_DIR, Secrets, secret_path
-from stacks.catalog import EXPORTERS, MONITORING_ROLE, CatalogExporter
-from stacks.models import PlatformConfig
+from components.secrets import SECRETS_DIR, secret_path
+from stacks import catalog
+from stacks.catalog import EXPORTERS, MONITORING_ROLE, POSTGRES_EXPORTER_PASSWORD, CatalogExporter
+from stacks.models import Infrastructure, Workload
 
-POSTGRES_EXPORTER = "postgres-exporter"
-REDIS_EXPORTER = "redis-exporter"
-KAFKA_EXPORTER = "kafka-exporter"
-CADVISOR = "cadvisor"
+POSTGRES_EXPORTER = catalog.POSTGRES_EXPORTER.name
+REDIS_EXPORTER = catalog.REDIS_EXPORTER.name
+KAFKA_EXPORTER = catalog.KAFKA_EXPORTER.name
+CADVISOR = catalog.CADVISOR.name
 
 NOBODY = 65534
 """`nobody`: the user quay.io/prometheus/busybox images run as (postgres_exporter's Dockerfile: USER nobody)."""
@@ -113,27 +107,27 @@ def http_healthcheck(port: int, path: str) -> list[str]:
     return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}"]
 
 
-def postgres_exporter_environment(domain: str, port: int) -> dict[str, str]:
+def postgres_exporter_environment(postgres: Infrastructure) -> dict[str, str]:
     """postgres_exporter's data source: the monitoring role, its password file, TLS verified against the CA.
 
     No secret here: the exporter joins user, password and `DATA_SOURCE_URI` into a DSN itself.
     """
     return {
-        "DATA_SOURCE_URI": (f"postgres.{domain}:{port}/{POSTGRES_DATABASE}?sslmode=verify-full&sslrootcert={CA_FILE}"),
+        "DATA_SOURCE_URI": f"{postgres.address()}/{POSTGRES_DATABASE}?sslmode=verify-full&sslrootcert={CA_FILE}",
         "DATA_SOURCE_USER": MONITORING_ROLE,
-        "DATA_SOURCE_PASS_FILE": secret_path(MONITORING_SECRET),
+        "DATA_SOURCE_PASS_FILE": secret_path(POSTGRES_EXPORTER_PASSWORD.name),
     }
 
 
-def redis_address(domain: str) -> str:
+def redis_address(redis: Infrastructure) -> str:
     """The TLS URI redis_exporter scrapes; also the key of its password file."""
-    return f"rediss://{REDIS_ALIAS}.{domain}:{REDIS_PORT}"
+    return f"rediss://{redis.address()}"
 
 
-def redis_exporter_environment(domain: str) -> dict[str, str]:
+def redis_exporter_environment(redis: Infrastructure) -> dict[str, str]:
     """redis_exporter over TLS with the password from its password file. No secret here."""
     return {
-        "REDIS_ADDR": redis_address(domain),
+        "REDIS_ADDR": redis_address(redis),
         "REDIS_PASSWORD_FILE": REDIS_PASSWORD_MAP,
         "REDIS_EXPORTER_TLS_CA_CERT_FILE": CA_FILE,
         "REDIS_EXPORTER_SKIP_TLS_VERIFICATION": "false",
@@ -145,9 +139,9 @@ def redis_password_map(address: str, password: str) -> str:
     return json.dumps({address: password}) + "\n"
 
 
-def kafka_exporter_command(domain: str) -> list[str]:
+def kafka_exporter_command(bootstrap_servers: str) -> list[str]:
     """kafka_exporter's flags: the INTERNAL listener and the protocol level to speak."""
-    return [f"--kafka.server={KAFKA_ALIAS}.{domain}:{KAFKA_PORT}", f"--kafka.version={KAFKA_PROTOCOL_VERSION}"]
+    return [f"--kafka.server={bootstrap_servers}", f"--kafka.version={KAFKA_PROTOCOL_VERSION}"]
 
 
 def cadvisor_command(scrape_interval_seconds: int) -> list[str]:
@@ -175,16 +169,29 @@ class ExporterSetup:
 
 @dataclass(frozen=True)
 class ExportersArgs:
-    config: PlatformConfig
-    """The stack's resolved configuration: exporter sizing, health timing, scrape interval, network name."""
+    postgres: Infrastructure
+    """What postgres_exporter connects to (TLS, verified against the CA)."""
+    redis: Infrastructure
+    """What redis_exporter connects to (TLS, verified against the CA)."""
+    kafka_bootstrap: str
+    """`Kafka.bootstrap_servers`: what kafka-exporter connects to."""
+    images: Mapping[str, str]
+    """Exporter name -> image (the catalog's pinned one, or the stack's `images.<name>`)."""
+    workload: Workload
+    """Sizing of each exporter container (never published)."""
+    scrape_interval_seconds: int
+    """cAdvisor's housekeeping interval: one fresh sample per scrape."""
+    docker_data_root: str
+    """The engine's data root on the host, which cAdvisor reads."""
     host: Host
-    """The Docker host: platform network and the loader image for files."""
-    secrets: Secrets
-    """Source of `postgres-exporter-password` and `redis-password`."""
+    """The Docker host: platform network, the loader image, the profile's container defaults."""
+    monitoring_password: pulumi.Output[str]
+    """`postgres-exporter-password` (secret): the monitoring role's."""
+    redis_password: pulumi.Output[str]
+    """`redis-password` (secret)."""
     trust_bundle: pulumi.Output[str]
-    """Every trusted CA certificate (public): what the exporters verify PostgreSQL and Redis against."""
     stores: Sequence[pulumi.Resource]
-    """The data store containers: each exporter starts once they are healthy (they are created with `wait`)."""
+    """The data store containers: each exporter starts once they are healthy."""
 
 
 def _ca(trust_bundle: pulumi.Output[str], uid: int) -> docker.ContainerUploadArgs:
@@ -192,15 +199,14 @@ def _ca(trust_bundle: pulumi.Output[str], uid: int) -> docker.ContainerUploadArg
 
 
 def _postgres(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
-    config = args.config
     return ExporterSetup(
         user=f"{NOBODY}:{NOBODY}",
         # The landing page: a probe of /metrics would open a database session every interval.
         healthcheck=http_healthcheck(exporter.port, "/"),
         files=ContainerFiles(
-            env=postgres_exporter_environment(config.network.name, config.infra("postgres").port),
+            env=postgres_exporter_environment(args.postgres),
             uploads=(
-                upload(secret_path(MONITORING_SECRET), args.secrets.values[MONITORING_SECRET], NOBODY),
+                upload(secret_path(POSTGRES_EXPORTER_PASSWORD.name), args.monitoring_password, NOBODY),
                 _ca(args.trust_bundle, NOBODY),
             ),
         ),
@@ -208,13 +214,13 @@ def _postgres(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
 
 
 def _redis(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
-    address = redis_address(args.config.network.name)
-    password_map = args.secrets.values[REDIS_PASSWORD_SECRET].apply(lambda value: redis_password_map(address, value))
+    address = redis_address(args.redis)
+    password_map = args.redis_password.apply(lambda value: redis_password_map(address, value))
     return ExporterSetup(
         user=f"{REDIS_EXPORTER_UID}:{REDIS_EXPORTER_UID}",
         healthcheck=http_healthcheck(exporter.port, "/health"),
         files=ContainerFiles(
-            env=redis_exporter_environment(args.config.network.name),
+            env=redis_exporter_environment(args.redis),
             uploads=(
                 upload(REDIS_PASSWORD_MAP, password_map, REDIS_EXPORTER_UID),
                 _ca(args.trust_bundle, REDIS_EXPORTER_UID),
@@ -227,7 +233,7 @@ def _kafka(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
     return ExporterSetup(
         user=f"{NOBODY}:{NOBODY}",
         healthcheck=http_healthcheck(exporter.port, "/healthz"),
-        command=kafka_exporter_command(args.config.network.name),
+        command=kafka_exporter_command(args.kafka_bootstrap),
     )
 
 
@@ -235,8 +241,8 @@ def _cadvisor(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
     return ExporterSetup(
         user=f"{ROOT}:{ROOT}",
         healthcheck=http_healthcheck(exporter.port, "/healthz"),
-        command=cadvisor_command(args.config.observability.scrape_interval_seconds),
-        host_mounts=cadvisor_host_mounts(args.config.docker_data_root),
+        command=cadvisor_command(args.scrape_interval_seconds),
+        host_mounts=cadvisor_host_mounts(args.docker_data_root),
     )
 
 
@@ -254,8 +260,6 @@ class Exporters(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ExportersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:observability:Exporters", name, None, opts)
-        config = args.config
-        labels = platform_labels(config)
         self.containers = {}
         for exporter in EXPORTERS:
             if exporter.name not in SETUPS:
@@ -266,12 +270,9 @@ class Exporters(pulumi.ComponentResource):
                 ContainerSpec(
                     container_name=f"payment-{exporter.name}",
                     alias=exporter.name,
-                    image=image(f"{name}-{exporter.name}-image", config.images[exporter.name], self),
+                    image=image(f"{name}-{exporter.name}-image", args.images[exporter.name], self),
                     host=args.host,
-                    workload=config.observability.exporter,
-                    logging=config.logging,
-                    restart=config.restart,
-                    health=config.data.health,
+                    workload=args.workload,
                     healthcheck=setup.healthcheck,
                     internal_port=exporter.port,
                     user=setup.user,
@@ -279,7 +280,6 @@ class Exporters(pulumi.ComponentResource):
                     files=setup.files,
                     command=setup.command,
                     host_mounts=setup.host_mounts,
-                    labels=labels,
                     depends_on=args.stores,
                 ),
                 self,
@@ -290,7 +290,7 @@ class Exporters(pulumi.ComponentResource):
 IMAGE_CONTRACTS: MappingProxyType[str, ImageContract] = MappingProxyType(
     {
         POSTGRES_EXPORTER: ImageContract(
-            stands_for=catalog_exporter(POSTGRES_EXPORTER).image,
+            stands_for=catalog.POSTGRES_EXPORTER.image,
             local=POSTGRES_EXPORTER,
             user=f"{NOBODY}:{NOBODY}",
             run_as=f"{NOBODY}:{NOBODY}",
@@ -298,10 +298,10 @@ IMAGE_CONTRACTS: MappingProxyType[str, ImageContract] = MappingProxyType(
             entrypoint=("/bin/postgres_exporter",),
             executables=("wget",),
             probe=("/bin/postgres_exporter", "--version"),
-            ports=(catalog_exporter(POSTGRES_EXPORTER).port,),
+            ports=(catalog.POSTGRES_EXPORTER.port,),
         ),
         REDIS_EXPORTER: ImageContract(
-            stands_for=catalog_exporter(REDIS_EXPORTER).image,
+            stands_for=catalog.REDIS_EXPORTER.image,
             local=REDIS_EXPORTER,
             user=f"{REDIS_EXPORTER_UID}:{REDIS_EXPORTER_UID}",
             run_as=f"{REDIS_EXPORTER_UID}:{REDIS_EXPORTER_UID}",
@@ -309,10 +309,10 @@ IMAGE_CONTRACTS: MappingProxyType[str, ImageContract] = MappingProxyType(
             entrypoint=("/redis_exporter",),
             executables=("wget",),
             probe=("/redis_exporter", "--version"),
-            ports=(catalog_exporter(REDIS_EXPORTER).port,),
+            ports=(catalog.REDIS_EXPORTER.port,),
         ),
         KAFKA_EXPORTER: ImageContract(
-            stands_for=catalog_exporter(KAFKA_EXPORTER).image,
+            stands_for=catalog.KAFKA_EXPORTER.image,
             local=KAFKA_EXPORTER,
             user=f"{NOBODY}:{NOBODY}",
             run_as=f"{NOBODY}:{NOBODY}",
@@ -322,10 +322,10 @@ IMAGE_CONTRACTS: MappingProxyType[str, ImageContract] = MappingProxyType(
             probe=("/bin/kafka_exporter", "--version"),
             # The local build is a stand-in (images/kafka-exporter): the kafka_exporter module is not served here.
             stand_in=True,
-            ports=(catalog_exporter(KAFKA_EXPORTER).port,),
+            ports=(catalog.KAFKA_EXPORTER.port,),
         ),
         CADVISOR: ImageContract(
-            stands_for=catalog_exporter(CADVISOR).image,
+            stands_for=catalog.CADVISOR.image,
             local=CADVISOR,
             user=f"{ROOT}:{ROOT}",
             run_as=f"{ROOT}:{ROOT}",
@@ -333,7 +333,7 @@ IMAGE_CONTRACTS: MappingProxyType[str, ImageContract] = MappingProxyType(
             entrypoint=("/usr/bin/entrypoint.sh",),
             executables=("wget", "/usr/bin/cadvisor"),
             probe=("/usr/bin/cadvisor", "--version"),
-            ports=(catalog_exporter(CADVISOR).port,),
+            ports=(catalog.CADVISOR.port,),
         ),
     }
 )

@@ -51,28 +51,22 @@ import yaml
 
 from components.docker.containers import Host, InfraSpec, infrastructure_container
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
-from components.docker.image_contract import ImageContract, PathContract, catalog_infrastructure
+from components.docker.image_contract import ImageContract, PathContract
 from components.docker.startup import WRAPPER_PATH, wrapper_script
-from components.secrets import Secrets, secret_path
-from stacks.models import PlatformConfig
-
-SERVICE_ALIAS = "grafana"
-PORT = 3000
-"""Grafana's HTTP listener inside the container (plain HTTP; published on the host's loopback only)."""
+from components.secrets import secret_path
+from stacks.catalog import GRAFANA, GRAFANA_ADMIN_PASSWORD
+from stacks.models import Infrastructure, ObservabilityDefaults
 
 GRAFANA_UID = 472
 """The image's `grafana` user (`GF_UID`); it owns the uploaded files and the data volume's content."""
 GRAFANA_GID = 0
 """The image's `GF_GID`: the user's primary group is root's group, as the image's own folders expect."""
 
-PASSWORD_SECRET = "grafana-admin-password"
 ADMIN_USER = "admin"
 
 PROMETHEUS_UID = "prometheus"
 """Fixed datasource uid every dashboard target references."""
 JAEGER_UID = "jaeger"
-PROMETHEUS_PORT = 9090
-JAEGER_QUERY_PORT = 16686
 
 DASHBOARDS_DIR = Path(__file__).resolve().parents[2] / "dashboards"
 """The repository's dashboard JSON files, one per seed dashboard."""
@@ -80,7 +74,9 @@ DASHBOARDS_DIR = Path(__file__).resolve().parents[2] / "dashboards"
 FOLDER = "Payment Platform"
 FOLDER_UID = "payment-platform"
 
-HEALTH_PROBE = f"curl --fail --silent --show-error --max-time 4 --output /dev/null http://127.0.0.1:{PORT}/api/health"
+HEALTH_PROBE = (
+    f"curl --fail --silent --show-error --max-time 4 --output /dev/null http://127.0.0.1:{GRAFANA.port}/api/health"
+)
 """`/api/health` answers 200 once the server is up and its database usable (503 otherwise); curl is in the image."""
 PASSWORD_APPLIED = "/tmp/payment-admin-password.done"
 HEALTHCHECK = ("CMD-SHELL", f"{HEALTH_PROBE} && test -f {PASSWORD_APPLIED}")
@@ -105,14 +101,15 @@ class GrafanaPaths:
     """`GF_PATHS_DATA`: the SQLite database and everything else Grafana writes; the data volume."""
     plugins: str = "/var/lib/grafana/plugins"
     """`GF_PATHS_PLUGINS`: on the data volume, since the root filesystem is read-only."""
-    password: str = secret_path(PASSWORD_SECRET)
+    password: str = secret_path(GRAFANA_ADMIN_PASSWORD.name)
 
 
 # --- pure builders -----------------------------------------------------------------------------------------
 
 
-def datasources(domain: str = "payment-network", scrape_interval_seconds: int = 15) -> dict[str, Any]:
-    """Datasource provisioning: Prometheus (default) and Jaeger, by fixed uids, read-only in the UI.
+def datasources(prometheus_url: str, jaeger_url: str, scrape_interval_seconds: int = 15) -> dict[str, Any]:
+    """Datasource provisioning: Prometheus (default) and Jaeger's query API (`Prometheus.url`,
+    `Jaeger.query_url`), by fixed uids, read-only in the UI.
 
     `timeInterval` is the scrape interval, so Grafana never asks for a step finer than the data has.
     Values are public: neither datasource needs a credential on the platform network.
@@ -125,7 +122,7 @@ def datasources(domain: str = "payment-network", scrape_interval_seconds: int = 
                 "uid": PROMETHEUS_UID,
                 "type": "prometheus",
                 "access": "proxy",
-                "url": f"http://prometheus.{domain}:{PROMETHEUS_PORT}",
+                "url": prometheus_url,
                 "isDefault": True,
                 "editable": False,
                 "jsonData": {
@@ -141,7 +138,7 @@ def datasources(domain: str = "payment-network", scrape_interval_seconds: int = 
                 "uid": JAEGER_UID,
                 "type": "jaeger",
                 "access": "proxy",
-                "url": f"http://jaeger.{domain}:{JAEGER_QUERY_PORT}",
+                "url": jaeger_url,
                 "isDefault": False,
                 "editable": False,
             },
@@ -201,20 +198,15 @@ def load_dashboards(folder: Path = DASHBOARDS_DIR) -> dict[str, str]:
     return found
 
 
-def root_url(config: PlatformConfig) -> str:
+def root_url(infra: Infrastructure) -> str:
     """The address users open Grafana at: the published port, or the network-internal URL when unpublished.
 
     Grafana builds absolute links (redirects, alert and share links) from it.
     """
-    infra = config.infra(SERVICE_ALIAS)
-    publish = infra.workload.publish
-    if publish.enabled:
-        host = "127.0.0.1" if publish.address.is_unspecified else str(publish.address)
-        return f"http://{host}:{infra.published_port}/"
-    return f"http://{SERVICE_ALIAS}.{config.network.name}:{PORT}/"
+    return f"{infra.published_url or f'http://{infra.address()}'}/"
 
 
-def grafana_environment(config: PlatformConfig, paths: GrafanaPaths) -> dict[str, str]:
+def grafana_environment(infra: Infrastructure, paths: GrafanaPaths) -> dict[str, str]:
     """Grafana's settings (`GF_<SECTION>_<KEY>`): paths, the admin account, and everything switched off.
 
     The password is only named by its file (`__FILE`); no value here is secret.
@@ -224,8 +216,8 @@ def grafana_environment(config: PlatformConfig, paths: GrafanaPaths) -> dict[str
         "GF_PATHS_PLUGINS": paths.plugins,
         "GF_PATHS_PROVISIONING": paths.provisioning,
         "GF_LOG_MODE": "console",
-        "GF_SERVER_HTTP_PORT": str(PORT),
-        "GF_SERVER_ROOT_URL": root_url(config),
+        "GF_SERVER_HTTP_PORT": str(infra.port),
+        "GF_SERVER_ROOT_URL": root_url(infra),
         "GF_SECURITY_ADMIN_USER": ADMIN_USER,
         "GF_SECURITY_ADMIN_PASSWORD__FILE": paths.password,
         "GF_SECURITY_DISABLE_GRAVATAR": "true",
@@ -248,12 +240,18 @@ def grafana_environment(config: PlatformConfig, paths: GrafanaPaths) -> dict[str
 
 @dataclass(frozen=True)
 class GrafanaArgs:
-    config: PlatformConfig
-    """The stack's resolved configuration: Grafana's image, sizing, exposure, health timing and data safety."""
+    infra: Infrastructure
+    """Grafana's catalog entry, resolved: port, image, sizing, exposure."""
+    observability: ObservabilityDefaults
+    """The scrape interval: the finest step a panel asks for."""
+    prometheus_url: str
+    """`Prometheus.url`: the default datasource."""
+    jaeger_url: str
+    """`Jaeger.query_url`: the traces datasource."""
     host: Host
-    """The Docker host: platform network and the loader image for files."""
-    secrets: Secrets
-    """Holds `grafana-admin-password`, given to Grafana as a file whatever the stack's secret delivery."""
+    """The Docker host: platform network, the loader image, the profile's container defaults."""
+    admin_password: pulumi.Output[str]
+    """`grafana-admin-password` (secret), given to Grafana as a file whatever the stack's secret delivery."""
 
 
 class Grafana(pulumi.ComponentResource):
@@ -266,14 +264,13 @@ class Grafana(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GrafanaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:observability:Grafana", name, None, opts)
-        config = args.config
+        infra = args.infra
         paths = GrafanaPaths()
+        sources = datasources(args.prometheus_url, args.jaeger_url, args.observability.scrape_interval_seconds)
         provisioning = (
             upload(
                 paths.datasources,
-                render_yaml(
-                    datasources(config.network.name, config.observability.scrape_interval_seconds), "datasources"
-                ),
+                render_yaml(sources, "datasources"),
                 GRAFANA_UID,
                 PUBLIC_READ,
             ),
@@ -289,7 +286,7 @@ class Grafana(pulumi.ComponentResource):
             for file, text in load_dashboards().items()
         )
         # Always a file: the value must not show in `docker inspect`, whatever the stack delivers elsewhere.
-        password = upload(paths.password, args.secrets.values[PASSWORD_SECRET], GRAFANA_UID)
+        password = upload(paths.password, args.admin_password, GRAFANA_UID)
         start = upload(
             WRAPPER_PATH,
             wrapper_script(
@@ -299,16 +296,14 @@ class Grafana(pulumi.ComponentResource):
             "0555",
         )
         files = ContainerFiles(
-            env=grafana_environment(config, paths), uploads=(password, start, *provisioning, *dashboards)
+            env=grafana_environment(infra, paths), uploads=(password, start, *provisioning, *dashboards)
         )
         self.container = infrastructure_container(
             name,
-            SERVICE_ALIAS,
-            config,
+            infra,
             args.host,
             InfraSpec(
                 healthcheck=HEALTHCHECK,
-                internal_port=PORT,
                 user=f"{GRAFANA_UID}:{GRAFANA_GID}",
                 files=files,
                 data_path=paths.data,
@@ -318,13 +313,13 @@ class Grafana(pulumi.ComponentResource):
             ),
             parent=self,
         )
-        self.url = root_url(config)
+        self.url = root_url(infra)
         self.register_outputs({"containerName": self.container.name, "url": self.url})
 
 
 IMAGE_CONTRACT = ImageContract(
-    stands_for=str(catalog_infrastructure(SERVICE_ALIAS).image),
-    local=SERVICE_ALIAS,
+    stands_for=str(GRAFANA.image),
+    local=GRAFANA.name,
     # The image's GF_UID:GF_GID; the container also runs as it.
     user=f"{GRAFANA_UID}:{GRAFANA_GID}",
     run_as=f"{GRAFANA_UID}:{GRAFANA_GID}",
@@ -343,6 +338,6 @@ IMAGE_CONTRACT = ImageContract(
     probe=("grafana", "--version"),
     # The local build is a stand-in (images/grafana): Grafana's Go module is AGPL and is not built here.
     stand_in=True,
-    ports=(PORT,),
+    ports=(GRAFANA.port,),
 )
 """What this module relies on from `grafana/grafana` (checked against local builds by tests/images)."""

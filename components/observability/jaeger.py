@@ -34,20 +34,19 @@ import yaml
 from components.docker.containers import Host, InfraSpec, infrastructure_container
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
 from components.docker.hardening import DEFAULT_TMPFS
-from components.docker.image_contract import ImageContract, PathContract, catalog_infrastructure
-from stacks.models import PlatformConfig, Workload
+from components.docker.image_contract import ImageContract, PathContract
+from stacks.catalog import JAEGER
+from stacks.models import Infrastructure, Workload
 from stacks.units import ByteSize
 
-SERVICE_ALIAS = "jaeger"
-
-OTLP_GRPC_PORT = 4317
-OTLP_HTTP_PORT = 4318
-QUERY_HTTP_PORT = 16686
-"""UI and query API: the port the catalog publishes (on 50686) and Grafana's datasource uses."""
-QUERY_GRPC_PORT = 16685
-HEALTH_PORT = 13133
-METRICS_PORT = 8888
-"""The collector's own Prometheus metrics."""
+# Its listeners, from the catalog: `port` is the UI and query API (published, Grafana's datasource); the
+# collector's own Prometheus metrics on `metrics`.
+OTLP_GRPC_PORT = JAEGER.ports["otlp-grpc"]
+OTLP_HTTP_PORT = JAEGER.ports["otlp-http"]
+QUERY_HTTP_PORT = JAEGER.port
+QUERY_GRPC_PORT = JAEGER.ports["query-grpc"]
+HEALTH_PORT = JAEGER.ports["health"]
+METRICS_PORT = JAEGER.ports["metrics"]
 
 JAEGER_UID = 10001
 """The image's user (cmd/jaeger/Dockerfile: `USER ${USER_UID}`, 10001); it owns the configuration file."""
@@ -89,7 +88,7 @@ def jaeger_config(traces: int) -> dict[str, Any]:
                 }
             },
             "telemetry": {
-                "resource": {"service.name": "jaeger"},
+                "resource": {"service.name": JAEGER.name},
                 "metrics": {
                     "level": "basic",
                     "readers": [{"pull": {"exporter": {"prometheus": {"host": "0.0.0.0", "port": METRICS_PORT}}}}],
@@ -138,10 +137,10 @@ def healthcheck() -> list[str]:
 
 @dataclass(frozen=True)
 class JaegerArgs:
-    config: PlatformConfig
-    """The stack's resolved configuration: Jaeger's image, sizing, exposure, health timing, network name."""
+    infra: Infrastructure
+    """Jaeger's catalog entry, resolved: listeners, image, sizing, exposure."""
     host: Host
-    """The Docker host: platform network and the loader image for the configuration file."""
+    """The Docker host: platform network, the loader image, the profile's container defaults."""
 
 
 class Jaeger(pulumi.ComponentResource):
@@ -159,8 +158,7 @@ class Jaeger(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: JaegerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:observability:Jaeger", name, None, opts)
-        config = args.config
-        infra = config.infra(SERVICE_ALIAS)
+        infra = args.infra
         document = jaeger_config(max_traces(infra.workload.limits.memory))
         files = ContainerFiles(
             env=jaeger_environment(infra.workload),
@@ -168,12 +166,10 @@ class Jaeger(pulumi.ComponentResource):
         )
         self.container = infrastructure_container(
             name,
-            SERVICE_ALIAS,
-            config,
+            infra,
             args.host,
             InfraSpec(
                 healthcheck=healthcheck(),
-                internal_port=QUERY_HTTP_PORT,
                 user=f"{JAEGER_UID}:{JAEGER_UID}",
                 files=files,
                 command=["--config", CONFIG_PATH],
@@ -182,20 +178,18 @@ class Jaeger(pulumi.ComponentResource):
             ),
             parent=self,
         )
-        domain = config.network.name
-        self.otlp_grpc_endpoint = f"http://{SERVICE_ALIAS}.{domain}:{OTLP_GRPC_PORT}"
-        self.otlp_http_endpoint = f"http://{SERVICE_ALIAS}.{domain}:{OTLP_HTTP_PORT}"
-        self.query_url = f"http://{SERVICE_ALIAS}.{domain}:{QUERY_HTTP_PORT}"
-        publish = infra.workload.publish
-        self.ui_url = f"http://{publish.address}:{infra.published_port}" if publish.enabled else None
+        self.otlp_grpc_endpoint = f"http://{infra.address('otlp-grpc')}"
+        self.otlp_http_endpoint = f"http://{infra.address('otlp-http')}"
+        self.query_url = f"http://{infra.address()}"
+        self.ui_url = infra.published_url
         self.register_outputs(
             {"containerName": self.container.name, "otlpGrpcEndpoint": self.otlp_grpc_endpoint, "uiUrl": self.ui_url}
         )
 
 
 IMAGE_CONTRACT = ImageContract(
-    stands_for=str(catalog_infrastructure(SERVICE_ALIAS).image),
-    local=SERVICE_ALIAS,
+    stands_for=str(JAEGER.image),
+    local=JAEGER.name,
     # The image's USER is a bare 10001 (group 0); the container always runs as JAEGER_UID:JAEGER_UID.
     user=None,
     run_as=f"{JAEGER_UID}:{JAEGER_UID}",

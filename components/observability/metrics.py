@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from stacks import catalog
+
 SCRAPE = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
 """Synthetic series Prometheus records for every target."""
 
@@ -102,10 +104,10 @@ PROMETHEUS = frozenset(
 
 BY_EXPORTER: MappingProxyType[str, frozenset[str]] = MappingProxyType(
     {
-        "postgres-exporter": POSTGRES_EXPORTER,
-        "redis-exporter": REDIS_EXPORTER,
-        "kafka-exporter": KAFKA_EXPORTER,
-        "cadvisor": CADVISOR,
+        catalog.POSTGRES_EXPORTER.name: POSTGRES_EXPORTER,
+        catalog.REDIS_EXPORTER.name: REDIS_EXPORTER,
+        catalog.KAFKA_EXPORTER.name: KAFKA_EXPORTER,
+        catalog.CADVISOR.name: CADVISOR,
     }
 )
 

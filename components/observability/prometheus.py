@@ -47,16 +47,23 @@ import yaml
 
 from components.docker.containers import Host, InfraSpec, infrastructure_container
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
-from components.docker.image_contract import ImageContract, PathContract, catalog_infrastructure
-from components.gateway.kong import SERVICE_ALIAS as KONG_ALIAS
-from components.gateway.kong import STATUS_PORT as KONG_STATUS_PORT
+from components.docker.image_contract import ImageContract, PathContract
 from components.pki import LeafCertificate, tls_uploads
-from stacks.catalog import EXPORTERS, CatalogExporter
-from stacks.models import PlatformConfig, Service
-
-SERVICE_ALIAS = "prometheus"
-PORT = 9090
-"""The web UI, API and /metrics of Prometheus, plain HTTP, inside the container."""
+from stacks.catalog import (
+    CADVISOR,
+    EXPORTERS,
+    KAFKA,
+    KAFKA_EXPORTER,
+    KONG,
+    POSTGRES,
+    POSTGRES_EXPORTER,
+    PROMETHEUS,
+    REDIS,
+    REDIS_EXPORTER,
+    CatalogExporter,
+    CatalogInfrastructure,
+)
+from stacks.models import Infrastructure, ObservabilityDefaults, Service
 
 PROMETHEUS_UID = 65534
 """The image's `nobody` user and group (busybox base: 65534:65534); owns the data folder and the files."""
@@ -68,7 +75,7 @@ CONFIG_DIR = "/etc/prometheus"
 
 METRICS_PATH = "/metrics"
 
-HEALTHCHECK = ("CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{PORT}/-/healthy")
+HEALTHCHECK = ("CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{PROMETHEUS.port}/-/healthy")
 """BusyBox wget (the image has no curl) against the liveness endpoint; 127.0.0.1, not localhost, which
 may resolve to ::1 first. wget exits non-zero on a refused connection or a non-2xx answer."""
 
@@ -104,7 +111,7 @@ def _service_job(service: Service, paths: PrometheusPaths) -> dict[str, Any]:
         "tls_config": {"ca_file": paths.ca, "cert_file": paths.cert, "key_file": paths.key},
         "static_configs": [
             {
-                "targets": [f"{name}:{service.port}" for name in service.container_names],
+                "targets": list(service.targets),
                 "labels": {"service": service.name},
             }
         ],
@@ -120,18 +127,21 @@ def _plain_job(name: str, target: str) -> dict[str, Any]:
     }
 
 
-def scrape_config(config: PlatformConfig, paths: PrometheusPaths) -> dict[str, Any]:
-    """The whole prometheus.yml for `config`, as a document for `yaml.safe_dump`.
+def scrape_config(
+    services: tuple[Service, ...], observability: ObservabilityDefaults, kong_status: str, paths: PrometheusPaths
+) -> dict[str, Any]:
+    """The whole prometheus.yml, as a document for `yaml.safe_dump`: a job per service, Kong's status API
+    (`kong_status`, `Kong.status_target`), each exporter and Prometheus itself.
 
     Uses only fields that Prometheus 2.42 (Debian's promtool, which checks it) and 3.x both accept.
     """
-    interval = f"{config.observability.scrape_interval_seconds}s"
+    interval = f"{observability.scrape_interval_seconds}s"
     jobs = [
-        *(_service_job(service, paths) for service in config.services),
+        *(_service_job(service, paths) for service in services),
         # Kong's Status API: the Prometheus plugin's metrics, plain HTTP on the platform network only.
-        _plain_job(KONG_ALIAS, f"{KONG_ALIAS}:{KONG_STATUS_PORT}"),
-        *(_plain_job(exporter.name, f"{exporter.name}:{exporter.port}") for exporter in EXPORTERS),
-        _plain_job(SERVICE_ALIAS, f"localhost:{PORT}"),
+        _plain_job(KONG.name, kong_status),
+        *(_plain_job(exporter.name, exporter.address) for exporter in EXPORTERS),
+        _plain_job(PROMETHEUS.name, f"localhost:{PROMETHEUS.port}"),
     ]
     names = [job["job_name"] for job in jobs]
     clash = sorted({name for name in names if names.count(name) > 1})
@@ -175,9 +185,9 @@ def _duration(seconds: int) -> str:
     return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
 
 
-def rate_window(config: PlatformConfig) -> str:
+def rate_window(observability: ObservabilityDefaults) -> str:
     """5m, or four scrape intervals when that is longer: a rate needs at least two samples in its window."""
-    return _duration(max(RATE_WINDOW_SECONDS, 4 * config.observability.scrape_interval_seconds))
+    return _duration(max(RATE_WINDOW_SECONDS, 4 * observability.scrape_interval_seconds))
 
 
 def exporter_for(target: str) -> CatalogExporter:
@@ -201,9 +211,9 @@ def _alert(
     }
 
 
-def _store_down(alert: str, target: str, title: str, store_down: str) -> dict[str, Any]:
-    """`target` is down when its exporter says so, or when the exporter itself cannot be scraped."""
-    job = exporter_for(target).name
+def _store_down(alert: str, store: CatalogInfrastructure, store_down: str) -> dict[str, Any]:
+    """`store` is down when its exporter says so, or when the exporter itself cannot be scraped."""
+    job, title = exporter_for(store.name).name, store.title
     return _alert(
         alert,
         f'{store_down} or up{{job="{job}"}} == 0',
@@ -215,12 +225,11 @@ def _store_down(alert: str, target: str, title: str, store_down: str) -> dict[st
     )
 
 
-def alert_rules(config: PlatformConfig) -> dict[str, Any]:
-    """The rules file for `config`: groups of alerts with the profile's thresholds, as a YAML document."""
-    obs = config.observability
-    window = rate_window(config)
-    postgres, redis, kafka = (exporter_for(t).name for t in ("postgres", "redis", "kafka"))
-    cadvisor = exporter_for("containers").name
+def alert_rules(obs: ObservabilityDefaults) -> dict[str, Any]:
+    """The rules file: groups of alerts with the profile's thresholds (`obs`), as a YAML document."""
+    window = rate_window(obs)
+    postgres, redis, kafka = (exporter.name for exporter in (POSTGRES_EXPORTER, REDIS_EXPORTER, KAFKA_EXPORTER))
+    cadvisor = CADVISOR.name
     service = _label("service")
     services = [
         # Only service targets carry the `service` label (see scrape_config): Kong and the exporters
@@ -284,10 +293,10 @@ def alert_rules(config: PlatformConfig) -> dict[str, Any]:
         ),
     ]
     stores = [
-        _store_down("PostgresDown", "postgres", "PostgreSQL", f'pg_up{{job="{postgres}"}} == 0'),
-        _store_down("RedisDown", "redis", "Redis", f'redis_up{{job="{redis}"}} == 0'),
+        _store_down("PostgresDown", POSTGRES, f'pg_up{{job="{postgres}"}} == 0'),
+        _store_down("RedisDown", REDIS, f'redis_up{{job="{redis}"}} == 0'),
         # kafka-exporter has no `up` of its own for the broker: the brokers it sees in the cluster metadata.
-        _store_down("KafkaDown", "kafka", "Kafka", f'kafka_brokers{{job="{kafka}"}} < 1'),
+        _store_down("KafkaDown", KAFKA, f'kafka_brokers{{job="{kafka}"}} < 1'),
     ]
     return {
         "groups": [
@@ -329,12 +338,12 @@ def render_yaml(document: dict[str, Any], what: str) -> str:
     return header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=4096)
 
 
-def command(config: PlatformConfig, paths: PrometheusPaths) -> list[str]:
+def command(observability: ObservabilityDefaults, paths: PrometheusPaths) -> list[str]:
     """Flags for the image's `/bin/prometheus` entrypoint. No lifecycle or admin API: both are off."""
     return [
         f"--config.file={paths.config}",
         f"--storage.tsdb.path={DATA_PATH}",
-        f"--storage.tsdb.retention.time={config.observability.retention_days}d",
+        f"--storage.tsdb.retention.time={observability.retention_days}d",
     ]
 
 
@@ -343,10 +352,16 @@ def command(config: PlatformConfig, paths: PrometheusPaths) -> list[str]:
 
 @dataclass(frozen=True)
 class PrometheusArgs:
-    config: PlatformConfig
-    """The stack's resolved configuration: catalog (jobs, replicas), thresholds, retention, sizing, exposure."""
+    infra: Infrastructure
+    """Prometheus's catalog entry, resolved: port, image, sizing, exposure."""
+    services: tuple[Service, ...]
+    """One scrape job each, over every replica."""
+    observability: ObservabilityDefaults
+    """Scrape interval, retention and the alerts' thresholds."""
+    kong_status: str
+    """Kong's status API (`Kong.status_target`): the gateway's metrics."""
     host: Host
-    """The Docker host: platform network and the loader image for files."""
+    """The Docker host: platform network, the loader image, the profile's container defaults."""
     certificate: LeafCertificate
     """The certificate the platform CA issued to `prometheus` (`Pki.certificates["prometheus"]`): the client
     certificate it presents to services, which require one."""
@@ -364,17 +379,19 @@ class Prometheus(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PrometheusArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:observability:Prometheus", name, None, opts)
-        config = args.config
+        infra = args.infra
         paths = PrometheusPaths()
+        scrape = scrape_config(args.services, args.observability, args.kong_status, paths)
+        rules = alert_rules(args.observability)
         files = ContainerFiles(
             uploads=(
                 upload(
                     paths.config,
-                    render_yaml(scrape_config(config, paths), "Scrape configuration"),
+                    render_yaml(scrape, "Scrape configuration"),
                     PROMETHEUS_UID,
                     PUBLIC_READ,
                 ),
-                upload(paths.rules, render_yaml(alert_rules(config), "Alert rules"), PROMETHEUS_UID, PUBLIC_READ),
+                upload(paths.rules, render_yaml(rules, "Alert rules"), PROMETHEUS_UID, PUBLIC_READ),
                 *tls_uploads(
                     args.certificate, args.trust_bundle, PROMETHEUS_UID, cert=paths.cert, key=paths.key, ca=paths.ca
                 ),
@@ -382,29 +399,27 @@ class Prometheus(pulumi.ComponentResource):
         )
         self.container = infrastructure_container(
             name,
-            SERVICE_ALIAS,
-            config,
+            infra,
             args.host,
             InfraSpec(
                 healthcheck=HEALTHCHECK,
-                internal_port=PORT,
                 user=f"{PROMETHEUS_UID}:{PROMETHEUS_UID}",
                 files=files,
                 # The retained `prometheus-data` volume: renaming the component keeps the history.
                 data_path=DATA_PATH,
-                command=command(config, paths),
+                command=command(args.observability, paths),
                 # Nothing waits for Prometheus: Grafana only queries it, and retries.
                 wait=False,
             ),
             parent=self,
         )
-        self.url = f"http://{SERVICE_ALIAS}.{config.network.name}:{PORT}"
+        self.url = f"http://{infra.address()}"
         self.register_outputs({"containerName": self.container.name, "url": self.url})
 
 
 IMAGE_CONTRACT = ImageContract(
-    stands_for=str(catalog_infrastructure(SERVICE_ALIAS).image),
-    local="prometheus",
+    stands_for=str(PROMETHEUS.image),
+    local=PROMETHEUS.name,
     user=f"{PROMETHEUS_UID}:{PROMETHEUS_UID}",
     # `command` holds only flags.
     entrypoint=("/bin/prometheus",),
@@ -413,6 +428,6 @@ IMAGE_CONTRACT = ImageContract(
     # The data volume starts as a copy of this folder: nobody must own it to write the TSDB.
     paths=(PathContract(DATA_PATH, owner=f"{PROMETHEUS_UID}:{PROMETHEUS_UID}", mode=0o755),),
     probe=("promtool", "--version"),
-    ports=(PORT,),
+    ports=(PROMETHEUS.port,),
 )
 """What this module relies on from `prom/prometheus:v3.15.0` (checked against local builds by tests/images)."""

@@ -22,12 +22,11 @@ from components.docker.hardening import SECURITY_OPTS
 from components.observability.grafana import (
     ADMIN_USER,
     JAEGER_UID,
-    PORT,
     PROMETHEUS_UID,
-    SERVICE_ALIAS,
     GrafanaPaths,
     load_dashboards,
 )
+from stacks.catalog import GRAFANA
 from tests.conftest import rendered, unavailable
 from tests.images.conftest import CONTRACTS, PREFIX, docker, local_ref, shown
 from tests.images.harness import container_named, loader_of, sandbox, wait_healthy
@@ -36,7 +35,7 @@ HEALTHY_WITHIN = 60
 
 
 def needs() -> None:
-    for name in (SERVICE_ALIAS, "loader"):
+    for name in (GRAFANA.name, "loader"):
         if name not in CONTRACTS:
             unavailable(f"no contract for image {name!r}")
         if docker("image", "inspect", local_ref(CONTRACTS[name])).returncode != 0:
@@ -48,7 +47,7 @@ def api(name: str, path: str, user: str | None = None) -> tuple[int, str]:
     auth = ["--user", user] if user else []
     proc = docker(
         "exec", name, "curl", "--silent", "--max-time", "5", *auth, "--write-out", "\n%{http_code}",
-        f"http://127.0.0.1:{PORT}{path}",
+        f"http://127.0.0.1:{GRAFANA.port}{path}",
     )  # fmt: skip
     assert proc.returncode == 0, shown(proc)
     body, _, status = proc.stdout.rpartition("\n")
@@ -59,13 +58,13 @@ def test_grafana_container_is_healthy_and_serves_what_was_provisioned(engine: st
     """Healthy by its own healthcheck; the admin password file opens the API; datasources and dashboards listed."""
     needs()
     dev = rendered("dev")
-    spec = container_named(dev, f"payment-{SERVICE_ALIAS}")
+    spec = container_named(dev, f"payment-{GRAFANA.name}")
     password_file = GrafanaPaths().password
-    files = files_volume_name(f"payment-{SERVICE_ALIAS}", posixpath.dirname(password_file))
+    files = files_volume_name(f"payment-{GRAFANA.name}", posixpath.dirname(password_file))
     uploads = loader_of(dev, files).revealed_inputs["uploads"]
     password = next(str(u["content"]) for u in uploads if str(u["file"]).endswith(password_file))
     with sandbox("grafana") as box:
-        name = box.run_rendered(dev, spec, local_ref(CONTRACTS[SERVICE_ALIAS]), local_ref(CONTRACTS["loader"]))
+        name = box.run_rendered(dev, spec, local_ref(CONTRACTS[GRAFANA.name]), local_ref(CONTRACTS["loader"]))
         seconds = wait_healthy(name, spec.revealed_inputs["healthcheck"]["tests"], HEALTHY_WITHIN)
         print(f"grafana stand-in: healthy (admin password applied) after {seconds:.1f} s")
 
@@ -92,7 +91,7 @@ def test_grafana_container_is_healthy_and_serves_what_was_provisioned(engine: st
 def test_malformed_provisioning_stops_the_server(engine: str) -> None:
     """A datasource file that is not YAML stops the stand-in with an error naming it, as Grafana stops."""
     needs()
-    image = local_ref(CONTRACTS[SERVICE_ALIAS])
+    image = local_ref(CONTRACTS[GRAFANA.name])
     with tempfile.TemporaryDirectory() as folder:
         bad = Path(folder) / "broken.yaml"
         bad.write_text("apiVersion: 1\ndatasources:\n  - name: Prometheus\n    type: [prometheus\n")

@@ -14,7 +14,8 @@ import json
 import secrets
 import time
 
-from components.observability.jaeger import OTLP_HTTP_PORT, QUERY_HTTP_PORT, SERVICE_ALIAS
+from components.observability.jaeger import OTLP_HTTP_PORT, QUERY_HTTP_PORT
+from stacks.catalog import JAEGER
 from tests.conftest import rendered, unavailable
 from tests.images.conftest import CONTRACTS, docker, local_ref, shown
 from tests.images.harness import container_named, sandbox, wait_healthy
@@ -53,15 +54,15 @@ def otlp_span(service: str, trace_id: str) -> str:
 
 def test_jaeger_is_healthy_and_a_trace_sent_over_otlp_is_queryable(engine: str) -> None:
     """Healthy by its own healthcheck; a span posted to OTLP/HTTP is returned by the query API."""
-    for name in (SERVICE_ALIAS, "loader"):
+    for name in (JAEGER.name, "loader"):
         if name not in CONTRACTS:
             unavailable(f"no contract for image {name!r}")
         if docker("image", "inspect", local_ref(CONTRACTS[name])).returncode != 0:
             unavailable(f"{local_ref(CONTRACTS[name])} is not built: run `python3 -m scripts.images {name}`")
     dev = rendered("dev")
-    spec = container_named(dev, f"payment-{SERVICE_ALIAS}")
+    spec = container_named(dev, f"payment-{JAEGER.name}")
     with sandbox("jaeger") as box:
-        name = box.run_rendered(dev, spec, local_ref(CONTRACTS[SERVICE_ALIAS]), local_ref(CONTRACTS["loader"]))
+        name = box.run_rendered(dev, spec, local_ref(CONTRACTS[JAEGER.name]), local_ref(CONTRACTS["loader"]))
         seconds = wait_healthy(name, spec.revealed_inputs["healthcheck"]["tests"], HEALTHY_WITHIN)
         print(f"jaeger: healthy after {seconds:.1f} s")
 

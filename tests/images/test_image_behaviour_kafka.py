@@ -21,11 +21,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.data.kafka import BOOTSTRAP, INTERNAL_PORT, KafkaPaths
+from components.data.kafka import BOOTSTRAP, KafkaPaths
 from components.observability.exporters import KAFKA_EXPORTER
 from components.observability.metrics import KAFKA_EXPORTER as KAFKA_EXPORTER_METRICS
 from plan.engine import Render
-from stacks.catalog import TOPICS
+from stacks.catalog import KAFKA, TOPICS
 from tests.conftest import rendered, unavailable
 from tests.images.conftest import CONTRACTS, docker, local_ref, shown
 from tests.images.harness import Sandbox, container_named, sandbox, wait_healthy
@@ -129,7 +129,7 @@ def test_kafka_exporter_exports_what_the_dashboards_read(kafka: tuple[Sandbox, R
     needs(KAFKA_EXPORTER)
     box, dev, broker = kafka
     spec = container_named(dev, f"payment-{KAFKA_EXPORTER}")
-    assert any(f":{INTERNAL_PORT}" in arg for arg in spec.revealed_inputs["command"])
+    assert any(f":{KAFKA.port}" in arg for arg in spec.revealed_inputs["command"])
     name = box.run_rendered(
         dev, spec, local_ref(CONTRACTS[KAFKA_EXPORTER]), local_ref(CONTRACTS["loader"]), f"--network=container:{broker}"
     )

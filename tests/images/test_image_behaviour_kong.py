@@ -25,14 +25,12 @@ from components.app.demo import IMAGE_CONTRACT as DEMO_CONTRACT
 from components.gateway.kong import (
     CORRELATION_HEADER,
     HEALTH_ROUTE,
-    PROXY_PORT,
-    SERVICE_ALIAS,
-    STATUS_PORT,
     KongPaths,
     upstream_name,
 )
 from plan import render
 from plan.tlsmodel import Faithful
+from stacks.catalog import KONG
 from tests.conftest import free_port, unavailable
 from tests.images.conftest import CONTRACTS, PREFIX, docker, local_ref, shown
 from tests.images.harness import container_named, sandbox, wait_healthy
@@ -64,9 +62,9 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str,
 @pytest.fixture(scope="module")
 def gateway(engine: str) -> Iterator[tuple[int, int]]:
     """Kong and the payment-gateway service running; (published proxy port, published status port)."""
-    needs(SERVICE_ALIAS, "demo", "loader")
+    needs(KONG.name, "demo", "loader")
     dev = render("dev", simulator=Faithful())
-    kong = container_named(dev, f"payment-{SERVICE_ALIAS}")
+    kong = container_named(dev, f"payment-{KONG.name}")
     service = container_named(dev, f"payment-{GATEWAY}")
     network = f"{PREFIX}-kong-net"
     proc = docker("network", "create", network)
@@ -85,11 +83,11 @@ def gateway(engine: str) -> Iterator[tuple[int, int]]:
             name = box.run_rendered(
                 dev,
                 kong,
-                local_ref(CONTRACTS[SERVICE_ALIAS]),
+                local_ref(CONTRACTS[KONG.name]),
                 local_ref(CONTRACTS["loader"]),
                 f"--network={network}",
-                f"--publish=127.0.0.1:{proxy}:{PROXY_PORT}",
-                f"--publish=127.0.0.1:{status}:{STATUS_PORT}",
+                f"--publish=127.0.0.1:{proxy}:{KONG.port}",
+                f"--publish=127.0.0.1:{status}:{KONG.ports['status']}",
             )
             seconds = wait_healthy(name, kong.revealed_inputs["healthcheck"]["tests"], HEALTHY_WITHIN)
             print(f"kong stand-in: healthy (`kong health`) after {seconds:.1f} s")
@@ -150,7 +148,7 @@ def test_status_api_reports_requests_and_target_health(gateway: tuple[int, int])
 
 def test_malformed_declarative_config_stops_the_node(engine: str) -> None:
     """A declarative file Kong would reject (an unknown field) stops the node with an error naming it."""
-    needs(SERVICE_ALIAS)
+    needs(KONG.name)
     declarative = KongPaths().declarative
     with tempfile.TemporaryDirectory() as folder:
         bad = Path(folder) / "kong.yml"
@@ -160,7 +158,7 @@ def test_malformed_declarative_config_stops_the_node(engine: str) -> None:
             "run", "--rm", "--name", f"{PREFIX}-kong-malformed", "--network", "none", "--read-only",
             "--tmpfs", "/tmp", "--cap-drop", "ALL", "--env", "KONG_DATABASE=off",
             "--env", f"KONG_DECLARATIVE_CONFIG={declarative}", "--env", f"KONG_PREFIX={KongPaths().prefix}",
-            "--volume", f"{bad}:{declarative}:ro", local_ref(CONTRACTS[SERVICE_ALIAS]),
+            "--volume", f"{bad}:{declarative}:ro", local_ref(CONTRACTS[KONG.name]),
             timeout=60,
         )  # fmt: skip
     assert proc.returncode != 0, f"the node started with a malformed declarative file: {shown(proc)}"

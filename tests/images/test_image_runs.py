@@ -15,14 +15,13 @@ import time
 import pytest
 
 from components.data.postgres import PostgresPaths
-from components.data.redis import PORT as REDIS_PORT
 from components.data.redis import RedisPaths
 from components.observability.prometheus import PrometheusPaths
 from components.secrets import secret_path
 from plan import render
 from plan.engine import Render, Resource
 from plan.tlsmodel import Faithful
-from stacks.catalog import SERVICES, db_password_secret
+from stacks.catalog import REDIS, SERVICES, db_password_secret
 from tests.conftest import unavailable
 from tests.images.conftest import CONTRACTS, docker, local_ref, shown
 from tests.images.harness import Sandbox, container_named, containers_running, loader_of, sandbox, wait_healthy
@@ -115,12 +114,12 @@ def test_redis_serves_tls_and_writes_its_append_only_file(dev: Render) -> None:
     with sandbox("redis") as box:
         name, elapsed = start(box, dev, container, "redis")
         cli = (
-            f'REDISCLI_AUTH="$(cat {paths.password})" redis-cli --tls --cacert {paths.ca} -h 127.0.0.1 -p {REDIS_PORT}'
+            f'REDISCLI_AUTH="$(cat {paths.password})" redis-cli --tls --cacert {paths.ca} -h 127.0.0.1 -p {REDIS.port}'
         )
         assert exec_ok(name, f"{cli} SET image-test ok") == "OK"
         assert exec_ok(name, f"{cli} GET image-test") == "ok"
         unauthenticated = docker(
-            "exec", name, "sh", "-c", f"redis-cli --tls --cacert {paths.ca} -h 127.0.0.1 -p {REDIS_PORT} GET image-test"
+            "exec", name, "sh", "-c", f"redis-cli --tls --cacert {paths.ca} -h 127.0.0.1 -p {REDIS.port} GET image-test"
         )
         assert "NOAUTH" in unauthenticated.stdout + unauthenticated.stderr, shown(unauthenticated)
         assert exec_ok(name, f"ls {paths.data}/appendonlydir"), f"no append-only files in {paths.data}"

@@ -1,0 +1,213 @@
+"""The application services: the catalog's 19 with the stack's overrides, and any a stack declares."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from stacks.catalog import DEMO, MONITORING_ROLE, RESERVED_NAMES, SERVICES, Tier
+from stacks.errors import Problem, suggest
+from stacks.models import (
+    DATABASE_NAME,
+    SERVICE_NAME,
+    Infrastructure,
+    Profile,
+    Service,
+    ServiceImage,
+    ServiceImagesSettings,
+    ServiceSettings,
+    StackSettings,
+)
+from stacks.resolve.workloads import workload
+
+RESERVED_DATABASES = frozenset({"postgres", "template0", "template1", MONITORING_ROLE})
+IDENTITY_FIELDS = ("port", "database", "tier", "title", "calls")
+"""What a built-in service keeps from the seed, whatever the stack says."""
+IMAGE_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+REPOSITORY = re.compile(r"^(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+
+
+def services(
+    settings: StackSettings, profile: Profile, images: Mapping[str, str], domain: str, problems: list[Problem]
+) -> tuple[Service, ...]:
+    builtin = {entry.name: entry for entry in SERVICES}
+    found: list[Service] = []
+    for entry in SERVICES:
+        override = settings.services.get(entry.name, ServiceSettings())
+        for field in IDENTITY_FIELDS:
+            value = getattr(override, field)
+            if value is not None:
+                fixed = getattr(entry, field)
+                problems.append(
+                    Problem(
+                        ("services", entry.name, field),
+                        f"a built-in service keeps the seed's {field} "
+                        f"({fixed.value if isinstance(fixed, Tier) else fixed}); remove this key",
+                        value.value if isinstance(value, Tier) else value,
+                    )
+                )
+        found.append(
+            Service(
+                name=entry.name,
+                port=entry.port,
+                database=entry.database,
+                tier=entry.tier,
+                title=entry.title,
+                builtin=True,
+                integrations=entry.integrations,
+                calls=entry.calls,
+                replicas=override.replicas or profile.replicas.get(entry.name, 1),
+                workload=workload(profile.service, override, ("services", entry.name), profile, problems),
+                image=_image(entry.name, override, settings, images),
+                healthcheck=tuple(override.healthcheck) if override.healthcheck else None,
+                domain=domain,
+            )
+        )
+
+    for name in sorted(set(settings.services) - set(builtin)):
+        override = settings.services[name]
+        path = ("services", name)
+        missing = [field for field in ("port", "database") if getattr(override, field) is None]
+        if missing:
+            problems.append(
+                Problem(
+                    path,
+                    f"unknown service '{name}'{suggest(name, builtin)} "
+                    f"(a new service must declare {' and '.join(missing)})",
+                )
+            )
+            continue
+        if not SERVICE_NAME.match(name) or name in RESERVED_NAMES:
+            problems.append(
+                Problem(
+                    path,
+                    f"'{name}' is not a valid service name: expected lower-case letters, digits and hyphens, "
+                    "starting with a letter, at most 40 characters, not an infrastructure or exporter name",
+                )
+            )
+            continue
+        assert override.port is not None and override.database is not None
+        if override.port < 1024:
+            problems.append(
+                Problem(
+                    (*path, "port"),
+                    "privileged port: services run as non-root and cannot bind below 1024; expected 1024-65535",
+                    override.port,
+                )
+            )
+        if not DATABASE_NAME.match(override.database) or override.database in RESERVED_DATABASES:
+            problems.append(
+                Problem(
+                    (*path, "database"),
+                    "expected a PostgreSQL name of lower-case letters, digits and underscores, "
+                    "at most 63 characters, not postgres/template0/template1",
+                    override.database,
+                )
+            )
+        found.append(
+            Service(
+                name=name,
+                port=override.port,
+                database=override.database,
+                tier=override.tier or Tier.CORE,
+                title=override.title or name,
+                builtin=False,
+                calls=tuple(override.calls or ()),
+                replicas=override.replicas or 1,
+                workload=workload(profile.service, override, path, profile, problems),
+                image=_image(name, override, settings, images),
+                healthcheck=tuple(override.healthcheck) if override.healthcheck else None,
+                domain=domain,
+            )
+        )
+    _check_replicas_and_calls(found, problems)
+    _check_images(settings, found, problems)
+    return tuple(found)
+
+
+def _check_replicas_and_calls(services: list[Service], problems: list[Problem]) -> None:
+    """Replicas cannot share a host port; every call-graph edge must lead to another known service."""
+    for service in services:
+        if service.replicas > 1 and service.workload.publish.enabled:
+            problems.append(
+                Problem(
+                    ("services", service.name, "publish", "enabled"),
+                    f"{service.replicas} replicas cannot share one host port; reach the service through Kong, "
+                    "or set it to false",
+                    True,
+                )
+            )
+    known = {s.name for s in services}
+    for service in services:
+        for upstream in service.calls:
+            if upstream == service.name or upstream not in known:
+                problems.append(
+                    Problem(
+                        ("services", service.name, "calls"),
+                        f"'{upstream}' is not another service of the catalog{suggest(upstream, known)}",
+                        list(service.calls),
+                    )
+                )
+
+
+def _image(name: str, override: ServiceSettings, settings: StackSettings, pinned: Mapping[str, str]) -> ServiceImage:
+    """Where a service's image comes from: its own override, the demo stand-in, a build, or the registry."""
+    images = settings.service_images or ServiceImagesSettings()
+    if override.image:
+        return ServiceImage(source="override", reference=override.image)
+    if settings.demo:
+        return ServiceImage(source="demo", reference=pinned[DEMO])
+    repository = f"{images.registry or 'payment-platform'}/{name}"
+    if images.build_context:
+        context = f"{images.build_context.rstrip('/')}/{name}"
+        return ServiceImage(source="build", reference=f"{repository}:{images.tag or 'local'}", build_context=context)
+    return ServiceImage(source="registry", reference=f"{repository}:{images.tag or ''}")
+
+
+def _check_images(settings: StackSettings, services: list[Service], problems: list[Problem]) -> None:
+    images = settings.service_images or ServiceImagesSettings()
+    if images.registry is not None and not REPOSITORY.match(images.registry):
+        problems.append(
+            Problem(
+                ("serviceImages", "registry"),
+                "expected a registry/repository prefix such as registry.example.com/payment",
+                images.registry,
+            )
+        )
+    if images.tag is not None and (not IMAGE_TAG.match(images.tag) or images.tag == "latest"):
+        problems.append(
+            Problem(("serviceImages", "tag"), "expected a version tag such as 1.4.2 (not latest)", images.tag)
+        )
+    if any(s.image.source == "registry" for s in services) and not (images.registry and images.tag):
+        problems.append(
+            Problem(
+                ("serviceImages",),
+                "service images are not configured: set serviceImages.registry and serviceImages.tag, "
+                "serviceImages.buildContext, or `pulumi config set demo true` for the stand-in images",
+            )
+        )
+
+
+def check_unique(
+    services: tuple[Service, ...], infrastructure: tuple[Infrastructure, ...], problems: list[Problem]
+) -> None:
+    """Ports, databases and container names must not collide between any two catalog entries."""
+    ports: dict[int, str] = {item.published_port: item.name for item in infrastructure}
+    databases: dict[str, str] = {}
+    containers: dict[str, str] = {item.container_name: item.name for item in infrastructure}
+    for service in services:
+        path = ("services", service.name)
+        if service.port in ports:
+            problems.append(Problem((*path, "port"), f"port already used by {ports[service.port]}", service.port))
+        ports.setdefault(service.port, service.name)
+        if service.database in databases:
+            problems.append(
+                Problem(
+                    (*path, "database"), f"database already used by {databases[service.database]}", service.database
+                )
+            )
+        databases.setdefault(service.database, service.name)
+        for container in service.container_names:
+            if container in containers:
+                problems.append(Problem(path, f"container name {container} collides with {containers[container]}'s"))
+            containers.setdefault(container, service.name)
