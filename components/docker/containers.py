@@ -203,7 +203,9 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
     if any(v.host_path is not None for v in spec.volumes):
         raise ValueError(f"{spec.container_name}: host paths are never mounted; use a named volume")
     if spec.host_mounts and exception(spec.container_name, "host_mounts") is None:
-        raise ValueError(f"{spec.container_name}: host mounts need a documented exception in components/hardening.py")
+        raise ValueError(
+            f"{spec.container_name}: host mounts need a documented exception in components/docker/hardening.py"
+        )
     workload = spec.workload
     ports = []
     if spec.published_port is not None and workload.publish.enabled:

@@ -13,14 +13,14 @@ reaches them), started after the data stores are healthy. Shaped this way:
   the `postgres` database only, TLS with SCRAM per pg_hba.conf) with `sslmode=verify-full` against the
   platform CA; Redis over TLS (`rediss://`) verified against the same CA. The CA file sits at
   `components.pki.CA_FILE`, the path services use.
-* Kafka's INTERNAL listener is PLAINTEXT (components/kafka.py). `--kafka.version` pins the protocol
+* Kafka's INTERNAL listener is PLAINTEXT (components/data/kafka.py). `--kafka.version` pins the protocol
   level kafka_exporter's client (IBM sarama) speaks: 3.9.0, the newest it knows. Its default (2.0.0)
   predates the request versions Kafka 4 still accepts (KIP-896 removed the pre-2.1 ones).
 * Healthchecks are `CMD` probes of each exporter's own HTTP endpoint with the image's busybox `wget`
   (no shell): postgres_exporter and kafka_exporter ship on quay.io/prometheus/busybox, cAdvisor on
   Alpine, and redis_exporter's `-alpine` variant is pinned because its default image is `scratch`.
 * cAdvisor reads the host: its `CADVISOR_HOST_MOUNTS`, all read-only, are the one documented exception
-  to "no host paths" (components/hardening.py). It runs as root with every capability dropped: the
+  to "no host paths" (components/docker/hardening.py). It runs as root with every capability dropped: the
   files it must read (/var/lib/docker, the Docker and containerd sockets) are readable only by their
   owner, root. It is not privileged and gets no /dev/kmsg (that only feeds OOM events, not collected);
   `--enable_metrics=cpu,memory,network` keeps collection to what `components.observability.metrics.CADVISOR` needs,
@@ -263,7 +263,9 @@ class Exporters(pulumi.ComponentResource):
         self.containers = {}
         for exporter in EXPORTERS:
             if exporter.name not in SETUPS:
-                raise ValueError(f"catalog exporter {exporter.name!r} has no setup in components/exporters.py")
+                raise ValueError(
+                    f"catalog exporter {exporter.name!r} has no setup in components/observability/exporters.py"
+                )
             setup = SETUPS[exporter.name](exporter, args)
             self.containers[exporter.name] = container(
                 f"{name}-{exporter.name}-container",

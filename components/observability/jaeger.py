@@ -1,7 +1,7 @@
 """Jaeger v2 for the platform: one all-in-one container that receives OTLP traces and serves the UI.
 
 Creates the pulled image and the `payment-jaeger` container (alias `jaeger`). Services export to
-`http://jaeger.<network>:4317` (OTLP gRPC; components/services.py); OTLP HTTP listens on 4318; the
+`http://jaeger.<network>:4317` (OTLP gRPC; components/app/services.py); OTLP HTTP listens on 4318; the
 UI and query API on 16686, which Grafana's datasource uses and the profile publishes (dev: 127.0.0.1:50686,
 prod: not at all). Shaped this way:
 
