@@ -36,24 +36,7 @@ from pulumi.runtime.stack import run_in_stack, wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
 from plan import simulate
-
-SECRET = "[secret]"
-"""What every secret value is rendered as, wherever it appears."""
-
-UNKNOWN = "[unknown]"
-
-
-def holds(value: Any, marker: str) -> bool:
-    """Whether `marker` (`SECRET`, `UNKNOWN`) stands anywhere in a rendered value, nested or not."""
-    if isinstance(value, Mapping):
-        return any(holds(v, marker) for v in value.values())
-    if isinstance(value, list):
-        return any(holds(v, marker) for v in value)
-    return isinstance(value, str) and value == marker
-
-
-STACK_TYPE = "pulumi:pulumi:Stack"
-"""The root resource every program's resources hang from; the engine creates it, not the program."""
+from vocabulary import SECRET, STACK_TYPE, UNKNOWN
 
 _SIG = rpc._special_sig_key
 _SECRET_SIG = rpc._special_secret_sig

@@ -27,7 +27,8 @@ from typing import Any
 import pulumi
 from pulumi import _types
 
-from plan.engine import SECRET, STACK_TYPE, Render, Resource
+from plan.engine import Render, Resource
+from vocabulary import SECRET, STACK_TYPE
 
 _SECRET_KEY = "$secret"
 """Marks a secret value in a replay document: `{"$secret": value}`."""

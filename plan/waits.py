@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import cache
 
-from plan.diff import CONTAINER
 from plan.engine import Render, Resource
+from vocabulary import CONTAINER
 
 
 def waits_for_health(resource: Resource) -> bool:
