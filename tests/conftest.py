@@ -18,6 +18,7 @@ from plan import PROJECT_DIR, Project, Render, render
 from plan.stackfile import build
 from stacks.models import PlatformConfig
 from stacks.resolve import resolve
+from vocabulary import CONTAINER
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -91,7 +92,7 @@ def require_tool(name: str, package: str) -> str:
 
 def uploads(render: Render, container: str, *, revealed: bool = False) -> list[dict[str, Any]]:
     """The files a container is given: its loader's uploads, at the paths the container sees them."""
-    loader = render.get("docker:index/container:Container", f"{container}-loader")
+    loader = render.get(CONTAINER, f"{container}-loader")
     items = loader.revealed_inputs["uploads"] if revealed else loader.inputs["uploads"]
     return [{**item, "file": str(item["file"]).removeprefix(STAGE)} for item in items]
 

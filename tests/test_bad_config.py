@@ -11,6 +11,7 @@ import pytest
 from plan import RecordingMonitor, StackFileError, render
 from stacks.errors import ConfigError
 from tests.conftest import run_cli
+from vocabulary import STACK_TYPE
 
 NEW = "services.loyalty-service"
 CORPUS: list[tuple[str, list[str], str, str]] = [
@@ -407,7 +408,7 @@ def test_nothing_is_registered_before_config_is_checked() -> None:
     monitor = RecordingMonitor()
     with pytest.raises(ConfigError):
         render("dev", sets=("services.payment-gateway.replicas=0",), monitor=monitor)
-    assert [r.type for r in monitor.records.values()] == ["pulumi:pulumi:Stack"]
+    assert [r.type for r in monitor.records.values()] == [STACK_TYPE]
 
 
 def test_a_secret_value_is_never_echoed_in_an_error() -> None:

@@ -36,17 +36,15 @@ from components.observability.grafana import (
     render_yaml,
 )
 from components.secrets import Secrets, SecretsArgs
-from plan.engine import SECRET, Render, Resource, run_program
+from plan.engine import Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
 from stacks.catalog import INFRASTRUCTURE, LOADER_IMAGE
 from stacks.models import PlatformConfig
 from tests.conftest import require_tool, stack_config
 from tests.conftest import uploads as container_uploads
 from tests.test_hardening import departures
+from vocabulary import CONTAINER, REMOTE_IMAGE, SECRET, VOLUME
 
-CONTAINER = "docker:index/container:Container"
-VOLUME = "docker:index/volume:Volume"
-IMAGE = "docker:index/remoteImage:RemoteImage"
 PASSWORD_FILE = "/run/secrets/grafana-admin-password"
 
 # The seed guide's monitoring section: its dashboards and its PromQL, as written there.
@@ -396,7 +394,7 @@ def test_container_identity_user_image_and_health(stack: str) -> None:
     assert inputs["entrypoints"] == ["/opt/payment/start"]
     assert inputs["wait"] is False
     assert "command" not in inputs  # the wrapper starts the image's /run.sh, which reads the __FILE
-    image = built(stack).render.get(IMAGE, "payment-grafana-image")
+    image = built(stack).render.get(REMOTE_IMAGE, "payment-grafana-image")
     assert image.inputs["name"] == next(i.image for i in INFRASTRUCTURE if i.name == "grafana")
     assert inputs["image"] == image.revealed_outputs["imageId"]
     assert grafana.delete_before_replace

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from components.docker.hardening import EXCEPTIONS, LOADER
-from plan.engine import SECRET
-from policy_rules import CONTAINER, REMOTE_IMAGE, RULES, VOLUME, Finding, Report, check, identity, restart_policy
+from policy_rules import RULES, Finding, Report, check, identity, restart_policy
 from tests.conftest import rendered, run_cli
+from vocabulary import CONTAINER, REMOTE_IMAGE, SECRET, UNKNOWN, VOLUME
 
 
 def document(stack: str) -> dict[str, Any]:
@@ -238,6 +238,6 @@ def test_a_secret_variable_in_the_clear_is_found_by_its_name_and_never_shown() -
 
 def test_variables_unknown_before_up_are_listed_as_unchecked() -> None:
     record = resource("prod", CONTAINER, "payment-kong")
-    record["inputs"]["envs"] = "[unknown]"
+    record["inputs"]["envs"] = UNKNOWN
     report = only(record)
     assert report.ok and report.unchecked == ["PAY-SECRET-ENV payment-kong-container"]

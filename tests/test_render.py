@@ -11,6 +11,7 @@ from plan.engine import run_program
 from plan.simulate import SECRET_MARKER
 from stacks.catalog import SERVICES
 from tests.conftest import rendered, run_cli, stack_config
+from vocabulary import NETWORK, SECRET, STACK_TYPE, VOLUME
 
 RESOURCE_KEYS = {
     "urn",
@@ -32,10 +33,10 @@ def test_both_stacks_render_the_platform_and_its_network(dev: Render, prod: Rend
     for stack_render in (dev, prod):
         platform = stack_render.get("payment:platform:Platform", "payment")
         network = stack_render.get("payment:network:Network", "payment-network")
-        bridge = stack_render.get("docker:index/network:Network", "payment-network-bridge")
+        bridge = stack_render.get(NETWORK, "payment-network-bridge")
         assert network.parent == platform.urn
         assert bridge.parent == network.urn
-        stack = stack_render.get("pulumi:pulumi:Stack", f"payment-platform-{stack_render.stack}")
+        stack = stack_render.get(STACK_TYPE, f"payment-platform-{stack_render.stack}")
         assert platform.parent == stack.urn
 
 
@@ -47,7 +48,7 @@ def test_json_has_the_documented_shape() -> None:
     assert (document["project"], document["stack"]) == ("payment-platform", "prod")
     for resource in document["resources"]:
         assert set(resource) == RESOURCE_KEYS
-    bridge = next(r for r in document["resources"] if r["type"] == "docker:index/network:Network")
+    bridge = next(r for r in document["resources"] if r["type"] == NETWORK)
     assert bridge["urn"] == (
         "urn:pulumi:prod::payment-platform::payment:platform:Platform$payment:network:Network"
         "$docker:index/network:Network::payment-network-bridge"
@@ -107,7 +108,7 @@ def test_a_staging_stack_runs_prod_defaults() -> None:
     staging = rendered("staging", "profile=prod", "demo=true")
     assert staging.outputs["profile"] == "prod"
     assert staging.outputs["services"]["payment-gateway"]["replicas"] == 3
-    assert staging.get("pulumi:pulumi:Stack", "payment-platform-staging")
+    assert staging.get(STACK_TYPE, "payment-platform-staging")
 
 
 def test_an_added_service_appears_in_the_render() -> None:
@@ -134,7 +135,7 @@ def test_renaming_the_platform_keeps_every_data_volume() -> None:
             Platform(name, PlatformArgs(config=config))
 
         rendered = run_program(program, config.project, "prod")
-        return {r.urn for r in rendered.by_type("docker:index/volume:Volume") if r.retain_on_delete}
+        return {r.urn for r in rendered.by_type(VOLUME) if r.retain_on_delete}
 
     original, renamed = volumes("payment"), volumes("payments-v2")
     assert {urn.rsplit("::", 1)[1] for urn in original} == {
@@ -154,5 +155,5 @@ def test_outputs_list_every_published_endpoint(dev: Render, prod: Render) -> Non
     assert prod.outputs["urls"] == {"kong": "http://127.0.0.1:40080", "grafana": "http://127.0.0.1:40300"}
     assert prod.outputs["endpoints"] == [{"name": "kong", "health": "http://127.0.0.1:40080/health"}]
     assert {e["name"] for e in dev.outputs["endpoints"]} == {s.name for s in SERVICES} | {"kong"}
-    assert prod.outputs["operatorKey"] == "[secret]"
+    assert prod.outputs["operatorKey"] == SECRET
     assert prod.outputs["operatorCertificate"].startswith("-----BEGIN CERTIFICATE-----")

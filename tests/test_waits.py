@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from plan import Render, Resource
-from plan.diff import CONTAINER
 from plan.waits import longest_wait_chain
 from stacks.catalog import INFRASTRUCTURE, SERVICES
 from tests.conftest import rendered
+from vocabulary import CONTAINER
 
 DATA_STORES = {"postgres", "redis", "kafka"}
 
