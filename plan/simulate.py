@@ -7,7 +7,7 @@ value exactly where the real provider would. Simulated secret values carry the m
 `SIMULATED-SECRET`: the renderer never prints one, so a marker in its output means a value lost its
 secret flag on the way. Certificates are public and carry `SIMULATED-CERTIFICATE` instead.
 
-`plan.tlsmodel.Faithful` (tests) replaces the TLS placeholders with real keys and certificates.
+`tests.support.tlsmodel.Faithful` (used by tests only) replaces the TLS placeholders with real keys and certificates.
 """
 
 from __future__ import annotations

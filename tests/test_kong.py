@@ -37,11 +37,11 @@ from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
 from plan.engine import RecordingMonitor, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from plan.tlsmodel import Faithful
 from stacks.catalog import LOADER_IMAGE, Integration
 from stacks.models import PlatformConfig
 from tests.conftest import stack_config
 from tests.conftest import uploads as container_uploads
+from tests.support.tlsmodel import Faithful
 from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, REMOTE_IMAGE, SECRET
 
 KONG = "payment-kong-container"

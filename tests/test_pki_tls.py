@@ -16,8 +16,8 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from plan import Render, render
-from plan.tlsmodel import Faithful
 from stacks.catalog import INFRASTRUCTURE, SERVICES
+from tests.support.tlsmodel import Faithful
 from tests.tlstools import handshake, openssl, write_pem
 from vocabulary import LOCALLY_SIGNED_CERT, PRIVATE_KEY
 

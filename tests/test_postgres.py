@@ -38,12 +38,12 @@ from components.pki import Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
 from plan import Render, render
 from plan.engine import run_program
-from plan.tlsmodel import Faithful
 from stacks.catalog import LOADER_IMAGE, SERVICES
 from stacks.models import PlatformConfig, Service
 from stacks.units import ByteSize
 from tests.conftest import free_port, require_tool, stack_config, unavailable
 from tests.conftest import uploads as container_uploads
+from tests.support.tlsmodel import Faithful
 from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, SECRET, VOLUME
 
 

@@ -46,12 +46,12 @@ from components.observability.prometheus import (
 )
 from components.pki import Pki, PkiArgs
 from plan.engine import RecordingMonitor, Render, Resource, run_program
-from plan.tlsmodel import Faithful
 from stacks.catalog import EXPORTERS, LOADER_IMAGE, SERVICES
 from stacks.errors import ConfigError
 from stacks.models import PlatformConfig
 from tests.conftest import require_tool, stack_config
 from tests.conftest import uploads as container_uploads
+from tests.support.tlsmodel import Faithful
 from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, REMOTE_IMAGE, SECRET, VOLUME
 
 PROMETHEUS = "payment-prometheus-container"

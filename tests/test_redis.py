@@ -32,12 +32,12 @@ from components.pki import Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import RecordingMonitor, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from plan.tlsmodel import Faithful
 from stacks.catalog import APP_UID, LOADER_IMAGE
 from stacks.models import PlatformConfig, RedisTuning
 from stacks.units import ByteSize
 from tests.conftest import free_port, require_tool, stack_config
 from tests.conftest import uploads as container_uploads
+from tests.support.tlsmodel import Faithful
 from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, REMOTE_IMAGE, SECRET, VOLUME
 
 CANARY = "CANARY-redis-password-0000000000000000000"

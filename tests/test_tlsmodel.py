@@ -20,7 +20,7 @@ from cryptography.x509.verification import PolicyBuilder, Store, VerificationErr
 
 from plan import PROJECT_DIR
 from plan.simulate import PLACEHOLDERS, Request
-from plan.tlsmodel import Faithful
+from tests.support.tlsmodel import Faithful
 from tests.tlstools import handshake, openssl, write_pem
 
 PRIVATE_KEY = "tls:index/privateKey:PrivateKey"
@@ -350,7 +350,7 @@ def test_ecdsa_defaults_to_p224_which_has_no_openssh_form_and_no_tls_support() -
 
 def test_ecdsa_and_ed25519_keys_are_stable_across_processes_and_rotate_with_the_trigger() -> None:
     code = (
-        "from plan.simulate import Request; from plan.tlsmodel import Faithful\n"
+        "from plan.simulate import Request; from tests.support.tlsmodel import Faithful\n"
         "for algorithm in ('ECDSA', 'ED25519'):\n"
         "    request = Request('tls:index/privateKey:PrivateKey', 'urn:k', {'algorithm': algorithm}, 1)\n"
         "    print(Faithful().outputs(request)['privateKeyPem'], end='')\n"

@@ -1,6 +1,6 @@
 """The local Kong STAND-IN runs the program's own gateway container and proxies a route to a service over mTLS.
 
-The rendered dev stack (certificates issued for real: `plan.tlsmodel.Faithful`) gives `payment-kong` (user,
+The rendered dev stack (certificates issued for real: `tests.support.tlsmodel.Faithful`) gives `payment-kong` (user,
 read-only root, prefix tmpfs, KONG_* environment, declarative file, client certificate and trust bundle
 loaded by the local loader image, healthcheck) and `payment-payment-gateway` (the demo stand-in service:
 nginx requiring a client certificate from the platform CA). Both run on a private network of their own with
@@ -32,10 +32,10 @@ from components.gateway.kong import (
     upstream_name,
 )
 from plan import render
-from plan.tlsmodel import Faithful
 from tests.conftest import free_port, unavailable
 from tests.images.conftest import CONTRACTS, PREFIX, docker, local_ref, shown
 from tests.images.harness import container_named, sandbox, wait_healthy
+from tests.support.tlsmodel import Faithful
 
 HEALTHY_WITHIN = 60
 GATEWAY = "payment-gateway"

@@ -21,11 +21,11 @@ from components.observability.prometheus import PrometheusPaths
 from components.secrets import secret_path
 from plan import render
 from plan.engine import Render, Resource
-from plan.tlsmodel import Faithful
 from stacks.catalog import SERVICES, db_password_secret
 from tests.conftest import unavailable
 from tests.images.conftest import CONTRACTS, docker, local_ref, shown
 from tests.images.harness import Sandbox, container_named, containers_running, loader_of, sandbox, wait_healthy
+from tests.support.tlsmodel import Faithful
 
 HEALTHY_WITHIN = 120
 """Seconds a container may take to pass its healthcheck (PostgreSQL initialises and bootstraps 19 databases)."""
