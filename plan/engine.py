@@ -68,8 +68,6 @@ class Resource:
     """Inputs with secret values in the clear. For tests only: never serialized or printed."""
     revealed_outputs: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """Provider outputs (simulated) in the clear, e.g. a certificate's PEM. For tests only."""
-    revealed_trigger: Any = field(default=None, repr=False, compare=False)
-    """`replacement_trigger` in the clear. For the benchmark's replay (plan/replay.py) only."""
     secret_digests: Mapping[str, str] = field(default_factory=dict)
     """Top-level input -> a digest of the simulated secret values inside it (`secret_digests`)."""
 
@@ -265,7 +263,6 @@ class RecordingMonitor(mocks.MockMonitor):
                 additional_secret_outputs=tuple(request.additionalSecretOutputs),
                 revealed_inputs=reveal(raw_inputs),
                 revealed_outputs=reveal(state),
-                revealed_trigger=reveal(trigger),
                 secret_digests=secret_digests(raw_inputs, self.real_secrets),
             )
         if request.type == STACK_TYPE or not request.custom:

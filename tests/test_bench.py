@@ -1,4 +1,4 @@
-"""scripts/bench.py (`make bench`): its cases, its measurements and its targets, without timing anything.
+"""scripts/bench/ (`make bench`): its cases, its measurements and its targets, without timing anything.
 
 The timings themselves are machine-dependent and are not asserted here; the bench prints them.
 """
@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from plan import render
-from scripts import bench
+from scripts.bench import __main__ as bench
 from stacks.models import DATABASE_NAME, SERVICE_NAME
 
 

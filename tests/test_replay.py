@@ -1,4 +1,4 @@
-"""plan/replay.py: the benchmark's SDK baseline must register exactly what the program registers."""
+"""scripts/bench/replay.py: the benchmark's SDK baseline must register exactly what the program registers."""
 
 from __future__ import annotations
 
@@ -11,22 +11,29 @@ from pathlib import Path
 
 import pytest
 
-from plan import PROJECT_DIR, Render, engine, render, replay
+from plan import PROJECT_DIR, Render, engine, render
 from plan.simulate import SECRET_MARKER
+from scripts.bench import replay
 from tests.conftest import rendered
 
 CANARY = "sk_live_REPLAY0CANARY0stripe0key0000000"
 
 
-def replayed(original: Render) -> Render:
-    return engine.run_program(replay.replay_program(replay.document(original)), original.project, original.stack)
+def recorded(stack: str, *sets: str, secret_sets: tuple[str, ...] = ()) -> tuple[Render, dict[str, object]]:
+    recorder = replay.TriggerRecorder()
+    return render(stack, sets=sets, secret_sets=secret_sets, monitor=recorder), recorder.triggers
 
 
-def with_secrets(stack: str, *sets: str) -> Render:
+def replayed(original: Render, triggers: dict[str, object]) -> Render:
+    document = replay.document(original, triggers)
+    return engine.run_program(replay.replay_program(document), original.project, original.stack)
+
+
+def with_secrets(stack: str, *sets: str) -> tuple[Render, dict[str, object]]:
     """`stack` with external secrets set as config secrets (`pulumi config set --secret`)."""
-    return render(
+    return recorded(
         stack,
-        sets=sets,
+        *sets,
         secret_sets=(f"secrets.stripe-api-key={CANARY}", "secrets.stripe-webhook-secret=whsec_replay_canary"),
     )
 
@@ -34,8 +41,8 @@ def with_secrets(stack: str, *sets: str) -> Render:
 @pytest.mark.parametrize(
     "source",
     [
-        lambda: rendered("dev"),
-        lambda: rendered("prod"),
+        lambda: recorded("dev"),
+        lambda: recorded("prod"),
         # Config secrets and a service added through config take other paths through the program.
         lambda: with_secrets(
             "prod", "services.loyalty-service.port=40030", "services.loyalty-service.database=loyalty"
@@ -43,9 +50,11 @@ def with_secrets(stack: str, *sets: str) -> Render:
     ],
     ids=["dev", "prod", "prod-with-secrets-and-a-new-service"],
 )
-def test_replay_records_the_same_resources_inputs_and_secrets(source: Callable[[], Render]) -> None:
-    original = source()
-    again = replayed(original)
+def test_replay_records_the_same_resources_inputs_and_secrets(
+    source: Callable[[], tuple[Render, dict[str, object]]],
+) -> None:
+    original, triggers = source()
+    again = replayed(original, triggers)
     assert [r.urn for r in again.resources] == [r.urn for r in original.resources]
     for before, after in zip(original.resources, again.resources, strict=True):
         assert after == before, before.urn  # options, dependencies, and inputs with [secret] where secret
@@ -56,13 +65,13 @@ def test_replay_records_the_same_resources_inputs_and_secrets(source: Callable[[
 
 
 def test_a_replay_document_is_private_and_the_replay_keeps_secrets_secret(tmp_path: Path) -> None:
-    original = with_secrets("prod")
+    original, triggers = with_secrets("prod")
     path = tmp_path / "replay.json"
-    replay.write(original, path)
+    replay.write(original, triggers, path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # The document holds the secret (it must, to replay it) but marked as one ...
     assert CANARY in path.read_text()
-    again = replayed(original)
+    again = replayed(original, triggers)
     text = again.dumps()
     # ... and the replay's render shows it as [secret], like the program's.
     assert CANARY not in text
@@ -74,15 +83,15 @@ def test_writing_never_overwrites_an_existing_file(tmp_path: Path) -> None:
     path = tmp_path / "replay.json"
     path.write_text("someone else's")
     with pytest.raises(FileExistsError):
-        replay.write(rendered("dev"), path)
+        replay.write(rendered("dev"), {}, path)
 
 
 def test_the_replay_process_imports_none_of_our_program(tmp_path: Path) -> None:
     document, output = tmp_path / "dev.replay.json", tmp_path / "replay.json"
-    replay.write(rendered("dev"), document)
+    replay.write(*recorded("dev"), document)
     probe = (
         "import sys\n"
-        "from scripts import bench\n"
+        "from scripts.bench import __main__ as bench\n"
         f"code = bench.main(['replay', {str(document)!r}, {str(output)!r}])\n"
         "ours = sorted(m for m in sys.modules\n"
         "              if m.split('.')[0] in ('components', 'stacks', 'policy_rules', 'policy'))\n"
@@ -113,7 +122,7 @@ def test_dependency_order_refuses_a_cycle() -> None:
 
 def test_an_input_the_provider_class_does_not_have_is_an_error() -> None:
     original = rendered("dev")
-    document = replay.document(original)
+    document = replay.document(original, {})
     container = next(e for e in document["resources"] if e["type"] == "docker:index/container:Container")
     container["inputs"]["notAnInput"] = True
     with pytest.raises(ValueError, match=r"ContainerArgs has no inputs \['notAnInput'\]"):

@@ -1,11 +1,11 @@
-"""plan/waits.py: the start-up chain of health waits stays data stores → services → Kong."""
+"""scripts/bench/waits.py: the start-up chain of health waits stays data stores → services → Kong."""
 
 from __future__ import annotations
 
 import pytest
 
 from plan import Render, Resource
-from plan.waits import longest_wait_chain
+from scripts.bench.waits import longest_wait_chain
 from stacks.catalog import INFRASTRUCTURE, SERVICES
 from tests.conftest import rendered
 from vocabulary import CONTAINER
