@@ -38,11 +38,11 @@ from components.observability.grafana import (
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
+from policy_rules import check_resource
 from stacks.catalog import INFRASTRUCTURE, LOADER_IMAGE
 from stacks.models import PlatformConfig
 from tests.conftest import require_tool, stack_config
 from tests.conftest import uploads as container_uploads
-from tests.test_hardening import departures
 from vocabulary import CONTAINER, REMOTE_IMAGE, SECRET, VOLUME
 
 PASSWORD_FILE = "/run/secrets/grafana-admin-password"
@@ -412,8 +412,10 @@ def test_published_on_the_hosts_loopback_in_both_stacks(stack: str) -> None:
 
 @STACKS
 def test_meets_the_hardening_baseline_with_no_exception(stack: str) -> None:
-    inputs = dict(built(stack).grafana().inputs)
-    assert departures(inputs) == set()
+    grafana = built(stack).grafana()
+    report = check_resource(grafana.to_json(), stack)  # the rules of `plan check` and the policy pack
+    assert (report.violations, report.exceptions, report.unchecked) == ([], [], [])
+    inputs = dict(grafana.inputs)
     assert inputs["readOnly"] is True and "/tmp" in inputs["tmpfs"]
     assert inputs["capabilities"] == {"drops": ["ALL"]}
 
