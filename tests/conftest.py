@@ -18,6 +18,7 @@ from plan import PROJECT_DIR, Project, Render, render
 from plan.stackfile import build
 from stacks.models import PlatformConfig
 from stacks.resolve import resolve
+from tests.support.tlsmodel import Faithful
 from vocabulary import CONTAINER
 
 IN_CI = os.environ.get("CI") == "true"
@@ -31,6 +32,21 @@ collect_ignore = [] if "PAYMENT_E2E_WORKSPACE" in os.environ else ["e2e"]
 def rendered(stack: str, *sets: str) -> Render:
     """Render a stack once per distinct set of `--set` edits; renders are immutable, so sharing is safe."""
     return render(stack, sets=sets)
+
+
+@functools.cache
+def rendered_again(stack: str) -> Render:
+    """A second, separate run of the program for `stack` (never `rendered`'s object), for determinism checks."""
+    return render(stack)
+
+
+@functools.cache
+def faithful(stack: str, *sets: str) -> Render:
+    """`rendered`, with real keys and certificates (`tests.support.tlsmodel.Faithful`) in place of placeholders.
+
+    Once per process like `rendered`, as the provider issues a certificate once and keeps it in state: every test
+    handshakes with the same material."""
+    return render(stack, sets=sets, simulator=Faithful())
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

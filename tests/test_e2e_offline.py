@@ -10,8 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from plan import PROJECT_DIR
+from scripts import e2e
 from scripts.e2e import copy_program, parse_port_list, published_ports, reserve_ports
+from tests.conftest import rendered
 from tests.e2e.live import critical_path, failure_output, pulumi_diagnostics
 
 
@@ -92,8 +96,9 @@ def test_a_host_that_refuses_the_reservation_is_told_what_may_fail(tmp_path: Pat
     assert line.startswith("could not reserve the published ports")
 
 
-def test_the_dev_stack_publishes_the_seed_ports_inside_linux_s_ephemeral_range() -> None:
+def test_the_dev_stack_publishes_the_seed_ports_inside_linux_s_ephemeral_range(monkeypatch: pytest.MonkeyPatch) -> None:
     """Why the reservation exists: every published port of the rendered dev stack lies in 32768-60999."""
+    monkeypatch.setattr(e2e, "render", lambda stack, **_: rendered(stack))  # the shared render of the dev stack
     ports = published_ports("dev")
     assert {40379, 40432, 40080, 50686} <= ports
     assert all(32768 <= port <= 60999 for port in ports)

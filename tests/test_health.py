@@ -35,9 +35,9 @@ from scripts.health import (
     parse_outputs,
     private_files,
 )
-from tests.conftest import free_port
+from tests.conftest import faithful, free_port
 from tests.test_demo import DemoServer, demo_server, operator
-from tests.test_pki_tls import bundle, faithful, leaf
+from tests.test_pki_tls import bundle, leaf
 from vocabulary import SECRET
 
 STRANGER_STACK = ("staging", "profile=prod", "demo=true")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from plan import Render
 from stacks.catalog import INFRASTRUCTURE, SERVICES
-from tests.conftest import changed, rendered
+from tests.conftest import changed, faithful, rendered
 from vocabulary import CERT_REQUEST, CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, SECRET, SELF_SIGNED_CERT
 
 TLS_INFRASTRUCTURE = ["postgres", "redis", "prometheus", "kong"]
@@ -65,8 +65,12 @@ def containers(render: Render) -> set[str]:
     return loaders | {name.removesuffix("-loader") for name in loaders}
 
 
+# The CA rotation's three steps are the renders test_pki_tls.py handshakes with (`faithful`): the same inputs and
+# triggers as placeholder renders, with real certificates, each issued once per process like the provider's.
+
+
 def test_preparing_a_ca_rotation_adds_the_next_ca_to_the_bundle_only() -> None:
-    before, after = rendered("prod"), rendered("prod", "pki.caOverlap=next")
+    before, after = faithful("prod"), faithful("prod", "pki.caOverlap=next")
     diff = changed(before, after)
     # Only containers change: each one that holds the bundle receives the new one.
     assert containers(after) >= {"payment-postgres-container", "payment-redis-container"}
@@ -76,8 +80,8 @@ def test_preparing_a_ca_rotation_adds_the_next_ca_to_the_bundle_only() -> None:
 
 
 def test_rotating_the_ca_reissues_every_leaf_and_keeps_trusting_the_previous_one() -> None:
-    staged = rendered("prod", "pki.caOverlap=next")
-    rotated = rendered("prod", "pki.caOverlap=previous", "rotation.ca=1")
+    staged = faithful("prod", "pki.caOverlap=next")
+    rotated = faithful("prod", "pki.caOverlap=previous", "rotation.ca=1")
     diff = changed(staged, rotated)
     leaves = {r.name for r in staged.by_type(LOCALLY_SIGNED_CERT)}
     assert diff["added"] == diff["removed"] == set()
@@ -86,7 +90,7 @@ def test_rotating_the_ca_reissues_every_leaf_and_keeps_trusting_the_previous_one
     assert all(ca1.urn in cert.dependencies for cert in rotated.by_type(LOCALLY_SIGNED_CERT))
     assert rotated.outputs["caBundle"].count("BEGIN CERTIFICATE") == 2
     assert rotated.outputs["caBundle"].startswith(rotated.outputs["caCertificate"])
-    finished = rendered("prod", "rotation.ca=1")
+    finished = faithful("prod", "rotation.ca=1")
     assert changed(rotated, finished)["removed"] == {"payment-pki-ca0", "payment-pki-ca0-key"}
     assert changed(rotated, finished)["changed"] == containers(finished)  # the bundle shrinks
 

@@ -7,7 +7,6 @@ services unable to verify each other.
 
 from __future__ import annotations
 
-import functools
 import ssl
 from pathlib import Path
 
@@ -15,19 +14,14 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from plan import Render, render
+from plan import Render
 from stacks.catalog import INFRASTRUCTURE, SERVICES
-from tests.support.tlsmodel import Faithful
+from tests.conftest import faithful
 from tests.tlstools import handshake, openssl, write_pem
 from vocabulary import LOCALLY_SIGNED_CERT, PRIVATE_KEY
 
 SUBJECTS = [*(s.name for s in SERVICES), *(i.name for i in INFRASTRUCTURE if i.tls)]
 ORDER = "order-service.payment-network"
-
-
-@functools.cache
-def faithful(stack: str, *sets: str) -> Render:
-    return render(stack, sets=sets, simulator=Faithful())
 
 
 def leaf(rendered: Render, subject: str) -> tuple[str, str]:

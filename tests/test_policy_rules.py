@@ -182,6 +182,9 @@ def test_cli_check_exits_1_on_a_violation(monkeypatch: pytest.MonkeyPatch, capsy
         return Report(violations=[Finding("CIS-5.5", "payment-redis-container", "runs privileged")])
 
     monkeypatch.setattr(cli, "check", broken_check)
+    monkeypatch.setattr(
+        cli, "render", lambda stack, **_: rendered(stack)
+    )  # the exit status is at stake, not the render
     assert cli.main(["check", "--stack", "prod"]) == 1
     assert "violation CIS-5.5 payment-redis-container: runs privileged" in capsys.readouterr().out
 

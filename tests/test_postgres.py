@@ -36,14 +36,13 @@ from components.docker.containers import Host
 from components.network import Network, NetworkArgs
 from components.pki import Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
-from plan import Render, render
+from plan import Render
 from plan.engine import run_program
 from stacks.catalog import LOADER_IMAGE, SERVICES
 from stacks.models import PlatformConfig, Service
 from stacks.units import ByteSize
-from tests.conftest import free_port, require_tool, stack_config, unavailable
+from tests.conftest import faithful, free_port, require_tool, stack_config, unavailable
 from tests.conftest import uploads as container_uploads
-from tests.support.tlsmodel import Faithful
 from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, SECRET, VOLUME
 
 
@@ -254,7 +253,7 @@ def server() -> Iterator[Server]:
     for folder in (base / "data", base / "conf", base / "conf" / "tls", base / "secrets", base / "sock"):
         os.chown(folder, owner.pw_uid, owner.pw_gid)
 
-    rendered = render("dev", simulator=Faithful())
+    rendered = faithful("dev")
     cert = rendered.get(LOCALLY_SIGNED_CERT, "payment-pki-postgres-cert")
     key = rendered.get(PRIVATE_KEY, "payment-pki-postgres-key")
     files = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 
@@ -14,7 +15,6 @@ from plan import Render
 from plan.engine import run_program
 from plan.simulate import SECRET_MARKER
 from stacks.catalog import SERVICES
-from stacks.models import PlatformConfig
 from tests.conftest import changed, rendered, run_cli, stack_config
 from vocabulary import CONTAINER, RANDOM_PASSWORD, SECRET
 
@@ -134,8 +134,15 @@ def test_a_bad_secret_is_reported_without_its_value() -> None:
 PROBED = ("channel-adapter", "notification-service", "order-service")
 
 
-def probe(config: PlatformConfig) -> Render:
-    """Build the platform and one container per probed service carrying `Platform.service_files`."""
+def probe(stack: str, **values: object) -> Render:
+    """The platform of `stack` (its stack file plus `values`) and one container per probed service carrying
+    `Platform.service_files`; built once per distinct configuration (renders are immutable)."""
+    return _probe(stack, json.dumps(values, sort_keys=True))
+
+
+@functools.cache
+def _probe(stack: str, values: str) -> Render:
+    config = stack_config(stack, **json.loads(values))
 
     def program() -> None:
         platform = Platform("payment", PlatformArgs(config=config))
@@ -152,10 +159,6 @@ def probe(config: PlatformConfig) -> Render:
     return run_program(program, config.project, config.stack)
 
 
-def platform_config(stack: str, **values: object) -> PlatformConfig:
-    return stack_config(stack, **values)
-
-
 ALL_EXTERNAL = {
     "secrets": {k: v for k, v in CANARIES.items() if k.startswith(("stripe", "smtp"))},
     "smtp": {"host": "smtp.example.com", "username": "noreply@example.com", "from": "noreply@example.com"},
@@ -169,7 +172,7 @@ def container(render: Render, service: str) -> Callable[[str], object]:
 
 
 def test_files_delivery_uploads_0400_files_owned_by_the_app_user() -> None:
-    render = probe(platform_config("prod", **ALL_EXTERNAL))
+    render = probe("prod", **ALL_EXTERNAL)
     order = render.get(CONTAINER, "probe-order-service")
     uploads = {u["file"]: u for u in order.inputs["uploads"]}
     assert uploads["/app/certs/services/order-service/order-service.key"]["content"] == SECRET
@@ -191,7 +194,7 @@ def test_files_delivery_uploads_0400_files_owned_by_the_app_user() -> None:
 
 
 def test_env_delivery_puts_the_secret_in_the_variable_and_keeps_it_secret() -> None:
-    render = probe(platform_config("dev", **ALL_EXTERNAL))
+    render = probe("dev", **ALL_EXTERNAL)
     order = render.get(CONTAINER, "probe-order-service")
     assert SECRET in order.inputs["envs"]
     assert not any(u["file"].startswith("/run/secrets") for u in order.inputs["uploads"])
@@ -199,7 +202,7 @@ def test_env_delivery_puts_the_secret_in_the_variable_and_keeps_it_secret() -> N
 
 
 def test_integrations_reach_only_their_service() -> None:
-    render = probe(platform_config("prod", **ALL_EXTERNAL))
+    render = probe("prod", **ALL_EXTERNAL)
     channel, notification, order = (container(render, name) for name in PROBED)
     assert channel("STRIPE_API_KEY_FILE") == "/run/secrets/stripe-api-key"
     assert channel("STRIPE_WEBHOOK_SECRET_FILE") == "/run/secrets/stripe-webhook-secret"
@@ -212,7 +215,7 @@ def test_integrations_reach_only_their_service() -> None:
 
 
 def test_without_external_secrets_nothing_external_is_injected() -> None:
-    render = probe(platform_config("prod"))
+    render = probe("prod")
     for name in PROBED:
         env = container(render, name)
         assert env("STRIPE_API_KEY_FILE") is None and env("SMTP_PASSWORD_FILE") is None
@@ -228,7 +231,7 @@ def test_without_external_secrets_nothing_external_is_injected() -> None:
     ],
 )
 def test_a_rotation_changes_exactly_its_consumers(rotation: dict[str, int], containers: set[str]) -> None:
-    diff = changed(probe(platform_config("prod")), probe(platform_config("prod", rotation=rotation)))
+    diff = changed(probe("prod"), probe("prod", rotation=rotation))
     assert {name for name in diff["changed"] if name.startswith("probe-")} == containers
 
 

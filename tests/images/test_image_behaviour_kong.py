@@ -31,11 +31,9 @@ from components.gateway.kong import (
     KongPaths,
     upstream_name,
 )
-from plan import render
-from tests.conftest import free_port, unavailable
+from tests.conftest import faithful, free_port, unavailable
 from tests.images.conftest import CONTRACTS, PREFIX, docker, local_ref, shown
 from tests.images.harness import container_named, sandbox, wait_healthy
-from tests.support.tlsmodel import Faithful
 
 HEALTHY_WITHIN = 60
 GATEWAY = "payment-gateway"
@@ -65,7 +63,7 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str,
 def gateway(engine: str) -> Iterator[tuple[int, int]]:
     """Kong and the payment-gateway service running; (published proxy port, published status port)."""
     needs(SERVICE_ALIAS, "demo", "loader")
-    dev = render("dev", simulator=Faithful())
+    dev = faithful("dev")
     kong = container_named(dev, f"payment-{SERVICE_ALIAS}")
     service = container_named(dev, f"payment-{GATEWAY}")
     network = f"{PREFIX}-kong-net"

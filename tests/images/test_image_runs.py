@@ -19,13 +19,11 @@ from components.data.redis import PORT as REDIS_PORT
 from components.data.redis import RedisPaths
 from components.observability.prometheus import PrometheusPaths
 from components.secrets import secret_path
-from plan import render
 from plan.engine import Render, Resource
 from stacks.catalog import SERVICES, db_password_secret
-from tests.conftest import unavailable
+from tests.conftest import faithful, unavailable
 from tests.images.conftest import CONTRACTS, docker, local_ref, shown
 from tests.images.harness import Sandbox, container_named, containers_running, loader_of, sandbox, wait_healthy
-from tests.support.tlsmodel import Faithful
 
 HEALTHY_WITHIN = 120
 """Seconds a container may take to pass its healthcheck (PostgreSQL initialises and bootstraps 19 databases)."""
@@ -38,7 +36,7 @@ Add an image here when its container needs nothing else to pass its healthcheck.
 @pytest.fixture(scope="module")
 def dev(engine: str) -> Render:
     """The dev stack with certificates issued for real (servers present them, healthchecks verify them)."""
-    return render("dev", simulator=Faithful())
+    return faithful("dev")
 
 
 def needs(*names: str) -> None:
