@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 from components.platform import Platform, PlatformArgs
-from plan import Render, render
+from plan import Render
 from plan.engine import run_program
 from plan.simulate import SECRET_MARKER
 from stacks.catalog import SERVICES
-from tests.conftest import rendered, run_cli, stack_config
+from tests.conftest import rendered, rendered_again, run_cli, stack_config
 from vocabulary import NETWORK, SECRET, STACK_TYPE, VOLUME
 
 RESOURCE_KEYS = {
@@ -41,9 +41,8 @@ def test_both_stacks_render_the_platform_and_its_network(dev: Render, prod: Rend
 
 
 def test_json_has_the_documented_shape() -> None:
-    result = run_cli("render", "--stack", "prod", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    document = json.loads(result.stdout)
+    # What `render --format json` prints: the CLI writes `Render.dumps()` (test_render_is_byte_identical_...).
+    document = json.loads(rendered("prod").dumps())
     assert set(document) == {"project", "stack", "resources", "outputs"}
     assert (document["project"], document["stack"]) == ("payment-platform", "prod")
     for resource in document["resources"]:
@@ -63,17 +62,20 @@ def test_json_has_the_documented_shape() -> None:
     ]
 
 
-def test_render_is_byte_identical_across_processes() -> None:
-    # Different hash seeds change set and dict iteration orders between interpreters; output must not.
-    first = run_cli("render", "--stack", "dev", "--format", "json", env={"PYTHONHASHSEED": "1"})
-    second = run_cli("render", "--stack", "dev", "--format", "json", env={"PYTHONHASHSEED": "2"})
-    assert first.returncode == second.returncode == 0
-    assert first.stdout == second.stdout
-    assert first.stdout.endswith("\n")
+def test_render_is_byte_identical_across_processes_and_written_or_printed(tmp_path: Path) -> None:
+    # Different hash seeds change set and dict iteration orders between interpreters; output must not. One run
+    # prints, the other writes `--output`: the same bytes, and the same as this process's render of the stack.
+    target = tmp_path / "dev.json"
+    written = run_cli("render", "--format", "json", "--output", str(target), env={"PYTHONHASHSEED": "1"})
+    printed = run_cli("render", "--stack", "dev", "--format", "json", env={"PYTHONHASHSEED": "2"})
+    assert written.returncode == printed.returncode == 0, written.stderr + printed.stderr
+    assert written.stdout == ""
+    assert target.read_text(encoding="utf-8") == printed.stdout == rendered("dev").dumps()
+    assert printed.stdout.endswith("\n")
 
 
 def test_render_is_identical_within_one_process() -> None:
-    assert rendered("prod").to_json() == render("prod").to_json()
+    assert rendered("prod").to_json() == rendered_again("prod").to_json()
 
 
 def test_table_lists_every_resource_with_key_facts() -> None:
@@ -84,14 +86,6 @@ def test_table_lists_every_resource_with_key_facts() -> None:
     bridge = next(line for line in lines if line.startswith("docker:Network"))
     assert "name=payment-network" in bridge and "subnet=172.28.0.0/16" in bridge
     assert lines[-1] == f"payment-platform/dev: {len(rendered('dev').resources)} resources"
-
-
-def test_output_file_option_writes_the_same_json(tmp_path: Path) -> None:
-    target = tmp_path / "dev.json"
-    written = run_cli("render", "--format", "json", "--output", str(target))
-    printed = run_cli("render", "--format", "json")
-    assert written.returncode == 0 and written.stdout == ""
-    assert target.read_text(encoding="utf-8") == printed.stdout
 
 
 def test_config_file_option_uses_another_stack_file(tmp_path: Path) -> None:
@@ -130,14 +124,13 @@ def test_renaming_the_platform_keeps_every_data_volume() -> None:
     """URNs carry parents' types, not names: fixed volume names survive a component rename."""
     config = stack_config("prod")
 
-    def volumes(name: str) -> set[str]:
-        def program() -> None:
-            Platform(name, PlatformArgs(config=config))
+    def volumes(render: Render) -> set[str]:
+        return {r.urn for r in render.by_type(VOLUME) if r.retain_on_delete}
 
-        rendered = run_program(program, config.project, "prod")
-        return {r.urn for r in rendered.by_type(VOLUME) if r.retain_on_delete}
+    def program() -> None:
+        Platform("payments-v2", PlatformArgs(config=config))  # __main__.py names it "payment"
 
-    original, renamed = volumes("payment"), volumes("payments-v2")
+    original, renamed = volumes(rendered("prod")), volumes(run_program(program, config.project, "prod"))
     assert {urn.rsplit("::", 1)[1] for urn in original} == {
         "postgres-data",
         "redis-data",
