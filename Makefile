@@ -88,7 +88,7 @@ diffs: deps
 
 test: lint pytest check diffs
 
-# Timings, so a script and not a test (scripts/bench.py); exits 1 when a target fails. A few minutes.
+# Timings, so a script and not a test (scripts/bench/); exits 1 when a target fails. A few minutes.
 bench: deps
 	$(PY) -m scripts.bench
 

@@ -40,7 +40,7 @@ def render(
 ) -> Render:
     """Run the program for `stack` with its stack file plus `--set`-style edits; return what it declared."""
     # Imported here, not at the top: the program imports `stacks` anyway, while `plan`'s own import graph stays free
-    # of the program (the benchmark's replay process loads `plan` without it).
+    # of the program (the benchmark's replay process, scripts/bench/replay.py, loads `plan` without it).
     from stacks.resolve import SECRET_PREFIXES  # noqa: PLC0415 (see above)
 
     project = Project.load(project_dir)

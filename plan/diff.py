@@ -29,10 +29,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from plan.engine import SECRET, holds
+from vocabulary import (
+    CERT_REQUEST,
+    CONTAINER,
+    LOCALLY_SIGNED_CERT,
+    NETWORK,
+    PRIVATE_KEY,
+    RANDOM_PASSWORD,
+    REMOTE_IMAGE,
+    SECRET,
+    SELF_SIGNED_CERT,
+    VOLUME,
+    holds,
+)
 
-CONTAINER = "docker:index/container:Container"
-RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 CONTAINER_UPDATABLE = frozenset(
     {
         "restart",
@@ -68,14 +78,14 @@ forces a replacement."""
 UPDATABLE: Mapping[str, frozenset[str]] = {
     CONTAINER: CONTAINER_UPDATABLE,
     RANDOM_PASSWORD: frozenset(),  # every input (length, keepers, ...) makes a new password
-    "docker:index/volume:Volume": frozenset(),  # name, labels, driver: all ForceNew
-    "docker:index/network:Network": frozenset(),
-    "docker:index/remoteImage:RemoteImage": frozenset({"keepLocally", "forceRemove", "build"}),
-    "tls:index/privateKey:PrivateKey": frozenset(),
-    "tls:index/certRequest:CertRequest": frozenset(),
+    VOLUME: frozenset(),  # name, labels, driver: all ForceNew
+    NETWORK: frozenset(),
+    REMOTE_IMAGE: frozenset({"keepLocally", "forceRemove", "build"}),
+    PRIVATE_KEY: frozenset(),
+    CERT_REQUEST: frozenset(),
     # Every input but the renewal window requires replacement (a new CA's PEM in a leaf's caCertPem included).
-    "tls:index/selfSignedCert:SelfSignedCert": frozenset({"earlyRenewalHours"}),
-    "tls:index/locallySignedCert:LocallySignedCert": frozenset({"earlyRenewalHours"}),
+    SELF_SIGNED_CERT: frozenset({"earlyRenewalHours"}),
+    LOCALLY_SIGNED_CERT: frozenset({"earlyRenewalHours"}),
 }
 """Per resource type, the inputs its provider changes in place (from the providers' schemas: the attributes
 without ForceNew / RequiresReplace); any other changed input replaces the resource. A type not listed is reported

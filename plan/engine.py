@@ -36,24 +36,7 @@ from pulumi.runtime.stack import run_in_stack, wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
 from plan import simulate
-
-SECRET = "[secret]"
-"""What every secret value is rendered as, wherever it appears."""
-
-UNKNOWN = "[unknown]"
-
-
-def holds(value: Any, marker: str) -> bool:
-    """Whether `marker` (`SECRET`, `UNKNOWN`) stands anywhere in a rendered value, nested or not."""
-    if isinstance(value, Mapping):
-        return any(holds(v, marker) for v in value.values())
-    if isinstance(value, list):
-        return any(holds(v, marker) for v in value)
-    return isinstance(value, str) and value == marker
-
-
-STACK_TYPE = "pulumi:pulumi:Stack"
-"""The root resource every program's resources hang from; the engine creates it, not the program."""
+from vocabulary import SECRET, STACK_TYPE, UNKNOWN
 
 _SIG = rpc._special_sig_key
 _SECRET_SIG = rpc._special_secret_sig
@@ -85,8 +68,6 @@ class Resource:
     """Inputs with secret values in the clear. For tests only: never serialized or printed."""
     revealed_outputs: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """Provider outputs (simulated) in the clear, e.g. a certificate's PEM. For tests only."""
-    revealed_trigger: Any = field(default=None, repr=False, compare=False)
-    """`replacement_trigger` in the clear. For the benchmark's replay (plan/replay.py) only."""
     secret_digests: Mapping[str, str] = field(default_factory=dict)
     """Top-level input -> a digest of the simulated secret values inside it (`secret_digests`)."""
 
@@ -282,7 +263,6 @@ class RecordingMonitor(mocks.MockMonitor):
                 additional_secret_outputs=tuple(request.additionalSecretOutputs),
                 revealed_inputs=reveal(raw_inputs),
                 revealed_outputs=reveal(state),
-                revealed_trigger=reveal(trigger),
                 secret_digests=secret_digests(raw_inputs, self.real_secrets),
             )
         if request.type == STACK_TYPE or not request.custom:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from plan.engine import SECRET, STACK_TYPE, UNKNOWN, holds
+from vocabulary import SECRET, STACK_TYPE, UNKNOWN, holds
 
 UNKNOWN_SENTINELS = frozenset(
     {

@@ -7,7 +7,7 @@ value exactly where the real provider would. Simulated secret values carry the m
 `SIMULATED-SECRET`: the renderer never prints one, so a marker in its output means a value lost its
 secret flag on the way. Certificates are public and carry `SIMULATED-CERTIFICATE` instead.
 
-`plan.tlsmodel.Faithful` (tests) replaces the TLS placeholders with real keys and certificates.
+`tests.support.tlsmodel.Faithful` (used by tests only) replaces the TLS placeholders with real keys and certificates.
 """
 
 from __future__ import annotations
@@ -17,6 +17,18 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
+
+from vocabulary import (
+    CERT_REQUEST,
+    CONTAINER,
+    LOCALLY_SIGNED_CERT,
+    NETWORK,
+    PRIVATE_KEY,
+    RANDOM_PASSWORD,
+    REMOTE_IMAGE,
+    SELF_SIGNED_CERT,
+    VOLUME,
+)
 
 SECRET_MARKER = "SIMULATED-SECRET"
 CERTIFICATE_MARKER = "SIMULATED-CERTIFICATE"
@@ -122,15 +134,15 @@ def _hours_after(start: str, hours: int) -> str:
 
 
 PLACEHOLDERS: dict[str, Simulator] = {
-    "random:index/randomPassword:RandomPassword": _random_password,
-    "docker:index/network:Network": _docker_named,
-    "docker:index/volume:Volume": _docker_named,
-    "docker:index/container:Container": _docker_named,
-    "docker:index/remoteImage:RemoteImage": _remote_image,
-    "tls:index/privateKey:PrivateKey": _private_key,
-    "tls:index/selfSignedCert:SelfSignedCert": _certificate,
-    "tls:index/locallySignedCert:LocallySignedCert": _certificate,
-    "tls:index/certRequest:CertRequest": _cert_request,
+    RANDOM_PASSWORD: _random_password,
+    NETWORK: _docker_named,
+    VOLUME: _docker_named,
+    CONTAINER: _docker_named,
+    REMOTE_IMAGE: _remote_image,
+    PRIVATE_KEY: _private_key,
+    SELF_SIGNED_CERT: _certificate,
+    LOCALLY_SIGNED_CERT: _certificate,
+    CERT_REQUEST: _cert_request,
 }
 
 

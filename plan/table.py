@@ -7,8 +7,17 @@ from typing import Any
 
 from plan.engine import Render, Resource
 from plan.simulate import image_id
-
-REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+from vocabulary import (
+    CERT_REQUEST,
+    CONTAINER,
+    LOCALLY_SIGNED_CERT,
+    NETWORK,
+    PRIVATE_KEY,
+    RANDOM_PASSWORD,
+    REMOTE_IMAGE,
+    SELF_SIGNED_CERT,
+    VOLUME,
+)
 
 
 def _network(inputs: Mapping[str, Any]) -> list[str]:
@@ -58,15 +67,15 @@ def _certificate(inputs: Mapping[str, Any]) -> list[str]:
 
 
 _FACTS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
-    "docker:index/network:Network": _network,
-    "docker:index/container:Container": _container,
-    "docker:index/volume:Volume": _volume,
+    NETWORK: _network,
+    CONTAINER: _container,
+    VOLUME: _volume,
     REMOTE_IMAGE: _remote_image,
-    "random:index/randomPassword:RandomPassword": _password,
-    "tls:index/privateKey:PrivateKey": _private_key,
-    "tls:index/certRequest:CertRequest": _cert_request,
-    "tls:index/selfSignedCert:SelfSignedCert": _certificate,
-    "tls:index/locallySignedCert:LocallySignedCert": _certificate,
+    RANDOM_PASSWORD: _password,
+    PRIVATE_KEY: _private_key,
+    CERT_REQUEST: _cert_request,
+    SELF_SIGNED_CERT: _certificate,
+    LOCALLY_SIGNED_CERT: _certificate,
 }
 
 

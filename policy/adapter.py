@@ -15,11 +15,10 @@ from typing import Any, Protocol
 
 from pulumi_policy.proxy import UnknownValueError
 
-from plan.engine import SECRET, UNKNOWN
 from policy_rules import Finding, Report, check
+from vocabulary import SECRET, UNKNOWN, VOLUME
 
 DATA_VOLUME = re.compile(r"^payment-[a-z0-9-]+-data$")
-VOLUME = "docker:index/volume:Volume"
 
 
 class Resource(Protocol):

@@ -24,12 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.docker.hardening import EXCEPTIONS, LOADER
-from plan.engine import SECRET, UNKNOWN, holds
 from stacks.catalog import SECRET_VARIABLES
+from vocabulary import CONTAINER, REMOTE_IMAGE, SECRET, UNKNOWN, VOLUME, holds
 
-CONTAINER = "docker:index/container:Container"
-VOLUME = "docker:index/volume:Volume"
-REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 PROD = "prod"
 LOADER_NAME = re.compile(r"^payment-.+-files$")
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")

@@ -39,7 +39,8 @@ import yaml
 from plan import render
 from scripts.images import KIND_LABEL, PREFIX, discover
 from stacks.catalog import PINNED_IMAGES
-from tests.e2e.live import CONTAINER, PROJECT, WORKSPACE_VARIABLE, CommandError, Live, docker
+from tests.e2e.live import PROJECT, WORKSPACE_VARIABLE, CommandError, Live, docker
+from vocabulary import CONTAINER
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM_PARTS = (
@@ -48,12 +49,13 @@ PROGRAM_PARTS = (
     "requirements.txt",
     "components",
     "stacks",
-    "plan",
+    "vocabulary.py",
     "policy",
     "policy_rules",
     "dashboards",
 )
-"""What `pulumi up` runs: the project and everything it imports or reads (the policy pack included)."""
+"""What `pulumi up` runs: the project and everything it imports or reads (the policy pack included). `plan/` is not
+among them: only the tests and the scripts use it (tests/test_e2e_offline.py checks the copy imports nothing else)."""
 STACKS = ("dev", "prod")
 """Stack files copied into the workspace; `prod` is previewed (policy pack), `dev` deployed."""
 DEFAULT_REPORT = ROOT / "e2e-report.json"
@@ -115,6 +117,17 @@ def local_images() -> tuple[dict[str, str], dict[str, str]]:
     return images, kinds
 
 
+def copy_program(destination: Path) -> None:
+    """The program and the policy pack (`PROGRAM_PARTS`), copied into `destination`."""
+    destination.mkdir(parents=True)
+    for part in PROGRAM_PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, destination / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, destination / part)
+
+
 def prepare(root: Path) -> Live:
     """The workspace: program copy, state backend, passphrase, and the stack files pointed at local images."""
     images, kinds = local_images()
@@ -127,13 +140,7 @@ def prepare(root: Path) -> Live:
         docker_data_root=engine["dockerRootDir"],
         engine=engine,
     )
-    live.program.mkdir(parents=True)
-    for part in PROGRAM_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, live.program / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, live.program / part)
+    copy_program(live.program)
     # The program and the policy pack run in the repository's virtualenv (Pulumi.yaml: `.venv`, pack: `../.venv`).
     (live.program / ".venv").symlink_to(ROOT / ".venv")
     (root / "state").mkdir()

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from vocabulary import SECRET
+
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1
 EXIT_MALFORMED = 2
@@ -40,9 +42,6 @@ TIMEOUT_SECONDS = 2.0
 MAX_BODY_BYTES = 64 * 1024
 PARALLEL = 8
 """Endpoints probed at once, so twenty dead ports cost seconds, not a minute."""
-
-HIDDEN = "[secret]"
-"""What `pulumi stack output --json` prints for a secret without `--show-secrets`."""
 
 
 class MalformedOutputsError(ValueError):
@@ -80,9 +79,9 @@ def _pem(outputs: dict[str, Any], key: str, marker: str) -> str:
     if key not in outputs:
         raise MalformedOutputsError(f"the stack outputs have no `{key}`")
     value = outputs[key]
-    if value == HIDDEN:
+    if value == SECRET:  # what `pulumi stack output --json` prints for a secret without `--show-secrets`
         raise MalformedOutputsError(
-            f"`{key}` is hidden as {HIDDEN}: pipe `pulumi stack output --json --show-secrets` into this check"
+            f"`{key}` is hidden as {SECRET}: pipe `pulumi stack output --json --show-secrets` into this check"
         )
     if not isinstance(value, str) or "-----BEGIN " not in value or f"{marker}-----" not in value:
         raise MalformedOutputsError(f"`{key}` is not a PEM {marker.lower()}")

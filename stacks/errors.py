@@ -19,9 +19,10 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ValidationError
 
+from vocabulary import SECRET
+
 _NO_VALUE = object()
 _PLAIN_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
-SECRET_VALUE = "[secret]"
 
 
 def format_path(segments: Sequence[str | int]) -> str:
@@ -49,7 +50,7 @@ class Problem:
         key = f"{namespace}:{format_path(self.path)}"
         if self.value is _NO_VALUE:
             return f"{key}: {self.expected}"
-        shown = SECRET_VALUE if self.secret else _show(self.value)
+        shown = SECRET if self.secret else _show(self.value)
         return f"{key} = {shown}: {self.expected}"
 
 

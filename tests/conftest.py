@@ -22,6 +22,8 @@ from plan.stackfile import build
 from stacks.catalog import LOADER_IMAGE
 from stacks.models import PlatformConfig
 from stacks.resolve import resolve
+from tests.support.tlsmodel import Faithful
+from vocabulary import CONTAINER
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -34,6 +36,21 @@ collect_ignore = [] if "PAYMENT_E2E_WORKSPACE" in os.environ else ["e2e"]
 def rendered(stack: str, *sets: str) -> Render:
     """Render a stack once per distinct set of `--set` edits; renders are immutable, so sharing is safe."""
     return render(stack, sets=sets)
+
+
+@functools.cache
+def rendered_again(stack: str) -> Render:
+    """A second, separate run of the program for `stack` (never `rendered`'s object), for determinism checks."""
+    return render(stack)
+
+
+@functools.cache
+def faithful(stack: str, *sets: str) -> Render:
+    """`rendered`, with real keys and certificates (`tests.support.tlsmodel.Faithful`) in place of placeholders.
+
+    Once per process like `rendered`, as the provider issues a certificate once and keeps it in state: every test
+    handshakes with the same material."""
+    return render(stack, sets=sets, simulator=Faithful())
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -95,7 +112,7 @@ def require_tool(name: str, package: str) -> str:
 
 def uploads(render: Render, container: str, *, revealed: bool = False) -> list[dict[str, Any]]:
     """The files a container is given: its loader's uploads, at the paths the container sees them."""
-    loader = render.get("docker:index/container:Container", f"{container}-loader")
+    loader = render.get(CONTAINER, f"{container}-loader")
     items = loader.revealed_inputs["uploads"] if revealed else loader.inputs["uploads"]
     return [{**item, "file": str(item["file"]).removeprefix(STAGE)} for item in items]
 

@@ -42,8 +42,8 @@ from components.docker.hardening import DEFAULT_TMPFS
 from components.pki import CA_FILE, service_cert_paths
 from stacks.catalog import APP_UID, SERVICES
 from stacks.models import Service
-from tests.conftest import free_port, require_tool, stack_config
-from tests.test_pki_tls import bundle, faithful, leaf
+from tests.conftest import faithful, free_port, require_tool, stack_config
+from tests.test_pki_tls import bundle, leaf
 
 GATEWAY = "payment-gateway"
 WAIT_SECONDS = 10

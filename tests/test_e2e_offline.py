@@ -3,11 +3,19 @@ and the message of a failed pulumi command."""
 
 from __future__ import annotations
 
+import ast
+import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-from scripts.e2e import parse_port_list, published_ports, reserve_ports
+import pytest
+
+from plan import PROJECT_DIR
+from scripts import e2e
+from scripts.e2e import copy_program, parse_port_list, published_ports, reserve_ports
+from tests.conftest import rendered
 from tests.e2e.live import critical_path, failure_output, pulumi_diagnostics
 
 
@@ -88,8 +96,49 @@ def test_a_host_that_refuses_the_reservation_is_told_what_may_fail(tmp_path: Pat
     assert line.startswith("could not reserve the published ports")
 
 
-def test_the_dev_stack_publishes_the_seed_ports_inside_linux_s_ephemeral_range() -> None:
+def test_the_dev_stack_publishes_the_seed_ports_inside_linux_s_ephemeral_range(monkeypatch: pytest.MonkeyPatch) -> None:
     """Why the reservation exists: every published port of the rendered dev stack lies in 32768-60999."""
+    monkeypatch.setattr(e2e, "render", lambda stack, **_: rendered(stack))  # the shared render of the dev stack
     ports = published_ports("dev")
     assert {40379, 40432, 40080, 50686} <= ports
     assert all(32768 <= port <= 60999 for port in ports)
+
+
+def _imported(entry: Path) -> set[str]:
+    """The modules a file imports at its top level."""
+    found: set[str] = set()
+    for node in ast.parse(entry.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+    return found
+
+
+def test_the_program_copy_holds_everything_the_program_and_the_policy_pack_import(tmp_path: Path) -> None:
+    """`make e2e` runs `pulumi up` and the policy pack from a copy of `PROGRAM_PARTS`: a project module they import
+    that is not copied fails only there, minutes into a real run."""
+    program = tmp_path / "program"
+    copy_program(program)
+    modules = sorted(_imported(program / "__main__.py") | _imported(program / "policy" / "__main__.py"))
+    ours = sorted(
+        p.stem
+        for p in PROJECT_DIR.iterdir()
+        if not p.name.startswith("__") and (p.suffix == ".py" or (p / "__init__.py").exists())
+    )
+    # -I: neither the working folder nor PYTHONPATH is on the path, only the copy (as under the CLI) and the venv.
+    probe = (
+        "import importlib, json, sys\n"
+        f"sys.path.insert(0, {str(program)!r})\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(json.dumps({{n: m.__file__ for n, m in sys.modules.items() if n.split('.')[0] in {ours!r}}}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = json.loads(result.stdout)
+    assert {"stacks", "components.platform", "policy.adapter", "policy_rules", "vocabulary"} <= loaded.keys()
+    outside = {name: file for name, file in loaded.items() if file and not Path(file).is_relative_to(program)}
+    assert not outside, f"imported from outside the copy: {outside}"

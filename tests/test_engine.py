@@ -11,6 +11,7 @@ import plan.__main__ as cli
 from plan import Render, render
 from plan.simulate import SECRET_MARKER, Placeholders, Request, resource_id
 from tests.conftest import FIXTURES
+from vocabulary import CONTAINER, NETWORK, RANDOM_PASSWORD, SECRET, VOLUME
 
 PROGRAM = FIXTURES / "secrets"
 
@@ -21,12 +22,12 @@ def fixture(*sets: str) -> Render:
 
 
 def test_additional_secret_outputs_are_secret_like_the_real_engine() -> None:
-    assert fixture().outputs["password"] == "[secret]"
+    assert fixture().outputs["password"] == SECRET
 
 
 def test_values_derived_from_a_secret_stay_secret() -> None:
-    network = fixture().get("docker:index/network:Network", "net")
-    assert network.inputs["labels"] == [{"label": "derived", "value": "[secret]"}]
+    network = fixture().get(NETWORK, "net")
+    assert network.inputs["labels"] == [{"label": "derived", "value": SECRET}]
 
 
 def test_non_secret_outputs_are_shown() -> None:
@@ -42,8 +43,8 @@ def test_declared_defaults_from_the_project_file_apply() -> None:
 
 def test_secure_config_values_are_secrets_with_unknown_plaintext() -> None:
     outputs = fixture().outputs
-    assert outputs["token"] == "[secret]"
-    assert outputs["nested"] == "[secret]"
+    assert outputs["token"] == SECRET
+    assert outputs["nested"] == SECRET
 
 
 def test_set_secret_marks_the_key_secret() -> None:
@@ -54,17 +55,17 @@ def test_set_secret_marks_the_key_secret() -> None:
 
 def test_explicit_and_implicit_dependencies_are_recorded() -> None:
     rendered = fixture()
-    network = rendered.get("docker:index/network:Network", "net")
+    network = rendered.get(NETWORK, "net")
     assert set(network.dependencies) == {
-        rendered.get("docker:index/volume:Volume", "data").urn,
-        rendered.get("random:index/randomPassword:RandomPassword", "password").urn,
+        rendered.get(VOLUME, "data").urn,
+        rendered.get(RANDOM_PASSWORD, "password").urn,
     }
 
 
 def test_resource_options_are_recorded() -> None:
     rendered = fixture()
-    volume = rendered.get("docker:index/volume:Volume", "data")
-    network = rendered.get("docker:index/network:Network", "net")
+    volume = rendered.get(VOLUME, "data")
+    network = rendered.get(NETWORK, "net")
     assert (volume.protect, volume.retain_on_delete, volume.delete_before_replace) == (True, True, False)
     assert (network.protect, network.retain_on_delete, network.delete_before_replace) == (False, False, True)
 
@@ -74,7 +75,7 @@ def test_simulated_values_are_deterministic_marked_and_follow_rotation() -> None
     placeholders = Placeholders()
 
     def result(inputs: dict[str, object], trigger: object = None) -> str:
-        request = Request("random:index/randomPassword:RandomPassword", urn, inputs, trigger)
+        request = Request(RANDOM_PASSWORD, urn, inputs, trigger)
         return str(placeholders.outputs(request)["result"])
 
     first = result({"length": 40})
@@ -82,10 +83,10 @@ def test_simulated_values_are_deterministic_marked_and_follow_rotation() -> None
     assert first.startswith(SECRET_MARKER) and len(first) == 40
     assert result({"length": 40, "keepers": {"rotation": "1"}}) != first  # a keeper rotates the value
     assert result({"length": 40}, trigger=1) != first  # so does a replacement trigger
-    request = Request("docker:index/container:Container", urn, {"image": "a"})
+    request = Request(CONTAINER, urn, {"image": "a"})
     assert len(resource_id(request)) == 64
     # a replaced container (other inputs) gets another id, as from Docker
-    assert resource_id(request) != resource_id(Request("docker:index/container:Container", urn, {"image": "b"}))
+    assert resource_id(request) != resource_id(Request(CONTAINER, urn, {"image": "b"}))
 
 
 def test_the_cli_refuses_to_print_a_leaked_secret(

@@ -45,16 +45,14 @@ from components.observability.exporters import (
 )
 from components.pki import CA_FILE, Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
-from plan.engine import SECRET, Render, Resource, run_program
+from plan.engine import Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
 from stacks.catalog import EXPORTERS, MONITORING_ROLE, PINNED_IMAGES, POSTGRES_EXPORTER_PASSWORD, REDIS_PASSWORD
 from stacks.models import PlatformConfig
 from tests.conftest import docker_host, rendered, stack_config
 from tests.conftest import uploads as container_uploads
+from vocabulary import CONTAINER, RANDOM_PASSWORD, REMOTE_IMAGE, SECRET
 
-CONTAINER = "docker:index/container:Container"
-IMAGE = "docker:index/remoteImage:RemoteImage"
-PASSWORD = "random:index/randomPassword:RandomPassword"
 STORES = ("postgres", "redis", "kafka")
 CANARY = 'CANARY "pass" \\ word {json} 0123456789'
 KAFKA_BOOTSTRAP = "kafka.payment-network:9092"
@@ -170,11 +168,9 @@ def test_cadvisor_reads_the_engine_data_root_the_stack_names() -> None:
 def test_images_of_every_role_come_from_stack_config() -> None:
     """`images.<role>` points each image at a mirror or a local build, the loader's and the demo's included."""
     sets = tuple(f"images.{role}=mirror.example/{role}:1.0.0" for role in PINNED_IMAGES)
-    pulled = {
-        r.inputs["name"] for r in rendered("dev", *sets).resources if r.type == "docker:index/remoteImage:RemoteImage"
-    }
+    pulled = {r.inputs["name"] for r in rendered("dev", *sets).resources if r.type == REMOTE_IMAGE}
     assert pulled == {f"mirror.example/{role}:1.0.0" for role in PINNED_IMAGES}
-    default = {r.inputs["name"] for r in rendered("dev").resources if r.type == "docker:index/remoteImage:RemoteImage"}
+    default = {r.inputs["name"] for r in rendered("dev").resources if r.type == REMOTE_IMAGE}
     assert default == set(PINNED_IMAGES.values())
 
 
@@ -210,7 +206,7 @@ class Built:
         return {u["file"]: u for u in container_uploads(self.render, container_name(exporter), revealed=revealed)}
 
     def password(self, secret: str) -> str:
-        value = self.render.get(PASSWORD, f"payment-secrets-{secret}").revealed_outputs["result"]
+        value = self.render.get(RANDOM_PASSWORD, f"payment-secrets-{secret}").revealed_outputs["result"]
         assert isinstance(value, str)
         return value
 
@@ -270,7 +266,7 @@ def test_one_container_per_exporter_named_and_aliased_from_the_catalog(stack: st
         assert inputs["networksAdvanced"] == [
             {"name": "payment-network", "aliases": [exporter.name, f"{exporter.name}.payment-network"]}
         ]
-        image = render.get(IMAGE, f"payment-exporters-{exporter.name}-image")
+        image = render.get(REMOTE_IMAGE, f"payment-exporters-{exporter.name}-image")
         assert image.inputs["name"] == exporter.image
         assert inputs["image"] == image.revealed_outputs["imageId"]
     assert render.outputs["containers"] == {e.name: f"payment-{e.name}" for e in EXPORTERS}

@@ -34,22 +34,19 @@ from components.observability.grafana import (
     render_yaml,
 )
 from components.secrets import Secrets, SecretsArgs
-from plan.engine import SECRET, Render, Resource, run_program
+from plan.engine import Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
+from policy_rules import check_resource
 from stacks.catalog import GRAFANA_ADMIN_PASSWORD, INFRASTRUCTURE
 from stacks.models import PlatformConfig
 from tests.conftest import docker_host, require_tool, stack_config
 from tests.conftest import uploads as container_uploads
-from tests.test_hardening import departures
+from vocabulary import CONTAINER, REMOTE_IMAGE, SECRET, VOLUME
 
 PROMETHEUS_URL = "http://prometheus.payment-network:9090"
 """`Prometheus.url`, what Platform hands Grafana (`test_the_platform_hands_grafana_its_siblings_urls`)."""
 JAEGER_URL = "http://jaeger.payment-network:16686"
 """`Jaeger.query_url`."""
-
-CONTAINER = "docker:index/container:Container"
-VOLUME = "docker:index/volume:Volume"
-IMAGE = "docker:index/remoteImage:RemoteImage"
 PASSWORD_FILE = "/run/secrets/grafana-admin-password"
 
 # The seed guide's monitoring section: its dashboards and its PromQL, as written there.
@@ -407,7 +404,7 @@ def test_container_identity_user_image_and_health(stack: str) -> None:
     assert inputs["entrypoints"] == ["/opt/payment/start"]
     assert inputs["wait"] is False
     assert "command" not in inputs  # the wrapper starts the image's /run.sh, which reads the __FILE
-    image = built(stack).render.get(IMAGE, "payment-grafana-image")
+    image = built(stack).render.get(REMOTE_IMAGE, "payment-grafana-image")
     assert image.inputs["name"] == next(i.image for i in INFRASTRUCTURE if i.name == "grafana")
     assert inputs["image"] == image.revealed_outputs["imageId"]
     assert grafana.delete_before_replace
@@ -425,8 +422,10 @@ def test_published_on_the_hosts_loopback_in_both_stacks(stack: str) -> None:
 
 @STACKS
 def test_meets_the_hardening_baseline_with_no_exception(stack: str) -> None:
-    inputs = dict(built(stack).grafana().inputs)
-    assert departures(inputs) == set()
+    grafana = built(stack).grafana()
+    report = check_resource(grafana.to_json(), stack)  # the rules of `plan check` and the policy pack
+    assert (report.violations, report.exceptions, report.unchecked) == ([], [], [])
+    inputs = dict(grafana.inputs)
     assert inputs["readOnly"] is True and "/tmp" in inputs["tmpfs"]
     assert inputs["capabilities"] == {"drops": ["ALL"]}
 

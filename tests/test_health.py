@@ -35,9 +35,10 @@ from scripts.health import (
     parse_outputs,
     private_files,
 )
-from tests.conftest import free_port
+from tests.conftest import faithful, free_port
 from tests.test_demo import DemoServer, demo_server, operator
-from tests.test_pki_tls import bundle, faithful, leaf
+from tests.test_pki_tls import bundle, leaf
+from vocabulary import SECRET
 
 STRANGER_STACK = ("staging", "profile=prod", "demo=true")
 """Another stack, so another CA (as in tests/test_pki_tls.py)."""
@@ -96,7 +97,7 @@ def test_a_missing_key_exits_2_naming_it(key: str) -> None:
 
 
 def test_a_hidden_secret_asks_for_show_secrets() -> None:
-    code, _, err = run(outputs([endpoint("order-service", 40004)], operatorKey="[secret]"))
+    code, _, err = run(outputs([endpoint("order-service", 40004)], operatorKey=SECRET))
     assert code == EXIT_MALFORMED
     assert "`operatorKey`" in err and "--show-secrets" in err
 

@@ -33,16 +33,15 @@ from components.observability.jaeger import (
     max_traces,
     render_yaml,
 )
-from plan.engine import SECRET, Render, Resource, run_program
+from plan.engine import Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
 from stacks.catalog import INFRASTRUCTURE
 from stacks.models import PlatformConfig
 from stacks.units import ByteSize
 from tests.conftest import docker_host, stack_config
 from tests.conftest import uploads as container_uploads
+from vocabulary import CONTAINER, REMOTE_IMAGE, SECRET
 
-CONTAINER = "docker:index/container:Container"
-IMAGE = "docker:index/remoteImage:RemoteImage"
 JAEGER = "payment-jaeger-container"
 MiB = 1024 * 1024
 
@@ -193,7 +192,7 @@ def test_container_identity_user_image_command_and_health(stack: str) -> None:
     assert inputs["user"] == f"{JAEGER_UID}:{JAEGER_UID}"
     assert inputs["command"] == ["--config", CONFIG_PATH]
     assert "entrypoints" not in inputs  # the image's entrypoint, the jaeger binary
-    image = built(stack).render.get(IMAGE, "payment-jaeger-image")
+    image = built(stack).render.get(REMOTE_IMAGE, "payment-jaeger-image")
     assert image.inputs["name"] == built(stack).config.infra("jaeger").image
     assert inputs["image"] == image.revealed_outputs["imageId"]
     assert inputs["healthcheck"]["tests"] == healthcheck()

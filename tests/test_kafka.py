@@ -45,10 +45,8 @@ from stacks.catalog import TOPICS
 from stacks.models import PlatformConfig, Topic
 from tests.conftest import docker_host, stack_config
 from tests.conftest import uploads as container_uploads
+from vocabulary import CONTAINER, REMOTE_IMAGE, SECRET, VOLUME
 
-CONTAINER = "docker:index/container:Container"
-VOLUME = "docker:index/volume:Volume"
-IMAGE = "docker:index/remoteImage:RemoteImage"
 HOUR_MS = 3_600_000
 CATALOG = [t.name for t in TOPICS]
 
@@ -576,7 +574,7 @@ def test_container_shape(stack: str, ports: list[dict[str, object]]) -> None:
     assert [{k: p[k] for k in ("external", "internal", "ip")} for p in kafka.get("ports", [])] == ports
     assert kafka["volumes"] == [{"containerPath": "/var/lib/kafka/data", "volumeName": "payment-kafka-data"}]
     assert kafka["image"] == image_id("apache/kafka:4.3.1")
-    assert render.get(IMAGE, "payment-kafka-image").inputs["name"] == "apache/kafka:4.3.1"
+    assert render.get(REMOTE_IMAGE, "payment-kafka-image").inputs["name"] == "apache/kafka:4.3.1"
     assert kafka["healthcheck"]["tests"] == healthcheck()
     assert kafka["wait"] is True
     assert {"label": "com.payment-platform.stack", "value": stack} in kafka["labels"]
@@ -593,7 +591,7 @@ def test_everything_hangs_off_the_component() -> None:
     render = built("dev")
     component = render.get("payment:data:Kafka", "payment-kafka")
     assert {(r.type, r.name) for r in render.children(component)} == {
-        (IMAGE, "payment-kafka-image"),
+        (REMOTE_IMAGE, "payment-kafka-image"),
         (VOLUME, "kafka-data"),
         (CONTAINER, "payment-kafka-container"),
         (VOLUME, "payment-kafka-container-files-opt-payment"),
@@ -630,4 +628,4 @@ def test_a_topic_override_changes_the_wrapper_and_so_replaces_the_container() ->
 
 def test_nothing_is_secret() -> None:
     for stack in ("dev", "prod"):
-        assert "[secret]" not in json.dumps(built(stack).to_json())
+        assert SECRET not in json.dumps(built(stack).to_json())

@@ -34,16 +34,15 @@ from components.gateway.kong import (
     routes,
 )
 from components.pki import Pki, PkiArgs
-from plan.engine import SECRET, RecordingMonitor, Render, Resource, run_program
+from plan.engine import RecordingMonitor, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from plan.tlsmodel import Faithful
 from stacks.catalog import ROUTES, Integration
 from stacks.models import PlatformConfig
 from tests.conftest import docker_host, stack_config
 from tests.conftest import uploads as container_uploads
+from tests.support.tlsmodel import Faithful
+from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, REMOTE_IMAGE, SECRET
 
-CONTAINER = "docker:index/container:Container"
-IMAGE = "docker:index/remoteImage:RemoteImage"
 KONG = "payment-kong-container"
 STRIPE = {
     "stripe-api-key": "sk_live_CANARY0stripe0api0key0000000000",
@@ -302,7 +301,7 @@ def test_container_identity_user_image_and_health(stack: str) -> None:
     assert inputs["networksAdvanced"] == [{"name": "payment-network", "aliases": ["kong", "kong.payment-network"]}]
     assert inputs["user"] == "1001:1001"
     assert "command" not in inputs and "entrypoints" not in inputs  # the image's entrypoint and `kong docker-start`
-    image = built(stack).render.get(IMAGE, "payment-kong-image")
+    image = built(stack).render.get(REMOTE_IMAGE, "payment-kong-image")
     assert image.inputs["name"] == "kong:3.9.1"
     assert inputs["image"] == image.revealed_outputs["imageId"]
     assert inputs["healthcheck"]["tests"] == ["CMD", "kong", "health"]
@@ -370,8 +369,8 @@ def test_the_declarative_file_is_the_generated_one_and_holds_no_secret(stack: st
         pem + "-----END CERTIFICATE-----\n" for pem in bundle.split("-----END CERTIFICATE-----\n") if pem
     ]
     assert revealed[paths.ca]["content"] == bundle
-    pki_cert = render.get("tls:index/locallySignedCert:LocallySignedCert", "payment-pki-kong-cert")
-    pki_key = render.get("tls:index/privateKey:PrivateKey", "payment-pki-kong-key")
+    pki_cert = render.get(LOCALLY_SIGNED_CERT, "payment-pki-kong-cert")
+    pki_key = render.get(PRIVATE_KEY, "payment-pki-kong-key")
     assert revealed[paths.cert]["content"] == pki_cert.revealed_outputs["certPem"]
     assert revealed[paths.key]["content"] == pki_key.revealed_outputs["privateKeyPem"]
 

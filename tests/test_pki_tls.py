@@ -7,7 +7,6 @@ services unable to verify each other.
 
 from __future__ import annotations
 
-import functools
 import ssl
 from pathlib import Path
 
@@ -15,26 +14,20 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from plan import Render, render
-from plan.tlsmodel import Faithful
+from plan import Render
 from stacks.catalog import INFRASTRUCTURE, SERVICES
+from tests.conftest import faithful
 from tests.tlstools import handshake, openssl, write_pem
+from vocabulary import LOCALLY_SIGNED_CERT, PRIVATE_KEY
 
-CERT = "tls:index/locallySignedCert:LocallySignedCert"
-KEY = "tls:index/privateKey:PrivateKey"
 SUBJECTS = [*(s.name for s in SERVICES), *(i.name for i in INFRASTRUCTURE if i.tls)]
 ORDER = "order-service.payment-network"
 
 
-@functools.cache
-def faithful(stack: str, *sets: str) -> Render:
-    return render(stack, sets=sets, simulator=Faithful())
-
-
 def leaf(rendered: Render, subject: str) -> tuple[str, str]:
     """A subject's certificate and private key PEM, as the provider would hand them to its container."""
-    cert = rendered.get(CERT, f"payment-pki-{subject}-cert").revealed_outputs["certPem"]
-    key = rendered.get(KEY, f"payment-pki-{subject}-key").revealed_outputs["privateKeyPem"]
+    cert = rendered.get(LOCALLY_SIGNED_CERT, f"payment-pki-{subject}-cert").revealed_outputs["certPem"]
+    key = rendered.get(PRIVATE_KEY, f"payment-pki-{subject}-key").revealed_outputs["privateKeyPem"]
     return str(cert), str(key)
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import yaml
 
 from plan import PROJECT_DIR, Render, render
-from plan.diff import CONTAINER, Change, Diff, diff, format_markdown
-from tests.conftest import rendered, run_cli
+from plan.diff import Change, Diff, diff, format_markdown
+from tests.conftest import rendered, rendered_again, run_cli
+from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, SECRET
 
 LOYALTY = ("services.loyalty-service.port=40030", "services.loyalty-service.database=payment_loyalty")
 
@@ -164,14 +165,14 @@ def test_secret_values_compare_equal_and_their_surroundings_do_not() -> None:
             ],
         }
 
-    assert diff(document("[secret]", 1), document("[secret]", 1)).changes == ()
-    assert diff(document("[secret]", 1), document({"v": "[secret]"}, 1)).changes[0].keys == ("c",)
-    assert diff(document("[secret]", 1), document("[secret]", 2)).changes[0].keys == ("k",)
+    assert diff(document(SECRET, 1), document(SECRET, 1)).changes == ()
+    assert diff(document(SECRET, 1), document({"v": SECRET}, 1)).changes[0].keys == ("c",)
+    assert diff(document(SECRET, 1), document(SECRET, 2)).changes[0].keys == ("k",)
 
 
 def test_identical_renders_have_an_empty_diff() -> None:
     # A fresh run of the program against the cached one: not the same object.
-    result = diff(render("prod").to_json(), rendered("prod").to_json())
+    result = diff(rendered_again("prod").to_json(), rendered("prod").to_json())
     assert result.changes == ()
     assert "no changes" in format_markdown(result)
 
@@ -218,8 +219,8 @@ def test_cli_names_an_unreadable_input(tmp_path: Path) -> None:
 def test_a_ca_rotation_replaces_every_leaf_certificate() -> None:
     """A leaf's `caCertPem` requires replacement in pulumi-tls (the real preview replaces every leaf): not an update."""
     changes = between("dev", "rotation.ca=1")
-    leaves = {r.name for r in rendered("dev").by_type("tls:index/locallySignedCert:LocallySignedCert")}
-    replaced = {c.name for c in changes.of("replace") if c.type == "tls:index/locallySignedCert:LocallySignedCert"}
+    leaves = {r.name for r in rendered("dev").by_type(LOCALLY_SIGNED_CERT)}
+    replaced = {c.name for c in changes.of("replace") if c.type == LOCALLY_SIGNED_CERT}
     assert leaves and replaced == leaves
     assert not [c for c in changes.of("update") if c.type.startswith("tls:")]
 

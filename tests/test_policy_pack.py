@@ -11,6 +11,7 @@ from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE, unkn
 from plan import Render
 from policy.adapter import document, validate
 from tests.conftest import rendered
+from vocabulary import LOCALLY_SIGNED_CERT, SECRET, SELF_SIGNED_CERT, UNKNOWN
 
 
 def as_policy_resources(render: Render, *, reveal: bool = False) -> list[PolicyResource]:
@@ -21,7 +22,7 @@ def as_policy_resources(render: Render, *, reveal: bool = False) -> list[PolicyR
             continue
         props: dict[str, Any] = copy.deepcopy(dict(record.revealed_inputs if reveal else record.inputs))
         if not reveal:
-            props = {k: Secret(v) if v == "[secret]" else v for k, v in props.items()}
+            props = {k: Secret(v) if v == SECRET else v for k, v in props.items()}
         opts = PolicyResourceOptions(
             protect=record.protect,
             ignore_changes=[],
@@ -93,8 +94,8 @@ def test_the_pack_runs_on_a_first_preview_where_computed_values_are_unknown() ->
     unknowns = 0
     for resource in resources:
         if resource.resource_type in (
-            "tls:index/selfSignedCert:SelfSignedCert",
-            "tls:index/locallySignedCert:LocallySignedCert",
+            SELF_SIGNED_CERT,
+            LOCALLY_SIGNED_CERT,
         ):
             resource.props = {**resource.props, "validityStartTime": UNKNOWN_STRING_VALUE}
             unknowns += 1
@@ -116,7 +117,7 @@ def test_the_pack_runs_on_a_first_preview_where_computed_values_are_unknown() ->
     line = "unchecked CIS-5.27 payment-kong-container: an input it reads is not known before `pulumi up`"
     assert (line, kong) in advisory
     records = document(resources, "prod")["resources"]
-    assert next(r for r in records if r["name"] == "payment-redis-container")["inputs"]["image"] == "[unknown]"
+    assert next(r for r in records if r["name"] == "payment-redis-container")["inputs"]["image"] == UNKNOWN
 
 
 def test_secrets_in_variables_are_stopped_as_the_real_cli_presents_them() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from plan.preview import differences, replaced, updated, without_defaults
+from vocabulary import CONTAINER, SECRET, VOLUME
 
 URN = "urn:pulumi:dev::payment-platform::payment:platform:Platform$docker:index/container:Container::payment-redis"
 PARENT = "urn:pulumi:dev::payment-platform::payment:platform:Platform::payment"
@@ -12,20 +13,20 @@ UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
 def _render(inputs: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    record = {"urn": URN, "type": "docker:index/container:Container", "custom": True, "parent": PARENT}
+    record = {"urn": URN, "type": CONTAINER, "custom": True, "parent": PARENT}
     return {"resources": [{**record, "inputs": inputs, **extra}]}
 
 
 def _preview(inputs: dict[str, Any], op: str = "create", **extra: Any) -> dict[str, Any]:
-    state = {"urn": URN, "type": "docker:index/container:Container", "parent": PARENT, "inputs": inputs, **extra}
+    state = {"urn": URN, "type": CONTAINER, "parent": PARENT, "inputs": inputs, **extra}
     return {"steps": [{"op": op, "urn": URN, "newState": state}]}
 
 
 def test_agreeing_documents_have_no_differences() -> None:
-    inputs = {"name": "payment-redis", "memory": 256, "envs": ["A=1", "[secret]"], "image": "sha256:abc"}
+    inputs = {"name": "payment-redis", "memory": 256, "envs": ["A=1", SECRET], "image": "sha256:abc"}
     previewed = {
         **inputs,
-        "envs": "[secret]",  # the engine marks a whole list secret when one element is
+        "envs": SECRET,  # the engine marks a whole list secret when one element is
         "image": UNKNOWN_STRING,  # computed during `up`
         "logs": False,  # filled by the provider: listed in __defaults, not the program's
         "__defaults": ["logs"],
@@ -44,13 +45,13 @@ def test_a_different_input_a_missing_one_and_an_extra_one_are_named() -> None:
 
 
 def test_a_secret_is_never_shown_in_a_difference() -> None:
-    found = differences(_render({"envs": ["[secret]", "B=2"]}), _preview({"envs": ["A=1", "B=2"]}))
+    found = differences(_render({"envs": [SECRET, "B=2"]}), _preview({"envs": ["A=1", "B=2"]}))
     assert found == ["payment-redis: inputs.envs[0]: rendered [secret], previewed 'A=1'"]
 
 
 def test_types_parents_and_resources_on_one_side_only_are_named() -> None:
     other = URN.replace("payment-redis", "payment-kong")
-    preview = _preview({}, type="docker:index/volume:Volume", parent=None)
+    preview = _preview({}, type=VOLUME, parent=None)
     preview["steps"].append({"op": "create", "urn": other, "newState": {"urn": other, "type": "x", "inputs": {}}})
     assert differences(_render({}), preview) == [
         f"{other}: in the preview, not rendered",

@@ -42,15 +42,15 @@ from components.observability.prometheus import (
     scrape_config,
 )
 from components.pki import Pki, PkiArgs
-from plan.engine import SECRET, RecordingMonitor, Render, Resource, run_program
-from plan.tlsmodel import Faithful
+from plan.engine import RecordingMonitor, Render, Resource, run_program
 from stacks.catalog import EXPORTERS, SERVICES
 from stacks.errors import ConfigError
 from stacks.models import PlatformConfig
 from tests.conftest import docker_host, require_tool, stack_config
 from tests.conftest import uploads as container_uploads
+from tests.support.tlsmodel import Faithful
+from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, REMOTE_IMAGE, SECRET, VOLUME
 
-CONTAINER = "docker:index/container:Container"
 KONG_STATUS = "kong:8100"
 """Kong's status API as the platform wires it (`Kong.status_target`)."""
 
@@ -60,10 +60,6 @@ def scrape_for(config: PlatformConfig, paths: PrometheusPaths) -> dict[str, Any]
     return scrape_config(config.services, config.observability, KONG_STATUS, paths)
 
 
-IMAGE = "docker:index/remoteImage:RemoteImage"
-VOLUME = "docker:index/volume:Volume"
-CERT = "tls:index/locallySignedCert:LocallySignedCert"
-KEY = "tls:index/privateKey:PrivateKey"
 PROMETHEUS = "payment-prometheus-container"
 RULE_TESTS = Path(__file__).parent / "prometheus" / "alerts_test.yml"
 ALERTS = {
@@ -472,8 +468,8 @@ def platform(config: PlatformConfig, monitor: RecordingMonitor | None = None) ->
 def faithful_tls() -> tuple[str, str, str]:
     """Prometheus's certificate and key and the trust bundle, issued for real by the faithful pulumi-tls model."""
     render = platform(stack_config("prod"), RecordingMonitor(Faithful()))
-    cert = render.get(CERT, "payment-pki-prometheus-cert").revealed_outputs["certPem"]
-    key = render.get(KEY, "payment-pki-prometheus-key").revealed_outputs["privateKeyPem"]
+    cert = render.get(LOCALLY_SIGNED_CERT, "payment-pki-prometheus-cert").revealed_outputs["certPem"]
+    key = render.get(PRIVATE_KEY, "payment-pki-prometheus-key").revealed_outputs["privateKeyPem"]
     return str(cert), str(key), str(render.outputs["trustBundle"])
 
 
@@ -599,7 +595,7 @@ def test_container_identity_user_command_and_health(stack: str, retention: str) 
     assert inputs["wait"] is False  # nothing depends on Prometheus
     assert inputs["readOnly"] is True
     assert prometheus.delete_before_replace
-    image = built(stack).render.get(IMAGE, "payment-prometheus-image")
+    image = built(stack).render.get(REMOTE_IMAGE, "payment-prometheus-image")
     assert image.inputs["name"] == built(stack).config.infra("prometheus").image
     assert str(image.inputs["name"]).startswith("prom/prometheus:v3.")
     assert inputs["image"] == image.revealed_outputs["imageId"]
@@ -610,7 +606,7 @@ def test_component_type_children_and_outputs() -> None:
     component = render.get("payment:observability:Prometheus", "payment-prometheus")
     children = {(r.type, r.name) for r in render.children(component)}
     assert children == {
-        (IMAGE, "payment-prometheus-image"),
+        (REMOTE_IMAGE, "payment-prometheus-image"),
         (VOLUME, "prometheus-data"),
         (VOLUME, "payment-prometheus-container-files-etc-prometheus"),
         (CONTAINER, "payment-prometheus-container-loader"),
@@ -668,8 +664,14 @@ def test_the_certificate_uploaded_is_prometheus_own() -> None:
     render = built("dev").render
     loader = render.get(CONTAINER, f"{PROMETHEUS}-loader")
     revealed = {str(u["file"]).split("/")[-1]: u["content"] for u in loader.revealed_inputs["uploads"]}
-    assert revealed["prometheus.crt"] == render.get(CERT, "payment-pki-prometheus-cert").revealed_outputs["certPem"]
-    assert revealed["prometheus.key"] == render.get(KEY, "payment-pki-prometheus-key").revealed_outputs["privateKeyPem"]
+    assert (
+        revealed["prometheus.crt"]
+        == render.get(LOCALLY_SIGNED_CERT, "payment-pki-prometheus-cert").revealed_outputs["certPem"]
+    )
+    assert (
+        revealed["prometheus.key"]
+        == render.get(PRIVATE_KEY, "payment-pki-prometheus-key").revealed_outputs["privateKeyPem"]
+    )
     assert revealed["ca.crt"] == render.outputs["trustBundle"]
 
 

@@ -30,19 +30,16 @@ from components.docker.files import ContainerFiles
 from components.docker.labels import platform_labels
 from components.pki import Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
-from plan.engine import SECRET, RecordingMonitor, Render, Resource, run_program
+from plan.engine import RecordingMonitor, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from plan.tlsmodel import Faithful
 from stacks.catalog import APP_UID, REDIS_PASSWORD
 from stacks.models import PlatformConfig, RedisTuning
 from stacks.units import ByteSize
 from tests.conftest import docker_host, free_port, require_tool, stack_config
 from tests.conftest import uploads as container_uploads
+from tests.support.tlsmodel import Faithful
+from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, REMOTE_IMAGE, SECRET, VOLUME
 
-CONTAINER = "docker:index/container:Container"
-VOLUME = "docker:index/volume:Volume"
-CERT = "tls:index/locallySignedCert:LocallySignedCert"
-KEY = "tls:index/privateKey:PrivateKey"
 CANARY = "CANARY-redis-password-0000000000000000000"
 TUNING = RedisTuning(maxmemory=ByteSize.parse("192M"), maxmemory_policy="volatile-lru")
 
@@ -193,7 +190,7 @@ def test_container_identity_user_and_command(stack: str) -> None:
     assert inputs["command"] == ["redis-server", "/usr/local/etc/redis/redis.conf"]
     assert "entrypoints" not in inputs  # the image's entrypoint, which execs the command as given
     assert redis.delete_before_replace  # fixed container name
-    image = built(stack).render.get("docker:index/remoteImage:RemoteImage", "payment-redis-image")
+    image = built(stack).render.get(REMOTE_IMAGE, "payment-redis-image")
     assert image.inputs["name"] == "redis:8.10.2-alpine"
     assert inputs["image"] == image.revealed_outputs["imageId"]
 
@@ -334,8 +331,8 @@ def faithful_tls(stack: str) -> tuple[str, str, str]:
     """Redis's certificate and key and the trust bundle, issued for real by the faithful pulumi-tls model."""
     config = stack_config("prod")
     render = platform(config.model_copy(update={"stack": stack}), RecordingMonitor(Faithful()))
-    cert = render.get(CERT, "payment-pki-redis-cert").revealed_outputs["certPem"]
-    key = render.get(KEY, "payment-pki-redis-key").revealed_outputs["privateKeyPem"]
+    cert = render.get(LOCALLY_SIGNED_CERT, "payment-pki-redis-cert").revealed_outputs["certPem"]
+    key = render.get(PRIVATE_KEY, "payment-pki-redis-key").revealed_outputs["privateKeyPem"]
     return str(cert), str(key), str(render.outputs["trustBundle"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 
@@ -14,10 +15,9 @@ from plan import Render
 from plan.engine import run_program
 from plan.simulate import SECRET_MARKER
 from stacks.catalog import SERVICES
-from stacks.models import PlatformConfig
 from tests.conftest import changed, rendered, run_cli, stack_config
+from vocabulary import CONTAINER, RANDOM_PASSWORD, SECRET
 
-PASSWORD = "random:index/randomPassword:RandomPassword"
 GENERATED = [
     "postgres-superuser-password",
     *(f"db-password-{s.name}" for s in SERVICES),
@@ -38,7 +38,7 @@ SMTP = ["smtp.host=smtp.example.com", "smtp.username=noreply@example.com", "smtp
 
 def test_every_named_secret_is_generated_with_a_safe_alphabet(dev: Render, prod: Render) -> None:
     for render in (dev, prod):
-        passwords = {r.name.removeprefix("payment-secrets-"): r for r in render.by_type(PASSWORD)}
+        passwords = {r.name.removeprefix("payment-secrets-"): r for r in render.by_type(RANDOM_PASSWORD)}
         assert sorted(passwords) == sorted(GENERATED)
         for name, password in passwords.items():
             assert password.inputs["length"] >= 32
@@ -50,7 +50,7 @@ def test_every_named_secret_is_generated_with_a_safe_alphabet(dev: Render, prod:
 
 
 def test_grafana_password_is_a_secret_output(prod: Render) -> None:
-    assert prod.outputs["grafanaAdminPassword"] == "[secret]"
+    assert prod.outputs["grafanaAdminPassword"] == SECRET
 
 
 def restarted(*containers: str) -> set[str]:
@@ -119,7 +119,7 @@ def test_canaries_never_reach_the_render() -> None:
         names = {r["name"] for r in document["resources"]}
         assert "payment-secrets-jwt-secret" not in names  # set in config: nothing generated
         assert "payment-secrets-redis-password" in names
-        assert document["outputs"]["grafanaAdminPassword"] == "[secret]"
+        assert document["outputs"]["grafanaAdminPassword"] == SECRET
 
 
 def test_a_bad_secret_is_reported_without_its_value() -> None:
@@ -134,8 +134,15 @@ def test_a_bad_secret_is_reported_without_its_value() -> None:
 PROBED = ("channel-adapter", "notification-service", "order-service")
 
 
-def probe(config: PlatformConfig) -> Render:
-    """Build the platform and one container per probed service carrying its bundle (`Platform.bundles`)."""
+def probe(stack: str, **values: object) -> Render:
+    """The platform of `stack` (its stack file plus `values`) and one container per probed service carrying
+    its bundle (`Platform.bundles`); built once per distinct configuration (renders are immutable)."""
+    return _probe(stack, json.dumps(values, sort_keys=True))
+
+
+@functools.cache
+def _probe(stack: str, values: str) -> Render:
+    config = stack_config(stack, **json.loads(values))
 
     def program() -> None:
         platform = Platform("payment", PlatformArgs(config=config))
@@ -152,10 +159,6 @@ def probe(config: PlatformConfig) -> Render:
     return run_program(program, config.project, config.stack)
 
 
-def platform_config(stack: str, **values: object) -> PlatformConfig:
-    return stack_config(stack, **values)
-
-
 ALL_EXTERNAL = {
     "secrets": {k: v for k, v in CANARIES.items() if k.startswith(("stripe", "smtp"))},
     "smtp": {"host": "smtp.example.com", "username": "noreply@example.com", "from": "noreply@example.com"},
@@ -163,18 +166,18 @@ ALL_EXTERNAL = {
 
 
 def container(render: Render, service: str) -> Callable[[str], object]:
-    resource = render.get("docker:index/container:Container", f"probe-{service}")
+    resource = render.get(CONTAINER, f"probe-{service}")
     env = dict(item.split("=", 1) for item in resource.revealed_inputs["envs"])
     return env.get
 
 
 def test_files_delivery_uploads_0400_files_owned_by_the_app_user() -> None:
-    render = probe(platform_config("prod", **ALL_EXTERNAL))
-    order = render.get("docker:index/container:Container", "probe-order-service")
+    render = probe("prod", **ALL_EXTERNAL)
+    order = render.get(CONTAINER, "probe-order-service")
     uploads = {u["file"]: u for u in order.inputs["uploads"]}
-    assert uploads["/app/certs/services/order-service/order-service.key"]["content"] == "[secret]"
+    assert uploads["/app/certs/services/order-service/order-service.key"]["content"] == SECRET
     assert uploads["/app/certs/services/order-service/order-service.key"]["permissions"] == "0400"
-    assert uploads["/run/secrets/jwt-secret"]["content"] == "[secret]"
+    assert uploads["/run/secrets/jwt-secret"]["content"] == SECRET
     assert uploads["/run/secrets/jwt-secret"]["permissions"] == "0400"
     assert {u["owner"] for u in uploads.values()} == {"10001"}
     assert uploads["/app/certs/ca/ca-cert.pem"]["content"].startswith("-----BEGIN CERTIFICATE-----")
@@ -191,15 +194,15 @@ def test_files_delivery_uploads_0400_files_owned_by_the_app_user() -> None:
 
 
 def test_env_delivery_puts_the_secret_in_the_variable_and_keeps_it_secret() -> None:
-    render = probe(platform_config("dev", **ALL_EXTERNAL))
-    order = render.get("docker:index/container:Container", "probe-order-service")
-    assert "[secret]" in order.inputs["envs"]
+    render = probe("dev", **ALL_EXTERNAL)
+    order = render.get(CONTAINER, "probe-order-service")
+    assert SECRET in order.inputs["envs"]
     assert not any(u["file"].startswith("/run/secrets") for u in order.inputs["uploads"])
     assert str(container(render, "order-service")("JWT_SECRET")).startswith(SECRET_MARKER)
 
 
 def test_integrations_reach_only_their_service() -> None:
-    render = probe(platform_config("prod", **ALL_EXTERNAL))
+    render = probe("prod", **ALL_EXTERNAL)
     channel, notification, order = (container(render, name) for name in PROBED)
     assert channel("STRIPE_API_KEY_FILE") == "/run/secrets/stripe-api-key"
     assert channel("STRIPE_WEBHOOK_SECRET_FILE") == "/run/secrets/stripe-webhook-secret"
@@ -212,7 +215,7 @@ def test_integrations_reach_only_their_service() -> None:
 
 
 def test_without_external_secrets_nothing_external_is_injected() -> None:
-    render = probe(platform_config("prod"))
+    render = probe("prod")
     for name in PROBED:
         env = container(render, name)
         assert env("STRIPE_API_KEY_FILE") is None and env("SMTP_PASSWORD_FILE") is None
@@ -228,7 +231,7 @@ def test_without_external_secrets_nothing_external_is_injected() -> None:
     ],
 )
 def test_a_rotation_changes_exactly_its_consumers(rotation: dict[str, int], containers: set[str]) -> None:
-    diff = changed(probe(platform_config("prod")), probe(platform_config("prod", rotation=rotation)))
+    diff = changed(probe("prod"), probe("prod", rotation=rotation))
     assert {name for name in diff["changed"] if name.startswith("probe-")} == containers
 
 
@@ -238,9 +241,9 @@ def test_no_secret_in_any_name_command_healthcheck_label_or_log_option(stack: st
     render = rendered(stack)
     for resource in render.resources:
         assert SECRET_MARKER not in resource.name
-        if resource.type != "docker:index/container:Container":
+        if resource.type != CONTAINER:
             continue
         inputs = resource.revealed_inputs
         visible = [inputs.get(key) for key in ("name", "command", "entrypoints", "healthcheck", "labels", "logOpts")]
         assert SECRET_MARKER not in json.dumps(visible), resource.name
-        assert "[secret]" not in json.dumps([resource.inputs.get(k) for k in ("command", "entrypoints", "healthcheck")])
+        assert SECRET not in json.dumps([resource.inputs.get(k) for k in ("command", "entrypoints", "healthcheck")])

@@ -9,8 +9,7 @@ from plan import Render, Resource
 from stacks.catalog import CALLS, SERVICES
 from tests.conftest import rendered, stack_config
 from tests.test_catalog import SEED_SERVICES
-
-CONTAINER = "docker:index/container:Container"
+from vocabulary import CONTAINER, REMOTE_IMAGE
 
 
 def service_containers(render: Render) -> dict[str, Resource]:
@@ -109,9 +108,9 @@ def test_services_wait_for_the_data_stores_and_are_waited_for() -> None:
 
 
 def test_demo_services_run_the_stand_in_and_prod_the_registry_images() -> None:
-    images = {r.inputs["name"] for r in rendered("dev").by_type("docker:index/remoteImage:RemoteImage")}
+    images = {r.inputs["name"] for r in rendered("dev").by_type(REMOTE_IMAGE)}
     assert "nginxinc/nginx-unprivileged:1.29.5-alpine" in images
-    prod_images = {r.inputs["name"] for r in rendered("prod").by_type("docker:index/remoteImage:RemoteImage")}
+    prod_images = {r.inputs["name"] for r in rendered("prod").by_type(REMOTE_IMAGE)}
     assert {f"payment-platform/{s.name}:1.0.0" for s in SERVICES} <= prod_images
 
 
@@ -130,18 +129,12 @@ def test_a_healthcheck_and_an_image_can_be_set_per_service() -> None:
     )
     order = service_containers(render)["payment-order-service"]
     assert order.inputs["healthcheck"]["tests"] == ["CMD", "/app/healthcheck"]
-    assert "registry.example.com/order:2.1.0" in {
-        r.inputs["name"] for r in render.by_type("docker:index/remoteImage:RemoteImage")
-    }
+    assert "registry.example.com/order:2.1.0" in {r.inputs["name"] for r in render.by_type(REMOTE_IMAGE)}
 
 
 def test_a_build_context_builds_each_service_from_its_dockerfile() -> None:
     render = rendered("prod", "serviceImages.buildContext=../backend/services")
-    builds = {
-        r.inputs["name"]: r.inputs["build"]
-        for r in render.by_type("docker:index/remoteImage:RemoteImage")
-        if "build" in r.inputs
-    }
+    builds = {r.inputs["name"]: r.inputs["build"] for r in render.by_type(REMOTE_IMAGE) if "build" in r.inputs}
     assert builds["payment-platform/order-service:1.0.0"] == {
         "context": "../backend/services/order-service",
         "dockerfile": "Dockerfile",

@@ -18,7 +18,6 @@ import pytest
 from plan import Render, render
 from tests.conftest import unavailable
 from tests.e2e.live import (
-    CONTAINER,
     WORKSPACE_VARIABLE,
     EngineEvents,
     Live,
@@ -26,6 +25,7 @@ from tests.e2e.live import (
     is_loader,
     wait_until_healthy,
 )
+from vocabulary import CONTAINER
 
 FRESH_PREVIEW = "dev-fresh-preview.json"
 """`pulumi preview --json` of the dev stack before its first `up`, in the workspace."""

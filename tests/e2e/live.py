@@ -25,12 +25,12 @@ import yaml
 
 from components.docker.labels import PREFIX
 from tests.conftest import pulumi_cli_env, require_tool
+from vocabulary import RANDOM_PASSWORD
 
 WORKSPACE_VARIABLE = "PAYMENT_E2E_WORKSPACE"
 """Environment variable naming the workspace folder `scripts/e2e.py` prepared."""
 PROJECT = "payment-platform"
 STACK_LABEL = f"{PREFIX}.stack"
-CONTAINER = "docker:index/container:Container"
 PROJECT_LABEL = f"{PREFIX}.project"
 SECRETS_COMPONENT = "payment-secrets"
 """The Secrets component's name (`components.platform`): its RandomPasswords are `payment-secrets-<secret>`."""
@@ -171,7 +171,7 @@ class Live:
         state = json.loads(self.pulumi("stack", "export", "--show-secrets", stack=stack).stdout)
         found: dict[str, str] = {}
         for resource in state["deployment"].get("resources") or []:
-            if resource["type"] != "random:index/randomPassword:RandomPassword":
+            if resource["type"] != RANDOM_PASSWORD:
                 continue
             name = resource["urn"].rsplit("::", 1)[1]
             result = resource.get("outputs", {}).get("result")

@@ -8,7 +8,8 @@ from typing import Any
 
 from components.docker.hardening import exception
 from plan import Render
-from tests.e2e.live import CONTAINER, Live, is_loader
+from tests.e2e.live import Live, is_loader
+from vocabulary import CONTAINER
 
 MIB = 1024 * 1024
 

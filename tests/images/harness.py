@@ -21,9 +21,7 @@ from typing import Any
 
 from plan.engine import Render, Resource
 from tests.images.conftest import PREFIX, docker, shown
-
-CONTAINER = "docker:index/container:Container"
-REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+from vocabulary import CONTAINER, REMOTE_IMAGE
 
 
 def containers_running(render: Render, reference: str) -> list[Resource]:

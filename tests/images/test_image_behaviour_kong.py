@@ -1,6 +1,6 @@
 """The local Kong STAND-IN runs the program's own gateway container and proxies a route to a service over mTLS.
 
-The rendered dev stack (certificates issued for real: `plan.tlsmodel.Faithful`) gives `payment-kong` (user,
+The rendered dev stack (certificates issued for real: `tests.support.tlsmodel.Faithful`) gives `payment-kong` (user,
 read-only root, prefix tmpfs, KONG_* environment, declarative file, client certificate and trust bundle
 loaded by the local loader image, healthcheck) and `payment-payment-gateway` (the demo stand-in service:
 nginx requiring a client certificate from the platform CA). Both run on a private network of their own with
@@ -28,10 +28,8 @@ from components.gateway.kong import (
     KongPaths,
     upstream_name,
 )
-from plan import render
-from plan.tlsmodel import Faithful
 from stacks.catalog import KONG
-from tests.conftest import free_port, unavailable
+from tests.conftest import faithful, free_port, unavailable
 from tests.images.conftest import CONTRACTS, PREFIX, docker, local_ref, shown
 from tests.images.harness import container_named, sandbox, wait_healthy
 
@@ -63,7 +61,7 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str,
 def gateway(engine: str) -> Iterator[tuple[int, int]]:
     """Kong and the payment-gateway service running; (published proxy port, published status port)."""
     needs(KONG.name, "demo", "loader")
-    dev = render("dev", simulator=Faithful())
+    dev = faithful("dev")
     kong = container_named(dev, f"payment-{KONG.name}")
     service = container_named(dev, f"payment-{GATEWAY}")
     network = f"{PREFIX}-kong-net"

@@ -18,11 +18,9 @@ from components.data.postgres import PostgresPaths
 from components.data.redis import RedisPaths
 from components.observability.prometheus import PrometheusPaths
 from components.secrets import secret_path
-from plan import render
 from plan.engine import Render, Resource
-from plan.tlsmodel import Faithful
 from stacks.catalog import REDIS, SERVICES, db_password_secret
-from tests.conftest import unavailable
+from tests.conftest import faithful, unavailable
 from tests.images.conftest import CONTRACTS, docker, local_ref, shown
 from tests.images.harness import Sandbox, container_named, containers_running, loader_of, sandbox, wait_healthy
 
@@ -37,7 +35,7 @@ Add an image here when its container needs nothing else to pass its healthcheck.
 @pytest.fixture(scope="module")
 def dev(engine: str) -> Render:
     """The dev stack with certificates issued for real (servers present them, healthchecks verify them)."""
-    return render("dev", simulator=Faithful())
+    return faithful("dev")
 
 
 def needs(*names: str) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import pulumi_cli_env, unavailable
+from vocabulary import SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = Path(__file__).with_name("smoke_program")
@@ -133,7 +134,7 @@ def test_a_program_goes_up_and_down_through_the_built_cli(stack: tuple[Cli, str]
     assert state["State"]["Running"], f"container {name} is not running: {state['State']}"  # type: ignore[index]
     labels = state["Config"]["Labels"]  # type: ignore[index]
     assert labels.get("com.payment-platform.smoke") == outputs["suffix"], f"labels {labels}"
-    assert outputs["password"] == "[secret]", "the random password is shown only as a secret"
+    assert outputs["password"] == SECRET, "the random password is shown only as a secret"
 
     # The certificate the tls plugin made reached the container through the docker plugin's upload.
     uploaded = subprocess.run(
@@ -151,7 +152,7 @@ def test_a_program_goes_up_and_down_through_the_built_cli(stack: tuple[Cli, str]
     shown = cli.run("up", "--yes", "--skip-preview")
     outputs = json.loads(cli.run("stack", "output", "--json").stdout)
     assert outputs["secretKeys"] == ["toolchain-smoke:token"], outputs["secretKeys"]
-    assert outputs["token"] == "[secret]"
+    assert outputs["token"] == SECRET
     assert token not in shown.stdout + shown.stderr, "the secret appeared in pulumi up's output"
     assert json.loads(cli.run("stack", "output", "--json", "--show-secrets").stdout)["token"] == token
 

@@ -1,13 +1,17 @@
 """Re-register a render's resources, with the same inputs and options, and none of our code.
 
-The benchmark (`make bench`, scripts/bench.py) needs the Pulumi SDK's own cost for a resource set, to
+The benchmark (`make bench`, scripts/bench/) needs the Pulumi SDK's own cost for a resource set, to
 judge what our program adds on top of it: pydantic validation, document builders, `Output.apply`
 chains, imports. `replay_program` declares exactly the resources a render recorded: custom resources
 through their provider SDK classes (`pulumi_docker.Container` with typed args, as the program builds
 them), our components as plain `ComponentResource`s; same types, names, parents, dependencies, options,
 inputs and secret flags, each input already a plain value. Run under the same engine
-(`plan.engine.run_program`), it records the same render; `tests/test_replay.py` holds it to that, so the
-baseline cannot drift from what the program declares, and checks that it imports none of our modules.
+(`plan.engine.run_program`), it records the same render: the bench compares the two JSON renders byte for
+byte and stops when they differ, and the replay process refuses to count if it loaded any of our program's
+modules, so the baseline cannot drift from what the program declares.
+
+A render hides the secrets of a `replacement_trigger`, which the replay must re-register as they were: the render
+for a replay runs under `TriggerRecorder`, which keeps each trigger in the clear beside the render.
 
 A replay document carries secret values in the clear (simulated ones under the render's placeholders),
 so it is written only to a private temporary file and never printed.
@@ -25,28 +29,45 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format
 from pulumi import _types
 
-from plan.engine import SECRET, STACK_TYPE, Render, Resource
+from plan.engine import RecordingMonitor, Render, Resource, reveal
+from vocabulary import SECRET, STACK_TYPE
 
 _SECRET_KEY = "$secret"
 """Marks a secret value in a replay document: `{"$secret": value}`."""
 
 
-def document(render: Render) -> dict[str, Any]:
-    """What `replay_program` needs from `render`, as JSON data (secrets in the clear, marked)."""
+class TriggerRecorder(RecordingMonitor):
+    """The render's monitor, also keeping each resource's `replacement_trigger` in the clear, by URN."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.triggers: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if self.recording and request.HasField("replacement_trigger"):
+            self.triggers[response.urn] = reveal(json_format.MessageToDict(request.replacement_trigger))
+        return response
+
+
+def document(render: Render, triggers: Mapping[str, Any]) -> dict[str, Any]:
+    """What `replay_program` needs from `render` and its `TriggerRecorder.triggers`, as JSON data (secrets in the
+    clear, marked)."""
     return {
         "project": render.project,
         "stack": render.stack,
         "outputs": render.outputs,
-        "resources": [_entry(r) for r in render.resources if r.type != STACK_TYPE],
+        "resources": [_entry(r, triggers.get(r.urn)) for r in render.resources if r.type != STACK_TYPE],
     }
 
 
-def write(render: Render, path: Path) -> None:
+def write(render: Render, triggers: Mapping[str, Any], path: Path) -> None:
     """Write `render`'s replay document to `path`, readable by the owner only (it holds secrets)."""
     path.touch(mode=0o600, exist_ok=False)
-    path.write_text(json.dumps(document(render)), encoding="utf-8")
+    path.write_text(json.dumps(document(render, triggers)), encoding="utf-8")
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -54,7 +75,7 @@ def read(path: Path) -> dict[str, Any]:
     return data
 
 
-def _entry(resource: Resource) -> dict[str, Any]:
+def _entry(resource: Resource, trigger: Any) -> dict[str, Any]:
     return {
         "urn": resource.urn,
         "type": resource.type,
@@ -65,7 +86,7 @@ def _entry(resource: Resource) -> dict[str, Any]:
         "protect": resource.protect,
         "retainOnDelete": resource.retain_on_delete,
         "deleteBeforeReplace": resource.delete_before_replace,
-        "replacementTrigger": _mark_secrets(resource.replacement_trigger, resource.revealed_trigger),
+        "replacementTrigger": _mark_secrets(resource.replacement_trigger, trigger),
         "inputs": _mark_secrets(resource.inputs, resource.revealed_inputs),
     }
 

@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from plan.simulate import PLACEHOLDERS, Placeholders, Request, Simulator, digest
+from vocabulary import CERT_REQUEST, LOCALLY_SIGNED_CERT, PRIVATE_KEY, SELF_SIGNED_CERT
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
@@ -370,10 +371,10 @@ def locally_signed_cert(request: Request) -> dict[str, Any]:
 
 SIMULATORS: Mapping[str, Simulator] = {
     **PLACEHOLDERS,
-    "tls:index/privateKey:PrivateKey": private_key,
-    "tls:index/selfSignedCert:SelfSignedCert": self_signed_cert,
-    "tls:index/certRequest:CertRequest": cert_request,
-    "tls:index/locallySignedCert:LocallySignedCert": locally_signed_cert,
+    PRIVATE_KEY: private_key,
+    SELF_SIGNED_CERT: self_signed_cert,
+    CERT_REQUEST: cert_request,
+    LOCALLY_SIGNED_CERT: locally_signed_cert,
 }
 
 

@@ -4,7 +4,7 @@ A container created with `wait` is not done until Docker reports it healthy, and
 on it (directly or through other resources) is created only after that. Health waits along one
 dependency path therefore add up: the longest such chain bounds how long a first `pulumi up` takes and
 how long a replaced data store keeps the platform down. The platform is designed for three steps: data
-stores, then services, then Kong (`make bench` reports it; tests hold it).
+stores, then services, then Kong (`make bench` reports it; tests/test_waits.py holds both stacks to it).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import cache
 
-from plan.diff import CONTAINER
 from plan.engine import Render, Resource
+from vocabulary import CONTAINER
 
 
 def waits_for_health(resource: Resource) -> bool:

@@ -6,7 +6,7 @@ For each case (dev, prod, dev plus N services declared through config, and dev p
 the per-service baseline) it measures, in fresh processes, the wall time and peak memory (max RSS) of:
 
 * `python -m plan render --format json`: our program under the mock engine, plus the CLI's output;
-* a replay (plan/replay.py): the same resources, with the same inputs, options and secret flags,
+* a replay (scripts/bench/replay.py): the same resources, with the same inputs, options and secret flags,
   registered through the SDK's generic resource classes under the same engine, with none of our code,
   writing the same JSON. The two outputs must be byte-identical, or the bench stops: it would be
   comparing different resource sets.
@@ -16,7 +16,7 @@ Each figure is the median of `--repeat` runs. Targets (exit 1 when one fails; th
 * render ≤ 1.3 × replay wall time, per case: what our code adds over the SDK stays small;
 * per-service cost (render wall time / services in the stack) with N extra services ≤ 1.2 × the cost
   of the 19-service dev stack: the program scales with the catalog, fixed costs included;
-* the longest chain of health-waited containers (plan/waits.py) ≤ 3: data stores, services, Kong.
+* the longest chain of health-waited containers (scripts/bench/waits.py) ≤ 3: data stores, services, Kong.
 
 The table also shows the marginal cost of an added service, (wall(dev + n) - wall(dev)) / n, for the
 render and the replay at both sizes: the SDK itself grows slightly faster than linearly (its
@@ -42,12 +42,15 @@ from typing import Any
 
 import yaml
 
-from plan import PROJECT_DIR, Project, engine, render, replay
-from plan.waits import longest_wait_chain
+from plan import PROJECT_DIR, Project, engine, render
+from scripts.bench import replay
+from scripts.bench.waits import longest_wait_chain
 
 RENDER_RATIO_LIMIT = 1.3
 PER_SERVICE_RATIO_LIMIT = 1.2
 WAIT_CHAIN_LIMIT = 3
+PROGRAM_PACKAGES = ("components", "stacks", "policy_rules", "policy")
+"""The program's own packages (and the policy's), which the replay process must not load."""
 FIRST_EXTRA_PORT = 42001
 """Extra services listen from here up: clear of the catalog's ports (40001-40432, Jaeger's 50686)."""
 
@@ -138,9 +141,10 @@ def median(samples: Sequence[Sample]) -> Sample:
 
 def run_case(case: Case, folder: Path, repeat: int) -> Result:
     config_file = stack_file(case, folder)
-    rendered = render(case.stack, config_file=config_file)
+    recorder = replay.TriggerRecorder()
+    rendered = render(case.stack, config_file=config_file, monitor=recorder)
     document = folder / f"{case.stack}-{case.extra}.replay.json"
-    replay.write(rendered, document)
+    replay.write(rendered, recorder.triggers, document)
     chain = tuple(longest_wait_chain(rendered))
     count, services = len(rendered.resources), len(rendered.outputs["services"])
     del rendered
@@ -239,9 +243,17 @@ def format_table(results: Sequence[Result], checked: Sequence[Target], repeat: i
 
 
 def replay_child(document: Path, output: Path) -> int:
-    """The measured replay process: register the document's resources, write the render JSON."""
+    """The measured replay process: register the document's resources, write the render JSON.
+
+    It must run none of our program, or the baseline would include what it is there to measure: it fails (and so the
+    bench stops) when a module of the program got loaded on the way.
+    """
     data = replay.read(document)
     rendered = engine.run_program(replay.replay_program(data), data["project"], data["stack"])
+    loaded = sorted(name for name in sys.modules if name.split(".")[0] in PROGRAM_PACKAGES)
+    if loaded:
+        print(f"the replay loaded the program's modules ({', '.join(loaded[:3])}, ...)", file=sys.stderr)
+        return 1
     output.write_text(rendered.dumps(), encoding="utf-8")
     return 0
 
