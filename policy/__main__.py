@@ -45,7 +45,7 @@ PolicyPack(
         ),
         StackValidationPolicy(
             name="documented-exceptions",
-            description="Departures documented in components/hardening.py: shown, never blocking.",
+            description="Departures documented in components/docker/hardening.py: shown, never blocking.",
             validate=documented_exceptions,
             enforcement_level=EnforcementLevel.ADVISORY,
         ),

@@ -5,7 +5,7 @@ at ONE resource record (type, name, protect, retainOnDelete, camelCase inputs wi
 and the stack's profile (`outputs["profile"]`, else the stack name), and returns what it finds wrong as
 one-line strings.
 
-A rule that corresponds to a baseline item of components/hardening.py names that item; a finding on a
+A rule that corresponds to a baseline item of components/docker/hardening.py names that item; a finding on a
 container whose identity (its Docker name, or `LOADER` for the one-shot `payment-<container>-files`
 loaders) has a documented exception for that item in `EXCEPTIONS` is reported as an applied exception,
 with its reason, instead of a violation. Rules without an item cannot be excepted.

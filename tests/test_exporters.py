@@ -62,8 +62,8 @@ PENDING = [item for item in ("user", "host_mounts") if exception(f"payment-{CADV
 pending_cadvisor_exception = pytest.mark.skipif(
     bool(PENDING),
     reason=(
-        "pending hand-off: components/hardening.py EXCEPTIONS lack ('payment-cadvisor', 'user') and "
-        "('payment-cadvisor', 'host_mounts'), and components/containers.py _check_user must accept a root user "
+        "pending hand-off: components/docker/hardening.py EXCEPTIONS lack ('payment-cadvisor', 'user') and "
+        "('payment-cadvisor', 'host_mounts'), and components/docker/containers.py _check_user must accept a root user "
         "only where ('<container>', 'user') is documented; until then container() refuses cAdvisor, so the "
         "Exporters component cannot be built"
     ),
