@@ -18,6 +18,7 @@ render byte-identical JSON.
 
 from __future__ import annotations
 
+import gc
 import json
 import runpy
 import sys
@@ -373,16 +374,40 @@ def run_program(
     # The language host instead runs the program inside run_in_stack, which creates the stack and
     # registers the program's exports as its outputs. Drain set_mocks' registrations, drop its stack,
     # and run the program the way the language host does.
-    _sync_await(wait_for_rpcs())
-    settings.ROOT.set(None)
-    monitor.recording = True
-    _sync_await(run_in_stack(program))
+    with _fewer_collections():
+        _sync_await(wait_for_rpcs())
+        settings.ROOT.set(None)
+        monitor.recording = True
+        _sync_await(run_in_stack(program))
     return Render(
         project=project,
         stack=stack,
         resources=tuple(_tree_order(monitor.records)),
         outputs=monitor.stack_outputs,
     )
+
+
+COLLECTION_THRESHOLDS = (100_000, 50, 100)
+"""`gc.set_threshold` during a run: young collections every 100,000 allocations instead of CPython's 700."""
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector rarely while the SDK runs a program; the caller's thresholds after.
+
+    The SDK allocates a few hundred thousand short-lived objects per run (an asyncio task and future per
+    property and Output, which it awaits again on every round of `wait_for_rpcs`), so at the default threshold
+    the collector ran thousands of times per render, each older-generation pass walking everything alive (in a
+    test session, every render kept so far): over half of a render's time (`python -m plan render --stack dev`:
+    3.9 s before, 2.3 s after on a 2-CPU machine). The same garbage is still collected, in fewer passes; a render's
+    peak memory grows by up to 15 MB (about 100 MB before).
+    """
+    previous = gc.get_threshold()
+    gc.set_threshold(*COLLECTION_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
 
 
 def _tree_order(records: Mapping[str, Resource]) -> Iterator[Resource]:
