@@ -10,12 +10,15 @@ import pulumi
 import pulumi_docker as docker
 import pytest
 
+from components.docker.labels import SERVICE_LABEL
+from components.observability.exporters import REDIS_PASSWORD_MAP as REDIS_EXPORTER_PASSWORD_MAP
 from components.platform import Platform, PlatformArgs
+from components.secrets import SECRETS_DIR
 from plan import Render
 from plan.engine import run_program
 from plan.simulate import SECRET_MARKER
-from stacks.catalog import SERVICES
-from tests.conftest import changed, rendered, run_cli, stack_config
+from stacks.catalog import REDIS_EXPORTER, REDIS_PASSWORD, SERVICES, SERVICES_CONSUMER, platform_secrets
+from tests.conftest import changed, rendered, run_cli, stack_config, uploads
 from vocabulary import CONTAINER, RANDOM_PASSWORD, SECRET
 
 GENERATED = [
@@ -247,3 +250,31 @@ def test_no_secret_in_any_name_command_healthcheck_label_or_log_option(stack: st
         visible = [inputs.get(key) for key in ("name", "command", "entrypoints", "healthcheck", "labels", "logOpts")]
         assert SECRET_MARKER not in json.dumps(visible), resource.name
         assert SECRET not in json.dumps([resource.inputs.get(k) for k in ("command", "entrypoints", "healthcheck")])
+
+
+def test_each_secret_file_reaches_exactly_the_consumers_the_catalog_names() -> None:
+    """The catalog says who is given each secret (`CatalogSecret.consumers`); the rendered prod stack with every
+    integration on (secrets as files) must give each file to those containers and to no other."""
+    render = probe("prod", **ALL_EXTERNAL)
+    names = [s.name for s in SERVICES]
+    holders: dict[str, set[str]] = {}
+    loaded = {r.name.removesuffix("-loader") for r in render.by_type(CONTAINER) if r.name.endswith("-loader")}
+    for resource in render.by_type(CONTAINER):
+        if resource.name not in loaded:  # no files at all (or a loader itself, or a probe)
+            continue
+        labels = {item["label"]: item["value"] for item in resource.inputs.get("labels") or []}
+        consumer = labels.get(SERVICE_LABEL) or str(resource.inputs["name"]).removeprefix("payment-")
+        for item in uploads(render, resource.name):
+            folder, _, secret = str(item["file"]).rpartition("/")
+            if folder == SECRETS_DIR:
+                holders.setdefault(secret, set()).add(consumer)
+    expected = {
+        secret.name: {
+            c for consumer in secret.consumers for c in (names if consumer == SERVICES_CONSUMER else [consumer])
+        }
+        for secret in platform_secrets(names)
+    }
+    # redis_exporter reads the password from its own address-to-password map, not from the secret's file.
+    expected[REDIS_PASSWORD.name].discard(REDIS_EXPORTER.name)
+    assert holders.pop(REDIS_EXPORTER_PASSWORD_MAP.rpartition("/")[2]) == {REDIS_EXPORTER.name}
+    assert holders == expected
