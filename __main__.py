@@ -13,7 +13,15 @@ config = stacks.load()
 platform = Platform("payment", PlatformArgs(config=config))
 
 pulumi.export("profile", config.profile)
-pulumi.export("network", {"name": platform.network.network_name, "subnet": str(config.network.subnet)})
+pulumi.export(
+    "network",
+    {
+        "name": platform.network.network_name,
+        "subnet": str(config.network.subnet),
+        # Who is on which network: the segmentation a reviewer checks (stacks/resolve/networks.py).
+        "segments": {s.name: list(s.members) for s in config.segments},
+    },
+)
 pulumi.export(
     "services",
     {

@@ -1,10 +1,17 @@
-"""The platform's Docker network: one user-defined bridge, `payment-network`, on 172.28.0.0/16.
+"""The platform's Docker networks: the seed's `payment-network` (172.28.0.0/16) and the segments beside it.
 
-A user-defined bridge (unlike Docker's default one) gives containers DNS by name. Each container joins
-it with two aliases, `<name>` and `<name>.payment-network`, so both the short names the seed's examples
-use (`postgres`) and the fully qualified ones its service URLs use
-(`https://order-service.payment-network:40004`) resolve. The fully qualified name is also what each
-service certificate carries, so mTLS hostname checks pass on it.
+Every network is a user-defined bridge (unlike Docker's default one, it gives containers DNS by name). Who joins
+which is decided in `stacks.resolve.networks` from the catalog; this component only creates them:
+
+* All but one are `internal`: no route off the host. `payment-edge` is the exception, because the engine publishes
+  ports and masquerades outbound traffic only for containers on a network that is not internal; its bridge has
+  inter-container traffic switched off (`enable_icc=false`), so sharing it links nobody.
+* Each container joins each of its networks with two aliases, `<name>` and `<name>.payment-network`, so both the
+  short names of the seed's examples (`postgres`) and the fully qualified ones of its service URLs
+  (`https://order-service.payment-network:40004`) resolve wherever the container is reachable. The fully
+  qualified name is also what each certificate carries, so mTLS hostname checks pass on it.
+* Only the seed's network has a fixed subnet; the others take theirs from the engine's address pools (the
+  daemon's `default-address-pools` is where an operator steers them clear of the site's ranges).
 """
 
 from __future__ import annotations
@@ -14,41 +21,56 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from stacks.models import Network as NetworkConfig
+from stacks.models import Segment
+
+ICC_OPTION = "com.docker.network.bridge.enable_icc"
+"""The bridge driver's switch for traffic between containers on the same bridge."""
 
 
 @dataclass(frozen=True)
 class NetworkArgs:
-    config: NetworkConfig
-    """Name, subnet and gateway of the bridge."""
+    segments: tuple[Segment, ...]
+    """Every network of the stack, the seed's first (`PlatformConfig.segments`)."""
     labels: dict[str, str]
     """Labels common to everything the stack creates (project, stack, profile)."""
 
 
+def bridge_options(segment: Segment) -> dict[str, str]:
+    """Driver options of the segment's bridge: inter-container traffic off where the segment is `isolated`."""
+    return {ICC_OPTION: "false"} if segment.isolated else {}
+
+
 class Network(pulumi.ComponentResource):
-    """The bridge network every platform container joins."""
+    """The bridge networks the platform's containers join."""
 
     network_name: pulumi.Output[str]
-    """Docker name of the network (`payment-network`)."""
+    """Docker name of the seed's network (`payment-network`)."""
     network_id: pulumi.Output[str]
+    names: dict[str, pulumi.Output[str]]
+    """Docker name of every network, by segment name."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:network:Network", name, None, opts)
-        self.domain = args.config.name
-        """The network's DNS domain: containers join it as `<alias>` and `<alias>.<domain>` (`Host.attach`)."""
-        bridge = docker.Network(
-            f"{name}-bridge",
-            name=args.config.name,
-            driver="bridge",
-            # Containers reach each other (mTLS between services) but the network is not `internal`:
-            # channel-adapter and notification-service call Stripe and SMTP servers outside.
-            internal=False,
-            ipam_configs=[
-                docker.NetworkIpamConfigArgs(subnet=str(args.config.subnet), gateway=str(args.config.gateway))
-            ],
-            labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in sorted(args.labels.items())],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.network_name = bridge.name
-        self.network_id = bridge.id
-        self.register_outputs({"name": self.network_name, "id": self.network_id})
+        labels = [docker.NetworkLabelArgs(label=k, value=v) for k, v in sorted(args.labels.items())]
+        self.names = {}
+        bridges = []
+        for index, segment in enumerate(args.segments):
+            ipam = None
+            if segment.subnet is not None:
+                ipam = [docker.NetworkIpamConfigArgs(subnet=str(segment.subnet), gateway=str(segment.gateway))]
+            bridge = docker.Network(
+                # The seed's network keeps the logical name it always had.
+                f"{name}-bridge" if index == 0 else f"{name}-{segment.name}",
+                name=segment.name,
+                driver="bridge",
+                internal=segment.internal,
+                options=bridge_options(segment) or None,
+                ipam_configs=ipam,
+                labels=labels,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.names[segment.name] = bridge.name
+            bridges.append(bridge)
+        self.network_name = bridges[0].name
+        self.network_id = bridges[0].id
+        self.register_outputs({"names": self.names, "id": self.network_id})

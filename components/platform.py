@@ -86,7 +86,7 @@ class Platform(pulumi.ComponentResource):
         labels = platform_labels(config.project, config.stack, config.profile)
 
         # The Docker host and the foundation.
-        self.network = Network(f"{name}-network", NetworkArgs(config=config.network, labels=labels), opts=child)
+        self.network = Network(f"{name}-network", NetworkArgs(segments=config.segments, labels=labels), opts=child)
         host = docker_host(config, self.network, image(f"{name}-loader-image", config.images[LOADER], self))
         self.pki = Pki(f"{name}-pki", PkiArgs(config=config.pki, domain=config.network.name), opts=child)
         self.secrets = Secrets(f"{name}-secrets", SecretsArgs(config=config.secrets), opts=child)
@@ -252,8 +252,9 @@ class Platform(pulumi.ComponentResource):
 def docker_host(config: PlatformConfig, network: Network, loader_image: pulumi.Input[str]) -> Host:
     """What every container of the stack shares on the Docker host."""
     return Host(
-        network_name=network.network_name,
-        domain=network.domain,
+        networks=network.names,
+        memberships={member: config.networks_of(member) for segment in config.segments for member in segment.members},
+        domain=config.network.name,
         loader_image=loader_image,
         labels=platform_labels(config.project, config.stack, config.profile),
         logging=config.logging,

@@ -213,6 +213,8 @@ KONG = CatalogInfrastructure(
 )
 
 INFRASTRUCTURE: tuple[CatalogInfrastructure, ...] = (POSTGRES, REDIS, KAFKA, PROMETHEUS, GRAFANA, JAEGER, KONG)
+DATA_STORES: tuple[CatalogInfrastructure, ...] = (POSTGRES, REDIS, KAFKA)
+"""Every service keeps state in each of them (its database, its Redis keys, its topics)."""
 
 
 def integration_owner(integration: Integration) -> str:
@@ -447,3 +449,40 @@ RESERVED_NAMES: frozenset[str] = frozenset({i.name for i in INFRASTRUCTURE} | {e
 
 MONITORING_ROLE = "payment_monitoring"
 """PostgreSQL role of the metrics exporter: pg_monitor (read-only statistics), nothing else."""
+
+
+@dataclass(frozen=True)
+class CatalogNetwork:
+    """A Docker bridge network of the platform. Who joins it is derived from who must reach whom
+    (`stacks.resolve.networks`), never listed by hand."""
+
+    name: str
+    """Docker network name."""
+    title: str
+    """What it carries."""
+    internal: bool = True
+    """Docker `internal`: no route off the host, so nothing on it reaches the internet or is reached from it."""
+    isolated: bool = False
+    """Inter-container traffic off (the bridge's `enable_icc=false`): containers on it cannot open connections to
+    each other. It carries only published ports and outbound connections."""
+
+
+# Segmentation. A plain Docker bridge cannot filter by port or by pair, so the unit of isolation is the network:
+# two containers can talk only if they share one. Each network below is a server group plus exactly the clients
+# the catalog says must reach it; a container that has no reason to reach a server shares no network with it.
+APP_NETWORK = CatalogNetwork("payment-network", "services, the gateway's upstream calls and Prometheus's scrapes")
+"""The seed's network (172.28.0.0/16): every `<name>.payment-network` a service uses resolves on it."""
+EDGE_NETWORK = CatalogNetwork(
+    "payment-edge", "published ports and outbound connections only", internal=False, isolated=True
+)
+"""The only network with a route off the host. Docker publishes ports and masquerades egress only for containers on
+a network that is not internal, so the published containers (prod: Kong alone) and the integration owners (Stripe,
+SMTP) join it; with inter-container traffic off it links nobody to anybody."""
+TRACING_NETWORK = CatalogNetwork("payment-tracing", "spans from services to Jaeger's OTLP receiver")
+MONITORING_NETWORK = CatalogNetwork("payment-monitoring", "Prometheus, Grafana, Jaeger's query API and the exporters")
+
+
+def store_network(store: CatalogInfrastructure) -> CatalogNetwork:
+    """`payment-data-<store>`: one data store, the services that keep state in it, and its exporter. One per store,
+    so a compromised Kafka cannot reach PostgreSQL."""
+    return CatalogNetwork(f"payment-data-{store.name}", f"{store.title} and its clients")

@@ -398,6 +398,22 @@ class Network(Model):
     gateway: IPv4Address
 
 
+class Segment(Model):
+    """One Docker network of the stack and the containers (by DNS name) that join it."""
+
+    name: str
+    title: str
+    internal: bool
+    """No route off the host."""
+    isolated: bool
+    """Inter-container traffic off: its members cannot reach each other through it."""
+    members: tuple[str, ...]
+    """DNS names (`Service.name`, `Infrastructure.name`, exporter names) of the containers on it, sorted."""
+    subnet: IPv4Network | None = None
+    """Fixed subnet (the seed's network); None: the engine's address pools choose."""
+    gateway: IPv4Address | None = None
+
+
 ImageSource = Literal["demo", "registry", "build", "override"]
 
 
@@ -603,6 +619,8 @@ class PlatformConfig(Model):
     stack: str
     profile: ProfileName
     network: Network
+    segments: tuple[Segment, ...]
+    """Every network of the stack, `network` first (`stacks.resolve.networks`)."""
     services: tuple[Service, ...]
     infrastructure: tuple[Infrastructure, ...]
     logging: LogRotation
@@ -624,6 +642,11 @@ class PlatformConfig(Model):
             if service.name == name:
                 return service
         raise KeyError(name)
+
+    def networks_of(self, member: str) -> tuple[str, ...]:
+        """The networks the container named `member` joins, in the stack's network order (the first is where it
+        starts)."""
+        return tuple(segment.name for segment in self.segments if member in segment.members)
 
     def infra(self, name: str) -> Infrastructure:
         for item in self.infrastructure:

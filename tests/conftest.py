@@ -130,7 +130,7 @@ def docker_host(config: PlatformConfig) -> Host:
     """The Docker host of a component test's program, as `Platform` builds it: the network and the shared defaults.
     Call it inside the program (it creates the network)."""
     labels = platform_labels(config.project, config.stack, config.profile)
-    network = Network("payment-network", NetworkArgs(config=config.network, labels=labels))
+    network = Network("payment-network", NetworkArgs(segments=config.segments, labels=labels))
     return platform_host(config, network, LOADER_IMAGE)
 
 

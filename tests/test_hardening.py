@@ -16,11 +16,19 @@ from components.docker.containers import docker_cpus
 from components.docker.hardening import EXCEPTIONS, LOADER
 from plan import Render
 from policy_rules import RULES, check, identity
+from stacks.catalog import APP_NETWORK, DATA_STORES, EDGE_NETWORK, MONITORING_NETWORK, TRACING_NETWORK, store_network
 from stacks.units import Cpus
 from tests.conftest import rendered
 from vocabulary import CONTAINER
 
 ITEM = {rule.id: rule.item for rule in RULES}
+STACK_NETWORKS = (
+    APP_NETWORK.name,
+    EDGE_NETWORK.name,
+    MONITORING_NETWORK.name,
+    TRACING_NETWORK.name,
+    *(store_network(store).name for store in DATA_STORES),
+)
 """Rule id -> the baseline item (`EXCEPTIONS` key) it checks."""
 
 
@@ -69,7 +77,8 @@ def test_the_invariant_items_hold_everywhere(stack: Render) -> None:
     for container in containers(stack):
         name = container["name"]
         assert "no-new-privileges:true" in container["securityOpts"], name
-        assert container.get("networkMode") in ("payment-network", "none"), name
+        # One of the stack's own networks (`stacks.resolve.networks`), or none (the loaders).
+        assert container.get("networkMode") in (*STACK_NETWORKS, "none"), name
         assert container.get("ipcMode") in (None, "private"), name
         assert container["logDriver"] == "json-file", name
         assert container["logOpts"] == {"max-file": "3", "max-size": "10m"}, name

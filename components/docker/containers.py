@@ -72,10 +72,12 @@ class Host:
     """What every container on the Docker host shares: the platform network, the loader image, the stack's labels
     and the profile's log rotation, restart policy, health timing and data protection."""
 
-    network_name: pulumi.Input[str]
-    """The platform network (`Network.network_name`): containers join it and no other."""
+    networks: Mapping[str, pulumi.Input[str]]
+    """Docker name of each network (`Network.names`), by segment name."""
+    memberships: Mapping[str, Sequence[str]]
+    """The segments each container joins, by its alias (`PlatformConfig.networks_of`); it joins no other."""
     domain: str
-    """Its DNS domain: each container answers to `<alias>` and `<alias>.<domain>`."""
+    """The platform's DNS domain: each container answers to `<alias>` and `<alias>.<domain>` on each network."""
     loader_image: pulumi.Input[str]
     labels: Mapping[str, str]
     """Labels every resource of the stack carries (`components.docker.labels`)."""
@@ -85,11 +87,20 @@ class Host:
     protect_data: bool
     """Data volumes are `protect`ed (prod)."""
 
-    def attach(self, alias: str) -> docker.ContainerNetworksAdvancedArgs:
-        """How a container with DNS name `alias` joins the platform network: as `<alias>` and `<alias>.<domain>`."""
-        return docker.ContainerNetworksAdvancedArgs(
-            name=self.network_name, aliases=[alias, dns_name(alias, self.domain)]
-        )
+    def joins(self, alias: str) -> list[pulumi.Input[str]]:
+        """The Docker networks the container with DNS name `alias` joins; the first is its `network_mode`."""
+        segments = self.memberships.get(alias, ())
+        if not segments:
+            raise ValueError(f"{alias}: on no network; stacks.resolve.networks decides who joins which")
+        return [self.networks[segment] for segment in segments]
+
+    def attach(self, alias: str) -> list[docker.ContainerNetworksAdvancedArgs]:
+        """How a container with DNS name `alias` joins each of its networks: as `<alias>` and `<alias>.<domain>`.
+        The aliases must be given as it joins (a real engine drops aliases added to a network it is already on)."""
+        return [
+            docker.ContainerNetworksAdvancedArgs(name=network, aliases=[alias, dns_name(alias, self.domain)])
+            for network in self.joins(alias)
+        ]
 
 
 @dataclass(frozen=True)
@@ -248,9 +259,9 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
         name=spec.container_name,
         image=spec.image,
         hostname=spec.alias,
-        # Only the platform network: no attachment to Docker's default bridge.
-        network_mode=host.network_name,
-        networks_advanced=[host.attach(spec.alias)],
+        # Only its own networks: no attachment to Docker's default bridge.
+        network_mode=host.joins(spec.alias)[0],
+        networks_advanced=host.attach(spec.alias),
         envs=spec.files.envs(),
         mounts=mounts,
         volumes=list(spec.volumes),

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from stacks.catalog import PINNED_IMAGES
+from stacks.catalog import APP_NETWORK, PINNED_IMAGES
 from stacks.errors import ConfigError, Problem, problems_from_validation, suggest
 from stacks.models import (
     MAX_RESTART_RETRIES,
@@ -31,6 +31,7 @@ from stacks.models import (
 from stacks.profiles import PROFILES
 from stacks.resolve.data import data_tier
 from stacks.resolve.merge import overlay
+from stacks.resolve.networks import segments
 from stacks.resolve.pki import pki
 from stacks.resolve.secrets import SECRET_PREFIXES, check_rotation, secrets
 from stacks.resolve.services import check_unique, services
@@ -39,7 +40,7 @@ from stacks.units import ByteSize
 
 __all__ = ["SECRET_PREFIXES", "resolve"]
 
-NETWORK_NAME = "payment-network"
+NETWORK_NAME = APP_NETWORK.name
 DEFAULT_SUBNET = IPv4Network("172.28.0.0/16")
 DOCKER_DEFAULT_BRIDGE = IPv4Network("172.17.0.0/16")
 MIN_LOG_SIZE, MAX_LOG_SIZE = ByteSize.parse("1M"), ByteSize.parse("1G")
@@ -103,6 +104,7 @@ def resolve(
         stack=stack,
         profile=profile.name,
         network=network,
+        segments=segments(network, apps, infra, named.integrations),
         services=apps,
         infrastructure=infra,
         logging=logging,

@@ -1,25 +1,48 @@
-"""b. DNS: from a container on the platform network, every service and infrastructure name resolves both as
-`<name>` and as `<name>.payment-network` (the aliases a first real run lost)."""
+"""b. DNS and segmentation: on each of the stack's networks, every container that joins it resolves as `<name>`
+and `<name>.payment-network` (the aliases a first real run lost), and no container that does not join it
+resolves there."""
 
 from __future__ import annotations
 
 from stacks.catalog import EXPORTERS
 from tests.e2e.live import PROJECT, PROJECT_LABEL, STACK_LABEL, Live, docker
 
-PROBE_SCRIPT = 'for n in "$@"; do getent hosts "$n" >/dev/null || echo "unresolved: $n"; done'
+# Prints `resolved: <name>` or `unresolved: <name>` for each argument.
+PROBE_SCRIPT = (
+    'for n in "$@"; do if getent hosts "$n" >/dev/null; then echo "resolved: $n"; else echo "unresolved: $n"; fi; done'
+)
 
 
-def test_every_name_resolves_short_and_qualified(deployed: Live) -> None:
-    outputs = deployed.outputs()
-    network = outputs["network"]["name"]
-    short = sorted({*outputs["services"], "postgres", "redis", "kafka", "prometheus", "grafana", "jaeger", "kong"})
-    short += [e.name for e in EXPORTERS]
-    names = [*short, *(f"{n}.{network}" for n in short)]
-    # A throwaway probe on the network: the loader image (getent), read-only, no capabilities, removed after.
+def _probe(live: Live, network: str, names: list[str]) -> dict[str, bool]:
+    """A throwaway probe on `network`: the loader image (getent), read-only, no capabilities, removed after."""
     out = docker(
         "run", "--rm", "--network", network, "--read-only", "--cap-drop", "ALL", "--user", "65534:65534",
         "--label", f"{PROJECT_LABEL}={PROJECT}", "--label", f"{STACK_LABEL}=dev",
-        deployed.images["loader"], "sh", "-c", PROBE_SCRIPT, "probe", *names,
+        live.images["loader"], "sh", "-c", PROBE_SCRIPT, "probe", *names,
     )  # fmt: skip
-    assert out.splitlines() == []
-    deployed.results["dnsNamesResolved"] = len(names)
+    found = {}
+    for line in out.splitlines():
+        state, _, name = line.partition(": ")
+        found[name] = state == "resolved"
+    return found
+
+
+def test_each_network_resolves_its_members_and_no_one_else(deployed: Live) -> None:
+    outputs = deployed.outputs()
+    domain = outputs["network"]["name"]
+    segments: dict[str, list[str]] = outputs["network"]["segments"]
+    everyone = sorted({*outputs["services"], "postgres", "redis", "kafka", "prometheus", "grafana", "jaeger", "kong"})
+    everyone += [e.name for e in EXPORTERS]
+    assert {m for members in segments.values() for m in members} == set(everyone)
+    checked = 0
+    for network, members in segments.items():
+        names = [*everyone, *(f"{n}.{domain}" for n in everyone)]
+        found = _probe(deployed, network, names)
+        wrong = [
+            f"{name} {'resolves' if found[name] else 'does not resolve'} on {network}"
+            for name in names
+            if found.get(name) != (name.removesuffix(f".{domain}") in members)
+        ]
+        assert wrong == []
+        checked += len(names)
+    deployed.results["dnsNamesChecked"] = checked
