@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,7 @@ def copy_program(destination: Path) -> None:
 def prepare(root: Path) -> Live:
     """The workspace: program copy, state backend, passphrase, and the stack files pointed at local images."""
     images, kinds = local_images()
+    images = pin_images(images, pin_tag(root))
     engine = engine_facts()
     live = Live(
         root=root,
@@ -204,6 +205,30 @@ def reserve_ports(ports: set[int], sysctl: Path = RESERVED_PORTS) -> str:
     return f"{len(ports)} published ports reserved from the ephemeral range ({len(missing)} newly)"
 
 
+def pin_tag(root: Path) -> str:
+    """The tag this workspace gives its images: `e2e-` and the workspace folder's unique suffix."""
+    return "e2e-" + root.name.rsplit("-", 1)[-1]
+
+
+def pin_images(images: Mapping[str, str], tag: str) -> dict[str, str]:
+    """Tag each image once more for this run, and use that tag. A `make images` while the run is going (another
+    branch, a rebuilt stand-in) moves `:local` and untags the superseded hashed tag, and a container the run
+    creates afterwards would find its image gone; this tag is left alone by `make images` and removed at tear-down."""
+    pinned = {}
+    for role, reference in images.items():
+        pinned[role] = f"{reference.rsplit(':', 1)[0]}:{tag}"
+        docker("tag", reference, pinned[role])
+    return pinned
+
+
+def unpin_images(live: Live) -> None:
+    """Remove this run's tags (`pin_images`); the images stay under their other tags."""
+    tag = pin_tag(live.root)
+    pinned = [reference for reference in live.images.values() if reference.endswith(f":{tag}")]
+    if pinned:
+        docker("image", "rm", "--no-prune", *pinned, check=False)
+
+
 def teardown(live: Live) -> dict[str, Any]:
     """Destroy every stack of the workspace, then remove whatever of its labels is left (data volumes too)."""
     left: dict[str, Any] = {}
@@ -227,6 +252,7 @@ def teardown(live: Live) -> dict[str, Any]:
         }
         if any(remaining.values()):
             left[stack] = remaining
+    unpin_images(live)
     return left
 
 

@@ -404,11 +404,16 @@ def context_hash(context: Path, parent_ids: Iterable[str]) -> str:
     return digest.hexdigest()[:HASH_LENGTH]
 
 
+def is_build_tag(tag: str) -> bool:
+    """A content-hashed tag `make images` gave a build (and may prune once superseded)."""
+    return len(tag) == HASH_LENGTH and all(c in "0123456789abcdef" for c in tag)
+
+
 def prune_superseded(name: str, current: str) -> None:
     """Untag this image's earlier hashed builds (their layers go once nothing uses them); errors are ignored."""
     proc = docker("image", "ls", "--format", "{{.Tag}}", f"{PREFIX}{name}", check=False)
     for tag in proc.stdout.split():
-        if tag != current and len(tag) == HASH_LENGTH and all(c in "0123456789abcdef" for c in tag):
+        if tag != current and is_build_tag(tag):
             docker("image", "rm", f"{PREFIX}{name}:{tag}", check=False)
 
 

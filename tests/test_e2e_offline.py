@@ -14,7 +14,8 @@ import pytest
 
 from plan import PROJECT_DIR
 from scripts import e2e
-from scripts.e2e import copy_program, parse_port_list, published_ports, reserve_ports
+from scripts.e2e import copy_program, parse_port_list, pin_tag, published_ports, reserve_ports
+from scripts.images import is_build_tag
 from tests.conftest import rendered
 from tests.e2e.live import critical_path, failure_output, pulumi_diagnostics
 
@@ -142,3 +143,9 @@ def test_the_program_copy_holds_everything_the_program_and_the_policy_pack_impor
     assert {"stacks", "components.platform", "policy.adapter", "policy_rules", "vocabulary"} <= loaded.keys()
     outside = {name: file for name, file in loaded.items() if file and not Path(file).is_relative_to(program)}
     assert not outside, f"imported from outside the copy: {outside}"
+
+
+def test_a_run_pins_its_images_under_a_tag_make_images_never_prunes(tmp_path: Path) -> None:
+    tag = pin_tag(tmp_path / "payment-e2e-a1rlbv8o")
+    assert tag == "e2e-a1rlbv8o"
+    assert not is_build_tag(tag) and is_build_tag("0123456789ab")
