@@ -349,6 +349,9 @@ def test_a_name_that_is_not_a_dns_label_never_reaches_the_config() -> None:
     for build in (lambda: demo_conf(odd), lambda: metrics(odd), lambda: health_command(odd)):
         with pytest.raises(ValueError, match="not a DNS label"):
             build()
+    # A client name becomes an nginx map key: one that could close the map is refused too.
+    with pytest.raises(ValueError, match="not a DNS label"):
+        Clients(api=("kong 1; } map $x $y { default 1; x",), health=(), metrics=())
 
 
 def test_metrics_parse_strictly_with_the_series_dashboards_query() -> None:
