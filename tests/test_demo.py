@@ -494,7 +494,7 @@ def _accepting(port: int) -> bool:
         return False
 
 
-def layout(subject: str = GATEWAY) -> DemoServer:
+def layout(subject: str = GATEWAY, clients: Clients | None = None) -> DemoServer:
     """The container's files under a fresh folder: generated config and metrics, key pair, trust bundle.
 
     Only `<root>/tmp` (the container's tmpfs) is writable by the uid nginx runs as; every other folder is
@@ -506,7 +506,7 @@ def layout(subject: str = GATEWAY) -> DemoServer:
     paths = DemoPaths(root=str(folder / "root"))
     served = service(subject).model_copy(update={"port": free_port()})
     port = served.port
-    conf = nginx_conf(served, allowed(served), paths)
+    conf = nginx_conf(served, clients or allowed(served), paths)
     # The service listens on every address in its container; the test server stays on loopback.
     assert conf.count(f"listen {port} ssl;") == 1
     conf = conf.replace(f"listen {port} ssl;", f"listen 127.0.0.1:{port} ssl;")
@@ -545,10 +545,10 @@ def run_nginx(server: DemoServer, *extra: str) -> subprocess.Popen[bytes]:
 
 
 @contextmanager
-def demo_server(subject: str = GATEWAY) -> Iterator[DemoServer]:
+def demo_server(subject: str = GATEWAY, clients: Clients | None = None) -> Iterator[DemoServer]:
     """Debian's nginx running the generated config for `subject` as a non-root uid, stopped on exit."""
     nginx_binary()
-    server = layout(subject)
+    server = layout(subject, clients)
     process: subprocess.Popen[bytes] | None = None
     try:
         process = run_nginx(server)
@@ -816,3 +816,16 @@ def test_only_the_common_name_leading_the_subject_counts(live: DemoServer, subje
     assert "cashier-service" in PAYERS
     answer = get(live, "/health", client(live.bundle, signed_by_the_platform_ca(subject)))
     assert answer.status == status, (subject.rfc4514_string(), answer)
+
+
+@pytest.mark.tool("nginx")
+def test_a_caller_named_like_a_map_parameter_is_a_key_not_the_default() -> None:
+    """A stack may add a service called `default`: it is admitted, and everybody else still is not."""
+    gateway = service()
+    clients = Clients(api=("default",), health=("default",), metrics=(PROMETHEUS.name,))
+    assert "        \\default 1;\n" in nginx_conf(gateway, clients, DemoPaths())
+    named_default = signed_by_the_platform_ca(_name(PLATFORM_OU, (NameOID.COMMON_NAME, "default")))
+    with demo_server(GATEWAY, clients) as server:
+        assert get(server, API, client(server.bundle, named_default)).status == 404
+        assert get(server, API, client(server.bundle, holder(STRANGER))).status == 403
+        assert get(server, "/health", client(server.bundle, holder(OPERATOR))).status == 403

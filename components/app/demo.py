@@ -102,9 +102,15 @@ def health_body(service: Service) -> str:
     return json.dumps({"status": "UP", "service": _checked(service)}, separators=(",", ":"))
 
 
+_MAP_PARAMETERS = frozenset({"default", "hostnames", "include", "volatile"})
+"""Words nginx reads as a `map` parameter, not a key, unless escaped with a backslash (a service may be called
+`default`: unescaped, it would replace the map's default and admit everybody)."""
+
+
 def _allowed(variable: str, names: tuple[str, ...]) -> str:
     """An nginx `map` of the client's common name to 1 when `names` holds it, else 0."""
-    entries = "".join(f"        {name} 1;\n" for name in names)
+    keys = ("\\" + name if name in _MAP_PARAMETERS else name for name in names)
+    entries = "".join(f"        {key} 1;\n" for key in keys)
     return f"    map $mtls_client ${variable} {{\n        default 0;\n{entries}    }}\n"
 
 

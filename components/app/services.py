@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.app.callers import clients_environment, service_clients
+from components.app.callers import Clients, clients_environment, service_clients
 from components.app.demo import demo_command, demo_files, health_command
 from components.docker.containers import ContainerSpec, Host, container
 from components.docker.files import ContainerFiles
@@ -36,7 +36,7 @@ from stacks.models import Service
 
 
 def service_environment(
-    service: Service, upstreams: Mapping[str, Service], args: ServicesArgs, container_name: str
+    service: Service, upstreams: Mapping[str, Service], args: ServicesArgs, container_name: str, clients: Clients
 ) -> dict[str, str]:
     """Identity, tracing, upstream URLs and allowed callers of one container of `service` (no secrets here)."""
     env = {
@@ -50,7 +50,7 @@ def service_environment(
     }
     for upstream in service.calls:
         env[upstreams[upstream].url_variable] = upstreams[upstream].url
-    env.update(clients_environment(service_clients(service, service.name in args.gateway_routed)))
+    env.update(clients_environment(clients))
     return env
 
 
@@ -86,9 +86,9 @@ class Services(pulumi.ComponentResource):
             image_id = self._image(name, service, images)
             shared = args.bundles[service.name]
             command = None
+            clients = service_clients(service, routed=service.name in args.gateway_routed)
             if service.image.source == "demo":
-                routed = service.name in args.gateway_routed
-                shared += demo_files(service, service_clients(service, routed), APP_UID)
+                shared += demo_files(service, clients, APP_UID)
                 command = demo_command()
             self.containers[service.name] = [
                 container(
@@ -102,7 +102,8 @@ class Services(pulumi.ComponentResource):
                         healthcheck=service.healthcheck or health_command(service),
                         internal_port=service.port,
                         published_port=service.port,
-                        files=ContainerFiles(env=service_environment(service, by_name, args, container_name)) + shared,
+                        files=ContainerFiles(env=service_environment(service, by_name, args, container_name, clients))
+                        + shared,
                         user=f"{APP_UID}:{APP_UID}",
                         command=command,
                         labels={SERVICE_LABEL: service.name},
