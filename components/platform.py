@@ -138,6 +138,8 @@ class Platform(pulumi.ComponentResource):
 
         # The application: each service's bundle, then the services.
         self.bundles = {service.name: self._bundle(service, config, postgres) for service in config.services}
+        # The services a public route leads to accept Kong as a caller (`components.app.callers`).
+        gateway_routed = frozenset(route.service for route in routes(config.secrets.integrations))
         self.services = Services(
             f"{name}-services",
             ServicesArgs(
@@ -147,6 +149,7 @@ class Platform(pulumi.ComponentResource):
                 host=host,
                 bundles=self.bundles,
                 data_stores=stores,
+                gateway_routed=gateway_routed,
             ),
             opts=child,
         )

@@ -158,6 +158,13 @@ SERVICES: tuple[CatalogService, ...] = tuple(
     for s in _SEED_TABLE
 )
 
+
+def callers_of(service: str, calls: Mapping[str, Iterable[str]] = CALLS) -> tuple[str, ...]:
+    """The services whose `calls` name `service`, in name order: the inverse of the call graph `calls` (the
+    catalog's, or a stack's with its own services), i.e. whose certificates `service` accepts as callers."""
+    return tuple(sorted(caller for caller, upstreams in calls.items() if service in upstreams))
+
+
 POSTGRES = CatalogInfrastructure(
     "postgres",
     5432,

@@ -437,6 +437,9 @@ class Service(Model):
     """True for the seed's 19 services, false for services a stack adds through config."""
     integrations: frozenset[Integration] = frozenset()
     calls: tuple[str, ...] = ()
+    callers: tuple[str, ...] = ()
+    """The services whose `calls` name this one (`stacks.catalog.callers_of` over every service of the stack): the
+    certificate subjects it accepts as callers of its API."""
     replicas: int
     workload: Workload
     image: ServiceImage

@@ -3,7 +3,9 @@
 What users rely on: with `demo` on, every service answers GET /health with `{"status":"UP",...}` and
 GET /metrics with a Prometheus exposition the dashboards can query, only to clients holding a certificate
 from the platform CA, while running as an arbitrary non-root uid that can write nowhere but /tmp; and the
-default healthcheck (`curl` with the service's own certificate) passes against it.
+default healthcheck (`curl` with the service's own certificate) passes against it. Among the platform CA's
+certificates, only those `components.app.callers` allows on an endpoint get past 403 there: callers and
+Kong on the API, Prometheus on /metrics, the operator and the service itself on /health.
 """
 
 from __future__ import annotations
@@ -24,10 +26,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from components.app.callers import Clients, service_clients
 from components.app.demo import (
     METRICS_CONTENT_TYPE,
     DemoPaths,
@@ -40,10 +48,11 @@ from components.app.demo import (
 from components.docker.containers import mount_roots
 from components.docker.hardening import DEFAULT_TMPFS
 from components.pki import CA_FILE, service_cert_paths
-from stacks.catalog import APP_UID, SERVICES
+from stacks.catalog import APP_UID, CALLS, KONG, OPERATOR, POSTGRES, PROMETHEUS, REDIS, ROUTES, SERVICES
 from stacks.models import Service
 from tests.conftest import faithful, free_port, require_tool, stack_config
 from tests.test_pki_tls import bundle, leaf
+from vocabulary import PRIVATE_KEY, SELF_SIGNED_CERT
 
 GATEWAY = "payment-gateway"
 WAIT_SECONDS = 10
@@ -53,6 +62,15 @@ TIMEOUT_SECONDS = 5
 @functools.cache
 def service(name: str = GATEWAY) -> Service:
     return stack_config("dev").service(name)
+
+
+def allowed(served: Service) -> Clients:
+    """The allow lists of `served` in the dev stack (no integration on: the routes without one lead to Kong)."""
+    return service_clients(served, any(r.service == served.name and r.integration is None for r in ROUTES))
+
+
+def demo_conf(served: Service, paths: DemoPaths | None = None) -> str:
+    return nginx_conf(served, allowed(served), paths or DemoPaths())
 
 
 # --- a small nginx config reader ----------------------------------------------------------------------
@@ -219,7 +237,7 @@ def _check_histogram(name: str, family: Family) -> None:
 
 
 def test_config_is_complete_and_runs_unprivileged_on_a_read_only_root() -> None:
-    conf = parse_conf(nginx_conf(service(), DemoPaths()))
+    conf = parse_conf(demo_conf(service()))
     assert names(conf) == ["worker_processes", "pid", "error_log", "events", "http"]
     assert args(conf, "pid") == ["/tmp/nginx.pid"]
     assert DemoPaths().scratch in DEFAULT_TMPFS, "the scratch folder is the container's tmpfs"
@@ -245,7 +263,7 @@ def test_config_is_complete_and_runs_unprivileged_on_a_read_only_root() -> None:
 
 def test_server_requires_mutual_tls_with_the_services_certificate() -> None:
     gateway = service()
-    server = block(block(parse_conf(nginx_conf(gateway, DemoPaths())), "http"), "server")
+    server = block(block(parse_conf(demo_conf(gateway)), "http"), "server")
     cert, key = service_cert_paths(GATEWAY)
     assert [a for n, a, _ in server if n == "listen"] == [["40003", "ssl"]]
     assert args(server, "ssl_certificate") == [cert]
@@ -257,7 +275,7 @@ def test_server_requires_mutual_tls_with_the_services_certificate() -> None:
 
 def test_locations_health_metrics_and_nothing_else() -> None:
     paths = DemoPaths()
-    server = block(block(parse_conf(nginx_conf(service(), paths)), "http"), "server")
+    server = block(block(parse_conf(demo_conf(service(), paths)), "http"), "server")
     assert [a for n, a, _ in server if n == "location"] == [["=", "/health"], ["=", "/metrics"], ["/"]]
     health = block(server, "location", "=", "/health")
     assert args(health, "default_type") == ["application/json"]
@@ -270,17 +288,44 @@ def test_locations_health_metrics_and_nothing_else() -> None:
     assert args(block(server, "location", "/"), "return") == ["404"]
 
 
+def _map(http: Block, variable: str) -> dict[str, str]:
+    entries = block(http, "map", "$mtls_client", f"${variable}")
+    return {name: arguments[0] for name, arguments, _ in entries}
+
+
+@pytest.mark.parametrize("name", [s.name for s in SERVICES])
+def test_each_endpoint_admits_exactly_the_callers_list_and_refuses_the_rest_first(name: str) -> None:
+    own = service(name)
+    lists = allowed(own)
+    http = block(parse_conf(demo_conf(own)), "http")
+    # The common name comes from the verified subject only when it leads it (RFC 2253: most specific first).
+    assert block(http, "map", "$ssl_client_s_dn", "$mtls_client") == [
+        ("default", [""], None),
+        ("~^CN=(?<mtls_cn>[a-z0-9-]+)(,|$)", ["$mtls_cn"], None),
+    ]
+    for variable, names in (("mtls_api", lists.api), ("mtls_health", lists.health), ("mtls_metrics", lists.metrics)):
+        assert _map(http, variable) == {"default": "0", **dict.fromkeys(names, "1")}
+    server = block(http, "server")
+    for location, variable in (
+        (("=", "/health"), "mtls_health"),
+        (("=", "/metrics"), "mtls_metrics"),
+        (("/",), "mtls_api"),
+    ):
+        first = block(server, "location", *location)[0]
+        assert first[:2] == ("if", [f"(${variable}", "=", "0)"]) and first[2] == [("return", ["403"], None)], location
+
+
 def test_every_catalog_service_gets_its_own_port_name_and_certificate() -> None:
     for entry in SERVICES:
         own = service(entry.name)
-        server = block(block(parse_conf(nginx_conf(own, DemoPaths())), "http"), "server")
+        server = block(block(parse_conf(demo_conf(own)), "http"), "server")
         assert args(server, "listen") == [str(entry.port), "ssl"]
         assert args(server, "ssl_certificate") == [service_cert_paths(entry.name)[0]]
         assert json.loads(args(block(server, "location", "=", "/health"), "return")[1])["service"] == entry.name
 
 
 def test_a_root_prefix_moves_every_path_and_nothing_else() -> None:
-    plain, rooted = nginx_conf(service(), DemoPaths()), nginx_conf(service(), DemoPaths(root="/srv/t"))
+    plain, rooted = demo_conf(service()), demo_conf(service(), DemoPaths(root="/srv/t"))
     paths = {w for w in re.findall(r"(?<![\w/])/[\w./-]+", plain) if w not in {"/health", "/metrics"}}
     assert paths and all(f"/srv/t{p}" in rooted for p in paths if p not in ("/", "/dev/stdout"))
     assert "/srv/t/dev/stdout" not in rooted
@@ -301,9 +346,12 @@ def test_paths_refuse_what_nginx_would_misread(bad: str) -> None:
 
 def test_a_name_that_is_not_a_dns_label_never_reaches_the_config() -> None:
     odd = service().model_copy(update={"name": "x';return 200 'y"})
-    for build in (lambda: nginx_conf(odd, DemoPaths()), lambda: metrics(odd), lambda: health_command(odd)):
+    for build in (lambda: demo_conf(odd), lambda: metrics(odd), lambda: health_command(odd)):
         with pytest.raises(ValueError, match="not a DNS label"):
             build()
+    # A client name becomes an nginx map key: one that could close the map is refused too.
+    with pytest.raises(ValueError, match="not a DNS label"):
+        Clients(api=("kong 1; } map $x $y { default 1; x",), health=(), metrics=())
 
 
 def test_metrics_parse_strictly_with_the_series_dashboards_query() -> None:
@@ -349,11 +397,11 @@ def test_the_exposition_reader_rejects_what_prometheus_would(broken: str) -> Non
 
 def test_demo_files_are_two_public_uploads_in_a_folder_of_their_own() -> None:
     gateway, paths = service(), DemoPaths()
-    files = demo_files(gateway, APP_UID)
+    files = demo_files(gateway, allowed(gateway), APP_UID)
     assert dict(files.env) == {}
     uploaded = {str(u.file): u for u in files.uploads}
     assert set(uploaded) == {"/etc/payment/demo/nginx.conf", "/etc/payment/demo/metrics"}
-    assert uploaded[paths.config].content == nginx_conf(gateway, paths)
+    assert uploaded[paths.config].content == demo_conf(gateway, paths)
     assert uploaded[paths.metrics].content == metrics(gateway)
     for item in uploaded.values():
         assert (item.owner, item.group, item.permissions) == (str(APP_UID), str(APP_UID), "0444")
@@ -364,7 +412,7 @@ def test_demo_files_are_two_public_uploads_in_a_folder_of_their_own() -> None:
 
 def test_demo_files_refuse_a_test_root() -> None:
     with pytest.raises(ValueError, match="root"):
-        demo_files(service(), APP_UID, DemoPaths(root="/srv/t"))
+        demo_files(service(), allowed(service()), APP_UID, DemoPaths(root="/srv/t"))
 
 
 def test_command_runs_nginx_in_the_foreground_with_the_generated_config() -> None:
@@ -446,7 +494,7 @@ def _accepting(port: int) -> bool:
         return False
 
 
-def layout(subject: str = GATEWAY) -> DemoServer:
+def layout(subject: str = GATEWAY, clients: Clients | None = None) -> DemoServer:
     """The container's files under a fresh folder: generated config and metrics, key pair, trust bundle.
 
     Only `<root>/tmp` (the container's tmpfs) is writable by the uid nginx runs as; every other folder is
@@ -458,7 +506,7 @@ def layout(subject: str = GATEWAY) -> DemoServer:
     paths = DemoPaths(root=str(folder / "root"))
     served = service(subject).model_copy(update={"port": free_port()})
     port = served.port
-    conf = nginx_conf(served, paths)
+    conf = nginx_conf(served, clients or allowed(served), paths)
     # The service listens on every address in its container; the test server stays on loopback.
     assert conf.count(f"listen {port} ssl;") == 1
     conf = conf.replace(f"listen {port} ssl;", f"listen 127.0.0.1:{port} ssl;")
@@ -497,10 +545,10 @@ def run_nginx(server: DemoServer, *extra: str) -> subprocess.Popen[bytes]:
 
 
 @contextmanager
-def demo_server(subject: str = GATEWAY) -> Iterator[DemoServer]:
+def demo_server(subject: str = GATEWAY, clients: Clients | None = None) -> Iterator[DemoServer]:
     """Debian's nginx running the generated config for `subject` as a non-root uid, stopped on exit."""
     nginx_binary()
-    server = layout(subject)
+    server = layout(subject, clients)
     process: subprocess.Popen[bytes] | None = None
     try:
         process = run_nginx(server)
@@ -559,7 +607,42 @@ def get(server: DemoServer, path: str, context: ssl.SSLContext, host: str = "127
 
 
 def operator() -> tuple[str, str]:
-    return leaf(faithful("dev"), "operator")
+    return leaf(faithful("dev"), OPERATOR)
+
+
+def holder(subject: str) -> tuple[str, str]:
+    """The dev stack's certificate and key of `subject` (a service, kong, prometheus, redis, postgres, operator)."""
+    return leaf(faithful("dev"), subject)
+
+
+def signed_by_the_platform_ca(subject: x509.Name) -> tuple[str, str]:
+    """A client certificate for `subject` that the dev stack's own CA signs: a subject the PKI never issues."""
+    rendered = faithful("dev")
+    ca_cert = x509.load_pem_x509_certificate(
+        str(rendered.get(SELF_SIGNED_CERT, "payment-pki-ca0").revealed_outputs["certPem"]).encode()
+    )
+    ca_key = serialization.load_pem_private_key(
+        str(rendered.get(PRIVATE_KEY, "payment-pki-ca0-key").revealed_outputs["privateKeyPem"]).encode(), None
+    )
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA384())
+    )
+    plain = serialization.NoEncryption()
+    return (
+        cert.public_bytes(serialization.Encoding.PEM).decode(),
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, plain).decode(),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -596,7 +679,7 @@ def test_tls12_is_still_accepted(live: DemoServer) -> None:
 
 @pytest.mark.tool("nginx")
 def test_metrics_serve_the_exposition_as_prometheus_text(live: DemoServer) -> None:
-    answer = get(live, "/metrics", client(live.bundle, operator()))
+    answer = get(live, "/metrics", client(live.bundle, holder(PROMETHEUS.name)))
     assert (answer.status, answer.content_type) == (200, METRICS_CONTENT_TYPE)
     assert answer.body.decode() == metrics(live.service)
     assert "payment_gateway_payment_total" in parse_exposition(answer.body.decode())
@@ -604,8 +687,8 @@ def test_metrics_serve_the_exposition_as_prometheus_text(live: DemoServer) -> No
 
 @pytest.mark.tool("nginx")
 @pytest.mark.parametrize("path", ["/", "/health/", "/healthz", "/metrics/x", "/etc/payment/demo/nginx.conf"])
-def test_everything_else_is_not_found(live: DemoServer, path: str) -> None:
-    assert get(live, path, client(live.bundle, operator())).status == 404
+def test_everything_else_is_not_found_by_an_allowed_caller(live: DemoServer, path: str) -> None:
+    assert get(live, path, client(live.bundle, holder(KONG.name))).status == 404
 
 
 @pytest.mark.tool("nginx")
@@ -662,3 +745,87 @@ def test_the_default_healthcheck_passes_with_real_curl(live: DemoServer) -> None
     # The same check fails when the service is down: curl -f turns a refused connection into a non-zero exit.
     dead = [a.replace(f":{live.port}/", f":{free_port()}/") for a in local]
     assert subprocess.run([curl, *dead], capture_output=True, timeout=30, check=False).returncode != 0
+
+
+PAYERS = sorted(caller for caller, upstreams in CALLS.items() if GATEWAY in upstreams)
+"""The services that call payment-gateway in the catalog's call graph."""
+STRANGER = "risk-service"
+"""payment-gateway calls it; it does not call payment-gateway."""
+API = "/api/v1/payments/x"
+
+
+@pytest.mark.tool("nginx")
+@pytest.mark.parametrize(
+    ("subject", "path", "status"),
+    [
+        *(
+            (payer, path, status)
+            for payer in PAYERS
+            for path, status in (("/health", 200), (API, 404), ("/metrics", 403))
+        ),
+        (KONG.name, API, 404),  # a public route leads to payment-gateway
+        (KONG.name, "/health", 200),  # Kong's active health checks
+        (STRANGER, "/health", 403),
+        (STRANGER, API, 403),
+        (PROMETHEUS.name, "/metrics", 200),
+        (PROMETHEUS.name, "/health", 403),
+        (PROMETHEUS.name, API, 403),
+        (OPERATOR, "/health", 200),
+        (OPERATOR, "/metrics", 403),
+        (OPERATOR, API, 403),
+        (GATEWAY, "/health", 200),  # its own Docker healthcheck
+        (GATEWAY, API, 403),
+        (REDIS.name, "/health", 403),
+        (POSTGRES.name, "/metrics", 403),
+        (POSTGRES.name, API, 403),
+    ],
+)
+def test_only_the_allow_list_of_each_endpoint_gets_past_403(
+    live: DemoServer, subject: str, path: str, status: int
+) -> None:
+    assert PAYERS and STRANGER not in PAYERS and STRANGER in CALLS[GATEWAY]
+    answer = get(live, path, client(live.bundle, holder(subject)))
+    assert answer.status == status, (subject, path, answer)
+    if status == 403:
+        # The handshake completed (an HTTP answer came back); the body is nginx's, not the endpoint's.
+        assert b"403 Forbidden" in answer.body and b"UP" not in answer.body and b"http_requests" not in answer.body
+
+
+def _name(*attributes: tuple[x509.ObjectIdentifier, str]) -> x509.Name:
+    return x509.Name([x509.RelativeDistinguishedName([x509.NameAttribute(oid, value)]) for oid, value in attributes])
+
+
+PLATFORM_OU = (NameOID.ORGANIZATIONAL_UNIT_NAME, "payment-platform")
+
+
+@pytest.mark.tool("nginx")
+@pytest.mark.parametrize(
+    ("subject", "status"),
+    [
+        # The control: the same issuer and layout as the PKI's own leaves (CN last in the certificate).
+        (_name(PLATFORM_OU, (NameOID.COMMON_NAME, "cashier-service")), 200),
+        (_name(PLATFORM_OU, (NameOID.COMMON_NAME, "cashier-service-x")), 403),  # a caller's name as a prefix
+        (_name(PLATFORM_OU, (NameOID.COMMON_NAME, "Cashier-Service")), 403),  # names are compared exactly
+        (_name((NameOID.ORGANIZATIONAL_UNIT_NAME, "cashier-service"), (NameOID.COMMON_NAME, STRANGER)), 403),
+        (_name((NameOID.COMMON_NAME, "cashier-service"), PLATFORM_OU), 403),  # the CN does not lead the subject
+        (_name((NameOID.ORGANIZATION_NAME, "cashier-service")), 403),  # no CN at all
+        (_name(PLATFORM_OU, (NameOID.COMMON_NAME, "cashier-service,OU=x")), 403),  # RFC 2253 escapes the comma
+    ],
+)
+def test_only_the_common_name_leading_the_subject_counts(live: DemoServer, subject: x509.Name, status: int) -> None:
+    assert "cashier-service" in PAYERS
+    answer = get(live, "/health", client(live.bundle, signed_by_the_platform_ca(subject)))
+    assert answer.status == status, (subject.rfc4514_string(), answer)
+
+
+@pytest.mark.tool("nginx")
+def test_a_caller_named_like_a_map_parameter_is_a_key_not_the_default() -> None:
+    """A stack may add a service called `default`: it is admitted, and everybody else still is not."""
+    gateway = service()
+    clients = Clients(api=("default",), health=("default",), metrics=(PROMETHEUS.name,))
+    assert "        \\default 1;\n" in nginx_conf(gateway, clients, DemoPaths())
+    named_default = signed_by_the_platform_ca(_name(PLATFORM_OU, (NameOID.COMMON_NAME, "default")))
+    with demo_server(GATEWAY, clients) as server:
+        assert get(server, API, client(server.bundle, named_default)).status == 404
+        assert get(server, API, client(server.bundle, holder(STRANGER))).status == 403
+        assert get(server, "/health", client(server.bundle, holder(OPERATOR))).status == 403

@@ -236,3 +236,18 @@ def test_a_changed_stack_output_shows_as_pulumi_preview_lists_it() -> None:
     assert "| `gatewayUrl` | change | `http://127.0.0.1:40080` | `http://kong.payment-network:8000` |" in text
     assert "output" in result.summary()
     assert json.loads(json.dumps(result.to_json()))["outputs"][0]["name"] == "endpoints"
+
+
+def test_a_new_caller_replaces_exactly_the_services_it_calls() -> None:
+    """Their allow lists name it now: the env contract and the stand-in's nginx.conf change, nothing else of theirs."""
+    plain = between("dev", *LOYALTY)
+    calling = between("dev", *LOYALTY, "services.loyalty-service.calls=[order-service]")
+
+    def changed_names(result: Diff) -> set[str]:
+        return {c.name for c in result.changes if c.action in ("update", "replace")}
+
+    extra = changed_names(calling) - changed_names(plain)
+    assert extra == {"payment-services-payment-order-service", "payment-services-payment-order-service-loader"}
+    changed = {c.name: c for c in calling.changes}
+    assert "envs" in changed["payment-services-payment-order-service"].keys
+    assert changed["payment-services-payment-order-service-loader"].keys == ("uploads",)

@@ -6,8 +6,8 @@ import pytest
 
 import plan
 from plan import Render, Resource
-from stacks.catalog import CALLS, SERVICES
-from tests.conftest import rendered, stack_config
+from stacks.catalog import CALLS, ROUTES, SERVICES, callers_of
+from tests.conftest import rendered, stack_config, uploads
 from tests.test_catalog import SEED_SERVICES
 from vocabulary import CONTAINER, REMOTE_IMAGE
 
@@ -152,3 +152,79 @@ def test_stripe_reaches_channel_adapter_only() -> None:
     )
     holders = {name for name, c in service_containers(render).items() if "STRIPE_API_KEY" in env(c)}
     assert holders == {"payment-channel-adapter"}
+
+
+def allow_lists(container: Resource) -> tuple[set[str], set[str], set[str]]:
+    """The names in a container's MTLS_ALLOWED_CLIENTS, MTLS_HEALTH_CLIENTS and MTLS_METRICS_CLIENTS."""
+    variables = env(container)
+    return tuple(  # type: ignore[return-value]
+        set(filter(None, variables[f"MTLS_{endpoint}_CLIENTS"].split(",")))
+        for endpoint in ("ALLOWED", "HEALTH", "METRICS")
+    )
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_each_service_is_told_exactly_who_may_call_it(stack: str) -> None:
+    """The inverse of CALLS, written out here edge by edge, plus Kong where a route (no integration) leads."""
+    routed = {r.service for r in ROUTES if r.integration is None}
+    seen_routed = seen_unrouted = 0
+    for container in service_containers(rendered(stack)).values():
+        name = env(container)["SERVICE_NAME"]
+        callers = {caller for caller, upstreams in CALLS.items() for upstream in upstreams if upstream == name}
+        api, health, scrape = allow_lists(container)
+        if name in routed:
+            seen_routed += 1
+            assert api == callers | {"kong"}, name
+        else:
+            seen_unrouted += 1
+            assert api == callers and "kong" not in health, name
+        assert health == api | {"operator", name}, name
+        assert scrape == {"prometheus"}, name
+    assert seen_routed >= 3 and seen_unrouted >= 10
+    # The catalog's helper agrees with the graph: order-service is called by exactly these four.
+    assert callers_of("order-service") == (
+        "cashier-service",
+        "dispute-service",
+        "merchant-bff-service",
+        "payment-gateway",
+    )
+    assert callers_of("merchant-bff-service") == ()
+
+
+def test_a_service_nobody_calls_and_no_route_reaches_is_told_so() -> None:
+    """An empty MTLS_ALLOWED_CLIENTS: nobody may call the API (the value is present, never left out)."""
+    render = rendered("dev", "services.loyalty-service.port=40030", "services.loyalty-service.database=payment_loyalty")
+    api, health, _ = allow_lists(service_containers(render)["payment-loyalty-service"])
+    assert env(service_containers(render)["payment-loyalty-service"])["MTLS_ALLOWED_CLIENTS"] == ""
+    assert api == set() and health == {"operator", "loyalty-service"}
+
+
+def test_a_service_a_stack_adds_is_allowed_by_the_services_it_calls() -> None:
+    render = rendered(
+        "dev",
+        "services.loyalty-service.port=40030",
+        "services.loyalty-service.database=payment_loyalty",
+        "services.loyalty-service.calls=[order-service,risk-service]",
+    )
+    found = service_containers(render)
+    for callee in ("order-service", "risk-service"):
+        assert "loyalty-service" in allow_lists(found[f"payment-{callee}"])[0], callee
+    assert "loyalty-service" not in allow_lists(found["payment-accounting-service"])[0]
+    # Its demo stand-in's config admits the callers it was told about, too.
+    config = next(
+        u for u in uploads(render, "payment-services-payment-order-service") if str(u["file"]).endswith("nginx.conf")
+    )
+    assert "        loyalty-service 1;\n" in str(config["content"])
+
+
+def test_stripe_makes_kong_a_caller_of_channel_adapter() -> None:
+    before = allow_lists(service_containers(rendered("dev"))["payment-channel-adapter"])[0]
+    render = plan.render(
+        "dev",
+        secret_sets=(
+            "secrets.stripe-api-key=sk_test_0000000000000000000000",
+            "secrets.stripe-webhook-secret=whsec_000000000000000000000",
+        ),
+    )
+    after = allow_lists(service_containers(render)["payment-channel-adapter"])[0]
+    assert "kong" not in before and after == before | {"kong"}

@@ -17,6 +17,12 @@ Shaped by the hardened container baseline (`components.docker.containers`):
 * mTLS is required, as real services require it: the server presents the service's own certificate
   (`components.pki.service_cert_paths`) and only answers clients with a certificate from the platform CA
   (`ssl_verify_client on`); TLS 1.2 and 1.3 only.
+* Authorization, as real services are told by `MTLS_*_CLIENTS` (`components.app.callers`): a `map` takes the
+  common name from the verified client subject, one map per endpoint turns it into an allowed flag, and each
+  location answers 403 to a name its list does not hold. nginx writes `$ssl_client_s_dn` in RFC 2253 form
+  (since 1.11.6), most specific RDN first; pulumi-tls (Go's x509) puts the CN last in the certificate, so it
+  leads the string: `CN=order-service,OU=...,O=...`. The pattern is anchored there and case-sensitive, and
+  RFC 2253 puts a backslash before a comma inside a value, so no other field can pass for the CN.
 * IPv4 only: a `listen [::]:<port>` stops nginx at start when the kernel or container has no IPv6, and
   the platform network is IPv4. The healthcheck's `localhost` falls back from ::1 to 127.0.0.1.
 * The generated files sit in a folder of their own (`DemoPaths.folder`): the files volume is mounted
@@ -29,6 +35,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from components.app.callers import HEALTH_PATH, METRICS_PATH, Clients
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
 from components.docker.image_contract import ImageContract, PathContract
 from components.pki import CA_FILE, service_cert_paths
@@ -95,8 +102,21 @@ def health_body(service: Service) -> str:
     return json.dumps({"status": "UP", "service": _checked(service)}, separators=(",", ":"))
 
 
-def nginx_conf(service: Service, paths: DemoPaths) -> str:
-    """A complete nginx.conf serving /health and /metrics for `service` over mutual TLS on its port."""
+_MAP_PARAMETERS = frozenset({"default", "hostnames", "include", "volatile"})
+"""Words nginx reads as a `map` parameter, not a key, unless escaped with a backslash (a service may be called
+`default`: unescaped, it would replace the map's default and admit everybody)."""
+
+
+def _allowed(variable: str, names: tuple[str, ...]) -> str:
+    """An nginx `map` of the client's common name to 1 when `names` holds it, else 0."""
+    keys = ("\\" + name if name in _MAP_PARAMETERS else name for name in names)
+    entries = "".join(f"        {key} 1;\n" for key in keys)
+    return f"    map $mtls_client ${variable} {{\n        default 0;\n{entries}    }}\n"
+
+
+def nginx_conf(service: Service, clients: Clients, paths: DemoPaths) -> str:
+    """A complete nginx.conf serving /health and /metrics for `service` over mutual TLS on its port, to the
+    clients `clients` allows on each (403 to any other certificate of the platform CA)."""
     name = _checked(service)
     cert, key = service_cert_paths(name)
     scratch = paths.local(paths.scratch)
@@ -118,6 +138,12 @@ http {{
     uwsgi_temp_path {scratch}/nginx-uwsgi;
     scgi_temp_path {scratch}/nginx-scgi;
 
+    # The verified client certificate's common name; "" for anything else (no CN first, odd characters).
+    map $ssl_client_s_dn $mtls_client {{
+        default "";
+        "~^CN=(?<mtls_cn>[a-z0-9-]+)(,|$)" $mtls_cn;
+    }}
+{_allowed("mtls_api", clients.api)}{_allowed("mtls_health", clients.health)}{_allowed("mtls_metrics", clients.metrics)}
     log_format mtls '$remote_addr "$ssl_client_s_dn" "$request" $status $body_bytes_sent $request_time';
     access_log /dev/stdout mtls;
 
@@ -138,19 +164,30 @@ http {{
         ssl_prefer_server_ciphers off;
         ssl_session_tickets off;
 
-        location = /health {{
+        # Each `if` runs before the location's content: an unlisted client never sees the body.
+        location = {HEALTH_PATH} {{
+            if ($mtls_health = 0) {{
+                return 403;
+            }}
             types {{ }}
             default_type application/json;
             return 200 '{health_body(service)}';
         }}
 
-        location = /metrics {{
+        location = {METRICS_PATH} {{
+            if ($mtls_metrics = 0) {{
+                return 403;
+            }}
             types {{ }}
             default_type "{METRICS_CONTENT_TYPE}";
             alias {paths.local(paths.metrics)};
         }}
 
+        # The API: the stand-in has none, so an allowed caller gets 404 and anybody else 403.
         location / {{
+            if ($mtls_api = 0) {{
+                return 403;
+            }}
             return 404;
         }}
     }}
@@ -198,13 +235,13 @@ def metrics(service: Service) -> str:
     return "\n".join(lines) + "\n"
 
 
-def demo_files(service: Service, uid: int, paths: DemoPaths = DemoPaths()) -> ContainerFiles:
+def demo_files(service: Service, clients: Clients, uid: int, paths: DemoPaths = DemoPaths()) -> ContainerFiles:
     """The generated config and metrics, public (0444) and owned by `uid`; certificates come from the PKI."""
     if paths.root:
         raise ValueError("DemoPaths.root is for running the layout outside a container; uploads need it empty")
     return ContainerFiles(
         uploads=(
-            upload(paths.config, nginx_conf(service, paths), uid, PUBLIC_READ),
+            upload(paths.config, nginx_conf(service, clients, paths), uid, PUBLIC_READ),
             upload(paths.metrics, metrics(service), uid, PUBLIC_READ),
         )
     )
@@ -218,7 +255,8 @@ def demo_command(paths: DemoPaths = DemoPaths()) -> list[str]:
 def health_command(service: Service) -> list[str]:
     """The default Docker healthcheck of a service: GET /health over mTLS with the service's own certificate.
 
-    The certificate is valid for localhost, so curl verifies the server as any peer would.
+    The certificate is valid for localhost, so curl verifies the server as any peer would; the service's own
+    name is on its /health allow list (`components.app.callers`) for this check.
     """
     cert, key = service_cert_paths(_checked(service))
     return [

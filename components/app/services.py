@@ -5,8 +5,11 @@ What the seed's docker-compose.services.yml and docker-compose.bff.yml did by ha
 * Containers are `payment-<service>` (`payment-<service>-<n>` for replicas), all answering to the
   service's DNS names on the platform network, listening on the seed's port over mTLS.
 * Environment: identity (`SERVICE_NAME`, `ENV`, `PORT`), OpenTelemetry towards Jaeger, one
-  `<DEP>_SERVICE_URL` per upstream in the catalog's call graph, and the bundle the platform built for the
-  service (mTLS files, JWT secret, database/Redis/Kafka contract, Stripe or SMTP where the catalog says so).
+  `<DEP>_SERVICE_URL` per upstream in the catalog's call graph, who may call it over mTLS (the client
+  certificates' common names: `MTLS_ALLOWED_CLIENTS` for the API, `MTLS_HEALTH_CLIENTS` for /health,
+  `MTLS_METRICS_CLIENTS` for /metrics; `components.app.callers` says who is on each and why; the demo
+  stand-in enforces exactly these), and the bundle the platform built for the service (mTLS files, JWT
+  secret, database/Redis/Kafka contract, Stripe or SMTP where the catalog says so).
 * Start order: every service waits for the data stores to be healthy (they are created with `wait`),
   and is itself created with `wait`, so Kong starts only in front of healthy services and a broken image
   fails `pulumi up` instead of passing silently. Services never depend on each other: all of them are
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from components.app.callers import Clients, clients_environment, service_clients
 from components.app.demo import demo_command, demo_files, health_command
 from components.docker.containers import ContainerSpec, Host, container
 from components.docker.files import ContainerFiles
@@ -32,9 +36,9 @@ from stacks.models import Service
 
 
 def service_environment(
-    service: Service, upstreams: Mapping[str, Service], args: ServicesArgs, container_name: str
+    service: Service, upstreams: Mapping[str, Service], args: ServicesArgs, container_name: str, clients: Clients
 ) -> dict[str, str]:
-    """Identity, tracing and upstream URLs of one container of `service` (no secrets here)."""
+    """Identity, tracing, upstream URLs and allowed callers of one container of `service` (no secrets here)."""
     env = {
         "SERVICE_NAME": service.name,
         "ENV": args.environment,
@@ -46,6 +50,7 @@ def service_environment(
     }
     for upstream in service.calls:
         env[upstreams[upstream].url_variable] = upstreams[upstream].url
+    env.update(clients_environment(clients))
     return env
 
 
@@ -62,6 +67,8 @@ class ServicesArgs:
     """Service name -> what the platform gives it: mTLS files, secrets and the data tier's contract."""
     data_stores: Sequence[pulumi.Resource]
     """Containers every service waits for (healthy) before it starts."""
+    gateway_routed: frozenset[str]
+    """Names of the services a public route leads to: they accept Kong's certificate as a caller."""
 
 
 class Services(pulumi.ComponentResource):
@@ -79,8 +86,9 @@ class Services(pulumi.ComponentResource):
             image_id = self._image(name, service, images)
             shared = args.bundles[service.name]
             command = None
+            clients = service_clients(service, routed=service.name in args.gateway_routed)
             if service.image.source == "demo":
-                shared += demo_files(service, APP_UID)
+                shared += demo_files(service, clients, APP_UID)
                 command = demo_command()
             self.containers[service.name] = [
                 container(
@@ -94,7 +102,8 @@ class Services(pulumi.ComponentResource):
                         healthcheck=service.healthcheck or health_command(service),
                         internal_port=service.port,
                         published_port=service.port,
-                        files=ContainerFiles(env=service_environment(service, by_name, args, container_name)) + shared,
+                        files=ContainerFiles(env=service_environment(service, by_name, args, container_name, clients))
+                        + shared,
                         user=f"{APP_UID}:{APP_UID}",
                         command=command,
                         labels={SERVICE_LABEL: service.name},

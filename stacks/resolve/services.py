@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from stacks.catalog import DEMO, MONITORING_ROLE, RESERVED_NAMES, SERVICES, Tier
+from stacks.catalog import DEMO, MONITORING_ROLE, RESERVED_NAMES, SERVICES, Tier, callers_of
 from stacks.errors import Problem, suggest
 from stacks.models import (
     DATABASE_NAME,
@@ -122,7 +122,9 @@ def services(
         )
     _check_replicas_and_calls(found, problems)
     _check_images(settings, found, problems)
-    return tuple(found)
+    # Who may call each service: the inverse of the whole stack's call graph, added services included.
+    graph = {s.name: s.calls for s in found}
+    return tuple(s.model_copy(update={"callers": callers_of(s.name, graph)}) for s in found)
 
 
 def _check_replicas_and_calls(services: list[Service], problems: list[Problem]) -> None:
