@@ -53,6 +53,7 @@ import pulumi_docker as docker
 
 from components.docker.containers import ContainerSpec, Host, container, image
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
+from components.docker.hardening import DOCKER_SOCKETS
 from components.docker.image_contract import ImageContract, PathContract
 from components.pki import CA_FILE
 from components.secrets import SECRETS_DIR, secret_path
@@ -101,8 +102,9 @@ container's own read-only /sys) or /dev/disk (device names for disk metrics, not
 DOCKER_STORAGE_DRIVER = "overlay2"
 """The engine's storage driver (`docker info`: Driver), part of the layer-id folder's path."""
 
-DOCKER_SOCKET = "/var/run/docker.sock"
-"""The engine's socket on the host; only docker-api-proxy mounts it (the file: a folder would bring the rest)."""
+DOCKER_SOCKET = DOCKER_SOCKETS[0]
+"""The engine's socket on the host, /var/run/docker.sock; only docker-api-proxy mounts it (the file: a folder would
+bring the rest)."""
 PROXY_SOCKET_DIR = "/run/docker-api-proxy"
 """Where the proxy's socket volume is mounted, in the proxy (read-write) and in cAdvisor (read-only: connecting
 to a socket needs no write access to the mount)."""
