@@ -1,8 +1,9 @@
 """The metrics exporters Prometheus scrapes: one hardened container per `stacks.catalog.EXPORTERS` entry.
 
-Creates `payment-<name>` (alias `<name>`) for the PostgreSQL, Redis and Kafka exporters and cAdvisor,
-sized by `config.observability.exporter`, never published (only Prometheus, on the platform network,
-reaches them), started after the data stores are healthy. Shaped this way:
+Creates `payment-<name>` (alias `<name>`) for the PostgreSQL, Redis and Kafka exporters and cAdvisor, and
+cAdvisor's `payment-docker-api-proxy` with its socket volume, sized by `config.observability.exporter`, never
+published (only Prometheus, on the platform network, reaches the exporters), started after the data stores are
+healthy. Shaped this way:
 
 * Secrets are always files (0400, owned by the exporter's user), whatever the stack's `secretDelivery`:
   an exporter is configured here, not by an image that only reads the seed's variables, so nothing
