@@ -452,8 +452,10 @@ PINNED_IMAGES: Mapping[str, str] = MappingProxyType(
 """Every image the platform runs, by role: the infrastructure and exporter names, `loader` and `demo`. Stack
 config `images.<role>` replaces one (a mirror, or a local build on a machine without a registry)."""
 
-RESERVED_NAMES: frozenset[str] = frozenset({i.name for i in INFRASTRUCTURE} | {e.name for e in EXPORTERS})
-"""Names a service cannot take: they are infrastructure containers and scrape jobs already."""
+RESERVED_NAMES: frozenset[str] = frozenset(
+    {i.name for i in INFRASTRUCTURE} | {e.name for e in EXPORTERS} | {DOCKER_API_PROXY}
+)
+"""Names a service cannot take: they are infrastructure containers, scrape jobs and cAdvisor's proxy already."""
 
 MONITORING_ROLE = "payment_monitoring"
 """PostgreSQL role of the metrics exporter: pg_monitor (read-only statistics), nothing else."""
