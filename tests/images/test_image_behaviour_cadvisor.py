@@ -21,6 +21,7 @@ import json
 import os
 import re
 import time
+from typing import Any
 
 from components.observability.exporters import CADVISOR, DOCKER_API_PROXY, DOCKER_SOCKET, PROXY_SOCKET
 from components.observability.metrics import CADVISOR as CADVISOR_METRICS
@@ -45,7 +46,7 @@ REFUSED = (
 """(method, path, body) the proxy must refuse: `{proxy}` is the proxy container's name."""
 
 
-def _run(box: Sandbox, spec: dict, image: str, volume: str) -> str:
+def _run(box: Sandbox, spec: dict[str, Any], image: str, volume: str) -> str:
     """`docker run` of a rendered container: its options, its host binds as rendered, `volume` for its volume."""
     name = box.name(str(spec["name"]))
     args = ["run", "--detach", "--name", name, "--init", "--network=none", *hardening_options(spec)]
