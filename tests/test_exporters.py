@@ -1,9 +1,10 @@
-"""Exporters: the generated environment and flags, and the four exporter containers under the engine.
+"""Exporters: the generated environment and flags, the four exporter containers and cAdvisor's Docker API proxy.
 
 What users rely on: each exporter reaches its store the way services do (PostgreSQL and Redis over
 verified TLS), its password reaches it only as a 0400 file, nothing is published, every metric name
-the alert rules and dashboards query is one the pinned exporter produces, and cAdvisor's view of the
-host is exactly the documented, read-only list.
+the alert rules and dashboards query is one the pinned exporter produces, cAdvisor's view of the
+host is exactly the documented, read-only list (no socket, no `/`, a non-root user), and only the proxy holds
+the Docker socket, shared with cAdvisor alone through its socket volume.
 """
 
 from __future__ import annotations
