@@ -23,7 +23,7 @@ from components.docker.files import ContainerFiles
 from components.docker.labels import platform_labels
 from components.gateway.kong import Kong, KongArgs, routed, routes
 from components.network import Network, NetworkArgs
-from components.observability.exporters import Exporters, ExportersArgs
+from components.observability.exporters import DOCKER_API_PROXY, Exporters, ExportersArgs
 from components.observability.grafana import Grafana, GrafanaArgs
 from components.observability.jaeger import Jaeger, JaegerArgs
 from components.observability.prometheus import Prometheus, PrometheusArgs
@@ -193,10 +193,14 @@ class Platform(pulumi.ComponentResource):
                 postgres=postgres,
                 redis=redis,
                 kafka_bootstrap=self.kafka.bootstrap_servers,
-                images={e.name: config.images[e.name] for e in EXPORTERS},
+                images={
+                    **{e.name: config.images[e.name] for e in EXPORTERS},
+                    DOCKER_API_PROXY: config.images[DOCKER_API_PROXY],
+                },
                 workload=config.observability.exporter,
                 scrape_interval_seconds=config.observability.scrape_interval_seconds,
                 docker_data_root=config.docker_data_root,
+                docker_socket_group=config.docker_socket_group,
                 host=host,
                 monitoring_password=secret[POSTGRES_EXPORTER_PASSWORD.name],
                 redis_password=secret[REDIS_PASSWORD.name],

@@ -23,13 +23,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.docker.hardening import EXCEPTIONS, LOADER
+from components.docker.hardening import DOCKER_SOCKETS, EXCEPTIONS, LOADER, exposes_docker_socket
 from stacks.catalog import SECRET_VARIABLES
 from vocabulary import CONTAINER, REMOTE_IMAGE, SECRET, UNKNOWN, VOLUME, holds
 
 PROD = "prod"
 LOADER_NAME = re.compile(r"^payment-.+-files$")
-DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
 SENSITIVE_HOST_PATHS = ("/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr", "/root", "/var/lib/docker")
 LOWEST_UNPRIVILEGED_PORT = 1025
 MAX_RESTARTS = 5
@@ -100,11 +99,6 @@ def _host_paths(inputs: Mapping[str, Any]) -> list[str]:
     paths = [str(m.get("source", "")) for m in inputs.get("mounts") or [] if m.get("type") == "bind"]
     paths += [str(v["hostPath"]) for v in inputs.get("volumes") or [] if v.get("hostPath")]
     return paths
-
-
-def _exposes_docker_socket(path: str) -> bool:
-    clean = "/" + path.strip("/")
-    return any(sock == clean or sock.startswith(clean.rstrip("/") + "/") for sock in DOCKER_SOCKETS)
 
 
 # --- container rules ----------------------------------------------------------------------------------
@@ -198,17 +192,34 @@ def no_docker_socket(resource: Record, profile: str) -> list[str]:
     return [
         f"mounts the Docker socket via host path {p}"
         for p in _host_paths(_inputs(resource))
-        if _exposes_docker_socket(p)
+        if exposes_docker_socket(p)
     ]
 
 
 def no_host_paths(resource: Record, profile: str) -> list[str]:
     found = []
     for path in _host_paths(_inputs(resource)):
-        if _exposes_docker_socket(path):
+        if exposes_docker_socket(path):
             continue  # CIS-5.32 reports it
         sensitive = any(path == s or path.startswith(s.rstrip("/") + "/") for s in SENSITIVE_HOST_PATHS if s != "/")
         found.append(f"mounts {'sensitive ' if sensitive else ''}host path {path}")
+    return found
+
+
+def narrow_host_paths(resource: Record, profile: str) -> list[str]:
+    """Never excepted (issue 14): whatever a documented exception allows, a host path is never the host's root or
+    a folder holding the Docker socket (the socket file alone, so nothing else there comes along), and a
+    container with host paths never runs as root."""
+    inputs = _inputs(resource)
+    paths = _host_paths(inputs)
+    found = [f"mounts the host's root filesystem ({p})" for p in paths if p.strip("/") == ""]
+    found += [
+        f"mounts {p}, a folder holding the Docker socket (mount the socket file alone)"
+        for p in paths
+        if p.strip("/") and exposes_docker_socket(p) and "/" + p.strip("/") not in DOCKER_SOCKETS
+    ]
+    if paths and non_root_user(resource, profile):
+        found.append(f"runs as root (user {inputs.get('user')!r}) with host paths mounted")
     return found
 
 
@@ -282,8 +293,14 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("CIS-5.14", "published ports are bound to an explicit host address", (CONTAINER,), ports_bound_to_address),
     Rule("CIS-5.8", "no privileged host ports (< 1025) are published", (CONTAINER,), no_privileged_ports),
-    Rule("CIS-5.32", "the Docker socket is not mounted", (CONTAINER,), no_docker_socket, "host_mounts"),
+    Rule("CIS-5.32", "the Docker socket is not mounted", (CONTAINER,), no_docker_socket, "docker_socket"),
     Rule("CIS-5.6", "no (sensitive) host paths are mounted", (CONTAINER,), no_host_paths, "host_mounts"),
+    Rule(
+        "PAY-HOST-PATHS",
+        "host paths are never / or the socket's folder, and never given to a root user",
+        (CONTAINER,),
+        narrow_host_paths,
+    ),
     Rule("PAY-LOG-ROTATION", "json-file logs with max-size and max-file", (CONTAINER,), log_rotation),
     Rule("PAY-SECRET-ENV", "prod: no secret in a plain environment variable", (CONTAINER,), no_plain_secret_env),
     Rule("PAY-DATA-PROTECT", "prod: retained data volumes are protected", (VOLUME,), data_volume_protected),

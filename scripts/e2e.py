@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -36,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from components.observability.exporters import DOCKER_SOCKET
 from plan import render
 from scripts.images import KIND_LABEL, PREFIX, discover
 from stacks.catalog import PINNED_IMAGES
@@ -89,6 +91,14 @@ def engine_facts() -> dict[str, str]:
         "storageDriver": str(info.get("Driver")),
         "cgroupVersion": str(info.get("CgroupVersion")),
     }
+
+
+def docker_socket_group() -> int:
+    """The gid owning the engine's socket: cAdvisor's Docker API proxy runs in it (`dockerSocketGroup`)."""
+    try:
+        return os.stat(DOCKER_SOCKET).st_gid
+    except OSError as error:
+        raise MissingError(f"no Docker socket at {DOCKER_SOCKET} ({error}): make e2e drives a local engine") from error
 
 
 def local_images() -> tuple[dict[str, str], dict[str, str]]:
@@ -153,6 +163,7 @@ def prepare(root: Path) -> Live:
         config = document.setdefault("config", {})
         config[f"{PROJECT}:images"] = dict(images)
         config[f"{PROJECT}:dockerDataRoot"] = live.docker_data_root
+        config[f"{PROJECT}:dockerSocketGroup"] = docker_socket_group()
         live.stack_file(stack).write_text(yaml.safe_dump(document, sort_keys=True))
         live.pulumi("stack", "init", stack=stack)
     live.save()

@@ -418,6 +418,15 @@ LOADER_IMAGE = "busybox:1.37.0"
 DEMO = "demo"
 LOADER = "loader"
 
+# --- cAdvisor's Docker API proxy (issue 14, item 4) ---
+DOCKER_API_PROXY = "docker-api-proxy"
+"""The only container that mounts the Docker socket: it serves cAdvisor the read-only calls it needs
+(components.observability.exporters). Never a service name: `payment-docker-api-proxy` is taken."""
+DOCKER_API_PROXY_IMAGE = "ghcr.io/payment-platform/docker-api-proxy:1.0.0"
+"""Ours (images/docker-api-proxy, Go standard library): built by `make images`; publish it under this reference
+or point `images.docker-api-proxy` at your registry's copy."""
+# --- end cAdvisor's Docker API proxy ---
+
 APP_UID = 10001
 """Numeric uid (and gid) service images run as; uploaded keys are owned by it, so no name lookup is needed."""
 
@@ -446,13 +455,16 @@ PINNED_IMAGES: Mapping[str, str] = MappingProxyType(
         **{e.name: e.image for e in EXPORTERS},
         LOADER: LOADER_IMAGE,
         DEMO: DEMO_IMAGE,
+        DOCKER_API_PROXY: DOCKER_API_PROXY_IMAGE,
     }
 )
 """Every image the platform runs, by role: the infrastructure and exporter names, `loader` and `demo`. Stack
 config `images.<role>` replaces one (a mirror, or a local build on a machine without a registry)."""
 
-RESERVED_NAMES: frozenset[str] = frozenset({i.name for i in INFRASTRUCTURE} | {e.name for e in EXPORTERS})
-"""Names a service cannot take: they are infrastructure containers and scrape jobs already."""
+RESERVED_NAMES: frozenset[str] = frozenset(
+    {i.name for i in INFRASTRUCTURE} | {e.name for e in EXPORTERS} | {DOCKER_API_PROXY}
+)
+"""Names a service cannot take: they are infrastructure containers, scrape jobs and cAdvisor's proxy already."""
 
 MONITORING_ROLE = "payment_monitoring"
 """PostgreSQL role of the metrics exporter: pg_monitor (read-only statistics), nothing else."""

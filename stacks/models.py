@@ -256,6 +256,8 @@ class StackSettings(Model):
     images: dict[str, PinnedImage] = Field(default_factory=dict)
     """`images.<role>`: replaces the catalog's pinned image of an infrastructure piece, exporter, loader or demo."""
     docker_data_root: AbsolutePath | None = None
+    docker_socket_group: Annotated[int, Field(ge=0)] | None = None
+    """`dockerSocketGroup`: gid owning the engine's socket; cAdvisor's Docker API proxy runs in it."""
     gateway: GatewaySettings | None = None
     observability: ObservabilitySettings | None = None
 
@@ -639,6 +641,8 @@ class PlatformConfig(Model):
     """Every image by role (`stacks.catalog.PINNED_IMAGES` with the stack's `images.*` applied)."""
     docker_data_root: str
     """The Docker engine's data root on the host (`docker info`'s DockerRootDir), which cAdvisor reads."""
+    docker_socket_group: int
+    """The gid owning the engine's socket (`stat -c %g /var/run/docker.sock`): the Docker API proxy's group."""
 
     def service(self, name: str) -> Service:
         for service in self.services:

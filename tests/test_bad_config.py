@@ -353,6 +353,18 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
         "absolute path",
     ),
     (
+        "negative docker socket group",
+        ["--set", "dockerSocketGroup=-1"],
+        'dockerSocketGroup = "-1"',
+        "expected at least 0",
+    ),
+    (
+        "docker socket group by name",
+        ["--set", "dockerSocketGroup=docker"],
+        "dockerSocketGroup",
+        "must be of type 'integer'",
+    ),
+    (
         "built-in call graph changed",
         ["--set", "services.order-service.calls=[risk-service]"],
         "services.order-service.calls",

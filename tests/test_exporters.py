@@ -1,9 +1,10 @@
-"""Exporters: the generated environment and flags, and the four exporter containers under the engine.
+"""Exporters: the generated environment and flags, the four exporter containers and cAdvisor's Docker API proxy.
 
 What users rely on: each exporter reaches its store the way services do (PostgreSQL and Redis over
 verified TLS), its password reaches it only as a 0400 file, nothing is published, every metric name
-the alert rules and dashboards query is one the pinned exporter produces, and cAdvisor's view of the
-host is exactly the documented, read-only list.
+the alert rules and dashboards query is one the pinned exporter produces, cAdvisor's view of the
+host is exactly the documented, read-only list (no socket, no `/`, a non-root user), and only the proxy holds
+the Docker socket, shared with cAdvisor alone through its socket volume.
 """
 
 from __future__ import annotations
@@ -20,15 +21,19 @@ import pytest
 
 from components.data.postgres import pg_hba
 from components.docker.containers import docker_cpus
-from components.docker.hardening import exception
+from components.docker.hardening import exposes_docker_socket
 from components.docker.labels import platform_labels
 from components.observability import metrics
 from components.observability.exporters import (
     CADVISOR,
-    CADVISOR_HOST_MOUNTS,
     CADVISOR_METRICS,
+    CADVISOR_UID,
+    DOCKER_API_PROXY,
+    DOCKER_API_PROXY_UID,
     KAFKA_EXPORTER,
     POSTGRES_EXPORTER,
+    PROXY_SOCKET,
+    PROXY_SOCKET_DIR,
     REDIS_EXPORTER,
     REDIS_PASSWORD_MAP,
     SETUPS,
@@ -36,6 +41,8 @@ from components.observability.exporters import (
     ExportersArgs,
     cadvisor_command,
     cadvisor_host_mounts,
+    docker_api_proxy_command,
+    docker_api_proxy_healthcheck,
     http_healthcheck,
     kafka_exporter_command,
     postgres_exporter_environment,
@@ -47,27 +54,31 @@ from components.pki import CA_FILE, Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from stacks.catalog import EXPORTERS, MONITORING_ROLE, PINNED_IMAGES, POSTGRES_EXPORTER_PASSWORD, REDIS_PASSWORD
+from stacks.catalog import (
+    EXPORTERS,
+    MONITORING_ROLE,
+    PINNED_IMAGES,
+    POSTGRES_EXPORTER_PASSWORD,
+    REDIS_PASSWORD,
+    CatalogExporter,
+)
+from stacks.errors import ConfigError
 from stacks.models import PlatformConfig
 from tests.conftest import docker_host, rendered, stack_config
 from tests.conftest import uploads as container_uploads
-from vocabulary import CONTAINER, RANDOM_PASSWORD, REMOTE_IMAGE, SECRET
+from vocabulary import CONTAINER, RANDOM_PASSWORD, REMOTE_IMAGE, SECRET, VOLUME
 
 STORES = ("postgres", "redis", "kafka")
 CANARY = 'CANARY "pass" \\ word {json} 0123456789'
+SOCKET_GROUP = 105
+"""A host's `docker` group, as Platform passes `dockerSocketGroup`."""
 KAFKA_BOOTSTRAP = "kafka.payment-network:9092"
 """`Kafka.bootstrap_servers`, what Platform hands the exporters (checked against the full render below)."""
 
-PENDING = [item for item in ("user", "host_mounts") if exception(f"payment-{CADVISOR}", item) is None]
-pending_cadvisor_exception = pytest.mark.skipif(
-    bool(PENDING),
-    reason=(
-        "pending hand-off: components/docker/hardening.py EXCEPTIONS lack ('payment-cadvisor', 'user') and "
-        "('payment-cadvisor', 'host_mounts'), and components/docker/containers.py _check_user must accept a root user "
-        "only where ('<container>', 'user') is documented; until then container() refuses cAdvisor, so the "
-        "Exporters component cannot be built"
-    ),
-)
+
+def catalog_proxy() -> CatalogExporter:
+    """docker-api-proxy in the shape of a catalog exporter, for the checks every exporter container shares."""
+    return CatalogExporter(DOCKER_API_PROXY, 0, PINNED_IMAGES[DOCKER_API_PROXY], "docker", "Docker API proxy")
 
 
 def container_name(exporter: str) -> str:
@@ -131,6 +142,7 @@ def test_kafka_exporter_reads_the_internal_listener_at_a_protocol_level_kafka_4_
 def test_cadvisor_collects_only_docker_containers_and_the_metric_kinds_the_registry_needs() -> None:
     command = cadvisor_command(15)
     assert command == [
+        "--docker=unix:///run/docker-api-proxy/docker.sock",
         "--docker_only=true",
         "--enable_metrics=cpu,memory,network",
         "--housekeeping_interval=15s",
@@ -146,23 +158,38 @@ def test_cadvisor_collects_only_docker_containers_and_the_metric_kinds_the_regis
 
 def test_cadvisor_host_mounts_are_the_documented_list() -> None:
     assert cadvisor_host_mounts("/var/lib/docker") == (
-        ("/", "/rootfs"),
-        ("/var/run", "/var/run"),
-        ("/sys", "/sys"),
         ("/sys/fs/cgroup", "/sys/fs/cgroup"),
-        ("/var/lib/docker", "/var/lib/docker"),
+        ("/proc", "/rootfs/proc"),
+        # Where cAdvisor looks for a container's read-write layer id: /rootfs + `docker info`'s DockerRootDir.
+        ("/var/lib/docker/image/overlay2/layerdb/mounts", "/rootfs/var/lib/docker/image/overlay2/layerdb/mounts"),
     )
     targets = [target for _, target in cadvisor_host_mounts("/srv/docker")]
     assert len(set(targets)) == len(targets)
-    assert "/dev/kmsg" not in {source for source, _ in CADVISOR_HOST_MOUNTS}
+    sources = {source for source, _ in cadvisor_host_mounts("/var/lib/docker")}
+    # Neither the host's root, nor the socket or a folder holding it, nor the whole data root, nor /dev/kmsg.
+    assert not any(exposes_docker_socket(source) for source in sources), sources
+    assert not sources & {"/", "/var/run", "/run", "/var/lib/docker", "/sys", "/dev/kmsg"}
 
 
 def test_cadvisor_reads_the_engine_data_root_the_stack_names() -> None:
-    """An engine started with `--data-root` elsewhere has no /var/lib/docker: the bind would fail the start."""
+    """An engine started with `--data-root` elsewhere keeps its layer ids there, and reports that root to cAdvisor."""
     render = rendered("dev", "dockerDataRoot=/srv/docker")
     inputs = next(r.inputs for r in render.resources if r.inputs.get("name") == "payment-cadvisor")
-    binds = {m["target"]: m["source"] for m in inputs["mounts"] if m["type"] == "bind"}
-    assert binds["/var/lib/docker"] == "/srv/docker"
+    binds = {m["source"]: m["target"] for m in inputs["mounts"] if m["type"] == "bind"}
+    assert binds["/srv/docker/image/overlay2/layerdb/mounts"] == "/rootfs/srv/docker/image/overlay2/layerdb/mounts"
+
+
+def test_the_proxy_runs_in_the_socket_group_the_stack_names() -> None:
+    render = rendered("dev", "dockerSocketGroup=105")
+    inputs = next(r.inputs for r in render.resources if r.inputs.get("name") == f"payment-{DOCKER_API_PROXY}")
+    assert inputs["user"] == f"{DOCKER_API_PROXY_UID}:105"
+    default = next(r.inputs for r in rendered("dev").resources if r.inputs.get("name") == f"payment-{DOCKER_API_PROXY}")
+    assert default["user"] == f"{DOCKER_API_PROXY_UID}:0"
+
+
+def test_a_bad_socket_group_is_refused_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"dockerSocketGroup"):
+        stack_config("dev", dockerSocketGroup=-1)
 
 
 def test_images_of_every_role_come_from_stack_config() -> None:
@@ -229,6 +256,7 @@ def observability(config: PlatformConfig) -> Render:
                 workload=config.observability.exporter,
                 scrape_interval_seconds=config.observability.scrape_interval_seconds,
                 docker_data_root=config.docker_data_root,
+                docker_socket_group=SOCKET_GROUP,
                 host=host,
                 monitoring_password=secrets.values[POSTGRES_EXPORTER_PASSWORD.name],
                 redis_password=secrets.values[REDIS_PASSWORD.name],
@@ -251,14 +279,13 @@ def built(stack: str) -> Built:
 STACKS = pytest.mark.parametrize("stack", ["dev", "prod"])
 
 
-@pending_cadvisor_exception
 @STACKS
 def test_one_container_per_exporter_named_and_aliased_from_the_catalog(stack: str) -> None:
     render = built(stack).render
     names = {r.inputs["name"] for r in render.by_type(CONTAINER) if r.name.startswith("payment-exporters-")}
     assert names == {f"payment-{e.name}" for e in EXPORTERS} | {
         f"payment-{e}-files" for e in (POSTGRES_EXPORTER, REDIS_EXPORTER)
-    }
+    } | {f"payment-{DOCKER_API_PROXY}"}
     for exporter in EXPORTERS:
         inputs = built(stack).container(exporter.name).inputs
         assert inputs["name"] == f"payment-{exporter.name}"
@@ -269,17 +296,17 @@ def test_one_container_per_exporter_named_and_aliased_from_the_catalog(stack: st
         image = render.get(REMOTE_IMAGE, f"payment-exporters-{exporter.name}-image")
         assert image.inputs["name"] == exporter.image
         assert inputs["image"] == image.revealed_outputs["imageId"]
-    assert render.outputs["containers"] == {e.name: f"payment-{e.name}" for e in EXPORTERS}
+    assert render.outputs["containers"] == {e.name: f"payment-{e.name}" for e in EXPORTERS} | {
+        DOCKER_API_PROXY: f"payment-{DOCKER_API_PROXY}"
+    }
 
 
-@pending_cadvisor_exception
 @STACKS
 def test_nothing_is_published(stack: str) -> None:
-    for exporter in EXPORTERS:
-        assert built(stack).container(exporter.name).inputs["ports"] == [], exporter.name
+    for name in (*(e.name for e in EXPORTERS), DOCKER_API_PROXY):
+        assert built(stack).container(name).inputs["ports"] == [], name
 
 
-@pending_cadvisor_exception
 @STACKS
 def test_users_commands_and_healthchecks(stack: str) -> None:
     config = built(stack).config
@@ -288,9 +315,14 @@ def test_users_commands_and_healthchecks(stack: str) -> None:
         REDIS_EXPORTER: ("59000:59000", None, http_healthcheck(9121, "/health")),
         KAFKA_EXPORTER: ("65534:65534", kafka_exporter_command(KAFKA_BOOTSTRAP), http_healthcheck(9308, "/healthz")),
         CADVISOR: (
-            "0:0",
+            f"{CADVISOR_UID}:{CADVISOR_UID}",
             cadvisor_command(config.observability.scrape_interval_seconds),
             http_healthcheck(8080, "/healthz"),
+        ),
+        DOCKER_API_PROXY: (
+            f"{DOCKER_API_PROXY_UID}:{SOCKET_GROUP}",
+            docker_api_proxy_command(),
+            docker_api_proxy_healthcheck(),
         ),
     }
     health = config.data.health
@@ -303,12 +335,11 @@ def test_users_commands_and_healthchecks(stack: str) -> None:
         assert inputs["wait"] is True, name
 
 
-@pending_cadvisor_exception
 @STACKS
 def test_hardened_and_sized_by_the_exporter_profile(stack: str) -> None:
     config = built(stack).config
     workload = config.observability.exporter
-    for exporter in EXPORTERS:
+    for exporter in (*EXPORTERS, catalog_proxy()):
         inputs = built(stack).container(exporter.name).inputs
         assert inputs["readOnly"] is True, exporter.name
         assert inputs["tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=64m"}, exporter.name
@@ -328,7 +359,6 @@ def test_hardened_and_sized_by_the_exporter_profile(stack: str) -> None:
         )
 
 
-@pending_cadvisor_exception
 @STACKS
 def test_every_exporter_starts_after_the_data_stores(stack: str) -> None:
     render = built(stack).render
@@ -337,7 +367,6 @@ def test_every_exporter_starts_after_the_data_stores(stack: str) -> None:
         assert stores <= set(built(stack).container(exporter.name).dependencies), exporter.name
 
 
-@pending_cadvisor_exception
 @STACKS
 def test_cadvisor_mounts_exactly_the_documented_host_paths_read_only(stack: str) -> None:
     inputs = built(stack).container(CADVISOR).inputs
@@ -345,15 +374,46 @@ def test_cadvisor_mounts_exactly_the_documented_host_paths_read_only(stack: str)
     assert [(m["source"], m["target"]) for m in binds] == list(cadvisor_host_mounts("/var/lib/docker"))
     assert all(m["readOnly"] is True for m in binds)
     assert len(binds) == len(inputs["mounts"])  # no files volume: cAdvisor is given no file
-    assert inputs.get("volumes", []) == []
+    # The proxy's socket, read-only: the only way to the Docker API.
+    socket_volume = built(stack).render.get(VOLUME, f"payment-exporters-{DOCKER_API_PROXY}-socket")
+    assert socket_volume.inputs["name"] == "payment-docker-api-proxy-socket"
+    assert inputs["volumes"] == [
+        {"volumeName": "payment-docker-api-proxy-socket", "containerPath": PROXY_SOCKET_DIR, "readOnly": True}
+    ]
+    assert PROXY_SOCKET.startswith(PROXY_SOCKET_DIR + "/")
     assert inputs.get("pidMode") in (None, "") and inputs.get("cgroupnsMode") in (None, "")
     assert "devices" not in inputs  # no /dev/kmsg
     for exporter in (POSTGRES_EXPORTER, REDIS_EXPORTER, KAFKA_EXPORTER):
         mounts = built(stack).container(exporter).inputs.get("mounts", [])
         assert all(m["type"] == "volume" for m in mounts), exporter
+        assert not built(stack).container(exporter).inputs.get("volumes"), exporter
 
 
-@pending_cadvisor_exception
+@STACKS
+def test_only_the_proxy_holds_the_docker_socket_and_only_cadvisor_shares_its_volume(stack: str) -> None:
+    render = built(stack).render
+    proxy = built(stack).container(DOCKER_API_PROXY).inputs
+    assert [(m["type"], m["source"], m["target"], m["readOnly"]) for m in proxy["mounts"]] == [
+        ("bind", "/var/run/docker.sock", "/var/run/docker.sock", True)
+    ]
+    assert proxy["volumes"] == [{"volumeName": "payment-docker-api-proxy-socket", "containerPath": PROXY_SOCKET_DIR}]
+    sharing = {
+        r.inputs["name"]
+        for r in render.by_type(CONTAINER)
+        if any(v.get("volumeName") == "payment-docker-api-proxy-socket" for v in r.inputs.get("volumes") or [])
+    }
+    assert sharing == {f"payment-{DOCKER_API_PROXY}", f"payment-{CADVISOR}"}
+    holders = {
+        r.inputs["name"]
+        for r in render.by_type(CONTAINER)
+        for m in r.inputs.get("mounts") or []
+        if m["type"] == "bind" and exposes_docker_socket(m["source"])
+    }
+    assert holders == {f"payment-{DOCKER_API_PROXY}"}
+    # cAdvisor starts once the proxy is healthy (its socket exists, the volume is the proxy's).
+    assert render.get(CONTAINER, container_name(DOCKER_API_PROXY)).urn in built(stack).container(CADVISOR).dependencies
+
+
 @STACKS
 def test_store_exporters_get_the_ca_and_their_password_as_owner_only_files(stack: str) -> None:
     bundle = built(stack).render.outputs["trustBundle"]
@@ -371,10 +431,10 @@ def test_store_exporters_get_the_ca_and_their_password_as_owner_only_files(stack
         assert uploads[CA_FILE]["content"] == bundle
     assert postgres["/run/secrets/postgres-exporter-password"]["content"] == SECRET
     assert redis[REDIS_PASSWORD_MAP]["content"] == SECRET
-    assert built(stack).uploads(KAFKA_EXPORTER) == {} and built(stack).uploads(CADVISOR) == {}
+    for without_files in (KAFKA_EXPORTER, CADVISOR, DOCKER_API_PROXY):
+        assert built(stack).uploads(without_files) == {}, without_files
 
 
-@pending_cadvisor_exception
 @STACKS
 def test_the_files_carry_the_platform_passwords(stack: str) -> None:
     # Files in both stacks: dev delivers service secrets as variables, the exporters never.
@@ -390,7 +450,6 @@ def test_the_files_carry_the_platform_passwords(stack: str) -> None:
     assert built(stack).env(REDIS_EXPORTER) == redis_exporter_environment(stack_config("dev").infra("redis"))
 
 
-@pending_cadvisor_exception
 @STACKS
 def test_no_secret_in_env_command_healthcheck_or_labels(stack: str) -> None:
     passwords = [built(stack).password(s) for s in ("postgres-exporter-password", "redis-password")]
@@ -417,3 +476,9 @@ def test_no_secret_in_env_command_healthcheck_or_labels(stack: str) -> None:
 def test_the_platform_points_kafka_exporter_at_the_broker_s_internal_listener(dev: Render) -> None:
     exporter = dev.get(CONTAINER, f"payment-exporters-{KAFKA_EXPORTER}-container")
     assert exporter.inputs["command"] == kafka_exporter_command(KAFKA_BOOTSTRAP)
+
+
+def test_no_service_can_take_the_proxy_s_name() -> None:
+    """A service `docker-api-proxy` would be a second `payment-docker-api-proxy` container on the engine."""
+    with pytest.raises(ConfigError, match=r"services\.docker-api-proxy: 'docker-api-proxy' is not a valid service"):
+        stack_config("dev", services={DOCKER_API_PROXY: {"port": 40031, "database": "payment_proxy"}})

@@ -211,3 +211,53 @@ def test_variables_unknown_before_up_are_listed_as_unchecked() -> None:
     record["inputs"]["envs"] = UNKNOWN
     report = only(record)
     assert report.ok and report.unchecked == ["PAY-SECRET-ENV payment-kong-container"]
+
+
+def _bind(inputs: dict[str, Any], source: str, target: str) -> None:
+    inputs["mounts"].append({"readOnly": True, "source": source, "target": target, "type": "bind"})
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_cadvisor_is_held_to_a_non_root_user_without_the_socket_or_the_host_root(stack: str) -> None:
+    """Issue 14: its host-paths exception does not stretch to the socket, the host's / or a root user."""
+    cadvisor = resource(stack, CONTAINER, "payment-cadvisor")
+    assert only(cadvisor).ok and {f.rule for f in only(cadvisor).exceptions} == {"CIS-5.6"}
+
+    with_socket = copy.deepcopy(cadvisor)
+    _bind(with_socket["inputs"], "/var/run/docker.sock", "/var/run/docker.sock")
+    assert {f.rule for f in only(with_socket).violations} == {"CIS-5.32"}
+
+    with_run = copy.deepcopy(cadvisor)
+    _bind(with_run["inputs"], "/var/run", "/var/run")
+    assert {f.rule for f in only(with_run).violations} == {"CIS-5.32", "PAY-HOST-PATHS"}
+
+    with_root = copy.deepcopy(cadvisor)
+    _bind(with_root["inputs"], "/", "/rootfs")
+    assert {f.rule for f in only(with_root).violations} == {"CIS-5.32", "PAY-HOST-PATHS"}  # / holds the socket
+
+    as_root = copy.deepcopy(cadvisor)
+    as_root["inputs"]["user"] = "0:0"
+    assert {f.rule for f in only(as_root).violations} == {"CIS-4.1", "PAY-HOST-PATHS"}
+
+
+def test_the_docker_api_proxy_may_hold_the_socket_file_and_nothing_else() -> None:
+    proxy = resource("prod", CONTAINER, "payment-docker-api-proxy")
+    assert only(proxy).ok and {f.rule for f in only(proxy).exceptions} == {"CIS-5.32"}
+
+    more = copy.deepcopy(proxy)
+    _bind(more["inputs"], "/proc", "/rootfs/proc")
+    assert {f.rule for f in only(more).violations} == {"CIS-5.6"}
+
+    folder = copy.deepcopy(proxy)
+    folder["inputs"]["mounts"] = [{"readOnly": True, "source": "/var/run", "target": "/var/run", "type": "bind"}]
+    assert {f.rule for f in only(folder).violations} == {"PAY-HOST-PATHS"}
+
+    as_root = copy.deepcopy(proxy)
+    as_root["inputs"]["user"] = "0"
+    assert {f.rule for f in only(as_root).violations} == {"CIS-4.1", "PAY-HOST-PATHS"}
+
+
+def test_the_host_root_is_refused_even_where_host_paths_are_documented() -> None:
+    record = resource("prod", CONTAINER, "payment-postgres")
+    _bind(record["inputs"], "/", "/rootfs")
+    assert "PAY-HOST-PATHS" in {f.rule for f in only(record).violations}

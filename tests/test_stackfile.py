@@ -71,7 +71,7 @@ def test_project_file_declares_only_the_scalar_keys_with_one_default_for_every_s
     assert (
         {k for k, d in declared.items() if "default" in d}
         == set(declared)
-        == {"networkSubnet", "dockerDataRoot", "demo"}
+        == {"networkSubnet", "dockerDataRoot", "dockerSocketGroup", "demo"}
     )
     readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     for key in set(expected) - set(declared):

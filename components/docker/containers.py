@@ -34,7 +34,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.docker.files import ContainerFiles
-from components.docker.hardening import DEFAULT_TMPFS, SECURITY_OPTS, exception
+from components.docker.hardening import DEFAULT_TMPFS, SECURITY_OPTS, exception, host_mount_item
 from components.docker.image_contract import ImageContract
 from stacks.catalog import LOADER_IMAGE
 from stacks.models import HealthTiming, Infrastructure, LogRotation, RestartPolicy, Workload, dns_name
@@ -125,7 +125,8 @@ class ContainerSpec:
     volumes: Sequence[docker.ContainerVolumeArgs] = ()
     """Named volumes (data); host paths are refused."""
     host_mounts: Sequence[tuple[str, str]] = ()
-    """(host path, container path) pairs mounted read-only; only with a documented `host_mounts` exception."""
+    """(host path, container path) pairs mounted read-only; only with a documented `host_mounts` exception (the
+    Docker socket: `docker_socket`)."""
     tmpfs: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TMPFS))
     """Writable scratch mounts of the read-only container."""
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -213,10 +214,12 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
     _check_user(spec.container_name, spec.user)
     if any(v.host_path is not None for v in spec.volumes):
         raise ValueError(f"{spec.container_name}: host paths are never mounted; use a named volume")
-    if spec.host_mounts and exception(spec.container_name, "host_mounts") is None:
-        raise ValueError(
-            f"{spec.container_name}: host mounts need a documented exception in components/docker/hardening.py"
-        )
+    for source, _ in spec.host_mounts:
+        if exception(spec.container_name, host_mount_item(source)) is None:
+            raise ValueError(
+                f"{spec.container_name}: host mount {source} needs a documented {host_mount_item(source)!r} "
+                "exception in components/docker/hardening.py"
+            )
     workload = spec.workload
     ports = []
     if spec.published_port is not None and workload.publish.enabled:

@@ -26,16 +26,17 @@ EXCEPTIONS: MappingProxyType[tuple[str, str], str] = MappingProxyType(
             "the apache/kafka image renders server.properties into /opt/kafka/config on every start; "
             "a tmpfs there would hide the log4j and tools configuration the image ships"
         ),
-        ("payment-cadvisor", "user"): (
-            "root (uid 0) with every capability dropped, so only owner permission bits apply: what cAdvisor must "
-            "read is root's alone (/var/lib/docker, mode 0710; the Docker socket, 0660)"
-        ),
         ("payment-cadvisor", "host_mounts"): (
-            "reads container statistics from the host, read-only "
-            "(components.observability.exporters.cadvisor_host_mounts): / at /rootfs, /var/run (the Docker socket), "
-            "/sys and the host's cgroup tree, the engine's data root. Read-only "
-            "does not limit what the Docker socket allows: cAdvisor is never published, has no capabilities and "
-            "its image is pinned"
+            "reads container statistics from the host, read-only and as a non-root user with no capabilities "
+            "(components.observability.exporters.cadvisor_host_mounts): the host's cgroup tree, the host's /proc "
+            "at /rootfs/proc (each container's /proc/<pid>/net/dev) and the engine's layer-id folder "
+            "(<data root>/image/overlay2/layerdb/mounts); never /, /var/run or the Docker socket"
+        ),
+        ("payment-docker-api-proxy", "docker_socket"): (
+            "the one container with the Docker socket (the socket file, not its folder): it serves cAdvisor only "
+            "GET/HEAD of /_ping, /version, /info and /containers/<id>/json (Config.Env removed), on a unix "
+            "socket in a volume only cAdvisor mounts, and refuses every other call; no TCP port, non-root in the "
+            "socket's group, no capabilities"
         ),
         (LOADER, "user"): (
             "runs as root to copy files owned by each container's own user (cp -a keeps owner and mode)"
@@ -48,6 +49,22 @@ EXCEPTIONS: MappingProxyType[tuple[str, str], str] = MappingProxyType(
         (LOADER, "limits"): "a copy of a few kilobytes; it runs for well under a second",
     }
 )
+
+
+DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
+"""Where the engine's socket lies on the host (/var/run is a link to /run): mounting it needs a `docker_socket`
+exception, any other host path a `host_mounts` one."""
+
+
+def exposes_docker_socket(path: str) -> bool:
+    """`path` is the socket, or a folder holding it (`/`, `/var/run`)."""
+    clean = "/" + path.strip("/")
+    return any(sock == clean or sock.startswith(clean.rstrip("/") + "/") for sock in DOCKER_SOCKETS)
+
+
+def host_mount_item(source: str) -> str:
+    """The baseline item that must be excepted for a container to bind the host path `source`."""
+    return "docker_socket" if exposes_docker_socket(source) else "host_mounts"
 
 
 def exception(container: str, item: str) -> str | None:

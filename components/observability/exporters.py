@@ -1,8 +1,9 @@
 """The metrics exporters Prometheus scrapes: one hardened container per `stacks.catalog.EXPORTERS` entry.
 
-Creates `payment-<name>` (alias `<name>`) for the PostgreSQL, Redis and Kafka exporters and cAdvisor,
-sized by `config.observability.exporter`, never published (only Prometheus, on the platform network,
-reaches them), started after the data stores are healthy. Shaped this way:
+Creates `payment-<name>` (alias `<name>`) for the PostgreSQL, Redis and Kafka exporters and cAdvisor, and
+cAdvisor's `payment-docker-api-proxy` with its socket volume, sized by `config.observability.exporter`, never
+published (only Prometheus, on the platform network, reaches the exporters), started after the data stores are
+healthy. Shaped this way:
 
 * Secrets are always files (0400, owned by the exporter's user), whatever the stack's `secretDelivery`:
   an exporter is configured here, not by an image that only reads the seed's variables, so nothing
@@ -19,12 +20,22 @@ reaches them), started after the data stores are healthy. Shaped this way:
 * Healthchecks are `CMD` probes of each exporter's own HTTP endpoint with the image's busybox `wget`
   (no shell): postgres_exporter and kafka_exporter ship on quay.io/prometheus/busybox, cAdvisor on
   Alpine, and redis_exporter's `-alpine` variant is pinned because its default image is `scratch`.
-* cAdvisor reads the host: its `CADVISOR_HOST_MOUNTS`, all read-only, are the one documented exception
-  to "no host paths" (components/docker/hardening.py). It runs as root with every capability dropped: the
-  files it must read (/var/lib/docker, the Docker and containerd sockets) are readable only by their
-  owner, root. It is not privileged and gets no /dev/kmsg (that only feeds OOM events, not collected);
-  `--enable_metrics=cpu,memory,network` keeps collection to what `components.observability.metrics.CADVISOR` needs,
-  and housekeeping runs once per scrape interval instead of every second.
+* cAdvisor reads the host without root, the host's root filesystem or the Docker socket (issue 14). It runs as
+  its own uid (`CADVISOR_UID`) with every capability dropped and reads, read-only, only what its cgroup
+  handler needs (`cadvisor_host_mounts`): the host's cgroup tree, the host's /proc at /rootfs/proc (each
+  container's /proc/<pid>/net/dev, world-readable; its own uid means the kernel's ptrace checks refuse it the
+  environ, fds and memory of every other process) and the engine's layer-id folder (cAdvisor's Docker handler
+  refuses a container whose read-write layer id it cannot read, even with disk metrics off). The names the
+  dashboards and alerts group by (`name="payment-..."`) come from the Docker API (a cgroup path only holds
+  the container id), so `payment-docker-api-proxy` alone mounts the socket (the file, not /var/run), runs as a
+  non-root user in the socket's group (`dockerSocketGroup`), and serves cAdvisor GET/HEAD of /_ping, /version,
+  /info and /containers/<id>/json with Config.Env removed, nothing else (images/docker-api-proxy/src/main.go),
+  on a unix socket in the volume `payment-docker-api-proxy-socket` that only cAdvisor mounts besides it (no
+  TCP port anywhere, so no other container can call it). Needs the overlay2 storage driver (Docker's default
+  up to 28; with the containerd image store cAdvisor's Docker handler asks containerd's socket instead). Not
+  privileged, no /dev/kmsg (that only feeds OOM events, not collected); `--enable_metrics=cpu,memory,network`
+  keeps collection to what `components.observability.metrics.CADVISOR` needs, and housekeeping runs once per
+  scrape interval instead of every second.
 
 Metric names were checked against the pinned versions' sources: every name `components.observability.metrics` lists
 for an exporter is one it exports by default (cAdvisor: with the metric kinds enabled here).
@@ -33,6 +44,7 @@ for an exporter is one it exports by default (cAdvisor: with the metric kinds en
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -42,7 +54,8 @@ import pulumi_docker as docker
 
 from components.docker.containers import ContainerSpec, Host, container, image
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
-from components.docker.image_contract import ImageContract
+from components.docker.hardening import DOCKER_SOCKETS
+from components.docker.image_contract import ImageContract, PathContract
 from components.pki import CA_FILE
 from components.secrets import SECRETS_DIR, secret_path
 from stacks import catalog
@@ -53,13 +66,19 @@ POSTGRES_EXPORTER = catalog.POSTGRES_EXPORTER.name
 REDIS_EXPORTER = catalog.REDIS_EXPORTER.name
 KAFKA_EXPORTER = catalog.KAFKA_EXPORTER.name
 CADVISOR = catalog.CADVISOR.name
+DOCKER_API_PROXY = catalog.DOCKER_API_PROXY
 
 NOBODY = 65534
 """`nobody`: the user quay.io/prometheus/busybox images run as (postgres_exporter's Dockerfile: USER nobody)."""
 REDIS_EXPORTER_UID = 59000
 """redis_exporter's Dockerfile: `USER 59000:59000`, in its scratch and alpine variants alike."""
 ROOT = 0
-"""cAdvisor's user (see the module docstring and the hardening exception)."""
+"""The official cAdvisor image's default user; the component never runs it so."""
+CADVISOR_UID = 59080
+"""cAdvisor's uid and gid: no image's default and no other container's, so nothing of another process in the host's
+/proc is readable to it beyond the world-readable files."""
+DOCKER_API_PROXY_UID = 59081
+"""docker-api-proxy's uid (images/docker-api-proxy); its group is the socket's (`ExportersArgs.docker_socket_group`)."""
 
 POSTGRES_DATABASE = "postgres"
 """The maintenance database: the only one pg_hba.conf lets the monitoring role reach."""
@@ -70,31 +89,51 @@ KAFKA_PROTOCOL_VERSION = "3.9.0"
 """What `--kafka.version` tells sarama: the newest protocol level it knows, all of it accepted by Kafka 4."""
 
 CADVISOR_HOST_MOUNTS: tuple[tuple[str, str], ...] = (
-    # Host root: each container's /proc/<pid>/net/dev (network metrics) and, for cAdvisor's Docker
-    # handler, /rootfs/var/lib/docker (each container's read-write layer id).
-    ("/", "/rootfs"),
-    # The Docker socket (names, labels, pids of containers) and, with the containerd image store,
-    # containerd's socket. The directory, not the socket file: a daemon restart recreates the socket.
-    ("/var/run", "/var/run"),
-    ("/sys", "/sys"),
-    # The host's cgroup tree. Without this mount Docker puts the container's own cgroup namespace view
-    # here (cgroup v2 hosts default to private cgroup namespaces) and cAdvisor sees no other container.
+    # The host's cgroup tree. Without this mount Docker puts the container's own cgroup view here (cgroup v1
+    # binds its own cgroup; v2 hosts default to private cgroup namespaces) and cAdvisor sees no other container.
     ("/sys/fs/cgroup", "/sys/fs/cgroup"),
+    # Each container's /proc/<pid>/net/dev (network metrics): cAdvisor reads /rootfs/proc/<pid> when /rootfs/proc
+    # exists, with the host pid the inspect answer gives.
+    ("/proc", "/rootfs/proc"),
 )
-"""cAdvisor's (host path, container path) pairs besides the engine's data root, all mounted read-only: three
-of its documented `docker run` (docs/running.md; /var/run read-only here, connecting to a socket needs no
-write access to the mount), plus the host cgroup tree. Not /dev/disk (device names for disk metrics, not
-collected)."""
+"""cAdvisor's (host path, container path) pairs besides the layer-id folder, all read-only. Not `/` (cAdvisor's
+documented `docker run` mounts it at /rootfs), /var/run (the Docker socket), /sys (machine facts come from the
+container's own read-only /sys) or /dev/disk (device names for disk metrics, not collected)."""
 
-DOCKER_DATA_ROOT_TARGET = "/var/lib/docker"
-"""Where cAdvisor expects the engine's data root: the fourth documented mount. Its host side is the stack's
-`dockerDataRoot`, because an engine started with `--data-root` elsewhere has no /var/lib/docker and the
-bind would fail the container's start."""
+DOCKER_STORAGE_DRIVER = "overlay2"
+"""The engine's storage driver (`docker info`: Driver), part of the layer-id folder's path."""
+
+DOCKER_SOCKET = DOCKER_SOCKETS[0]
+"""The engine's socket on the host, /var/run/docker.sock; only docker-api-proxy mounts it (the file: a folder would
+bring the rest)."""
+PROXY_SOCKET_DIR = "/run/docker-api-proxy"
+"""Where the proxy's socket volume is mounted, in the proxy (read-write) and in cAdvisor (read-only: connecting
+to a socket needs no write access to the mount)."""
+PROXY_SOCKET = f"{PROXY_SOCKET_DIR}/docker.sock"
+
+
+def layer_ids(docker_data_root: str) -> str:
+    """The folder of each container's read-write layer id (`<id>/mount-id`, world-readable) in the data root."""
+    return posixpath.join(docker_data_root, "image", DOCKER_STORAGE_DRIVER, "layerdb", "mounts")
 
 
 def cadvisor_host_mounts(docker_data_root: str) -> tuple[tuple[str, str], ...]:
-    """Every read-only host mount of cAdvisor on a host whose engine keeps its data in `docker_data_root`."""
-    return (*CADVISOR_HOST_MOUNTS, (docker_data_root, DOCKER_DATA_ROOT_TARGET))
+    """Every read-only host mount of cAdvisor on a host whose engine keeps its data in `docker_data_root`.
+
+    The layer-id folder alone, at the path cAdvisor derives from `docker info` (/rootfs + DockerRootDir): its
+    parents are root's (0700), so a non-root cAdvisor can read it only when it is mounted by itself.
+    """
+    return (*CADVISOR_HOST_MOUNTS, (layer_ids(docker_data_root), "/rootfs" + layer_ids(docker_data_root)))
+
+
+def docker_api_proxy_command() -> list[str]:
+    """docker-api-proxy's flags: the socket it serves on (in the shared volume) and the engine's."""
+    return [f"-listen={PROXY_SOCKET}", f"-docker={DOCKER_SOCKET}"]
+
+
+def docker_api_proxy_healthcheck() -> list[str]:
+    """Healthy while a GET /_ping through its own socket reaches the engine (the binary's own probe, no shell)."""
+    return ["CMD", "/usr/bin/docker-api-proxy", "-probe", f"-listen={PROXY_SOCKET}"]
 
 
 CADVISOR_METRICS = ("cpu", "memory", "network")
@@ -145,9 +184,11 @@ def kafka_exporter_command(bootstrap_servers: str) -> list[str]:
 
 
 def cadvisor_command(scrape_interval_seconds: int) -> list[str]:
-    """cAdvisor's flags (after the image's `-logtostderr`): Docker containers only, the needed metrics,
-    one fixed-interval sample per scrape, no container labels copied onto every series."""
+    """cAdvisor's flags (after the image's `-logtostderr`): the Docker API through the proxy's socket, Docker
+    containers only, the needed metrics, one fixed-interval sample per scrape, no container labels copied onto
+    every series."""
     return [
+        f"--docker=unix://{PROXY_SOCKET}",
         "--docker_only=true",
         f"--enable_metrics={','.join(CADVISOR_METRICS)}",
         f"--housekeeping_interval={scrape_interval_seconds}s",
@@ -165,6 +206,9 @@ class ExporterSetup:
     files: ContainerFiles = field(default_factory=ContainerFiles)
     command: Sequence[str] | None = None
     host_mounts: Sequence[tuple[str, str]] = ()
+    volumes: Sequence[docker.ContainerVolumeArgs] = ()
+    depends_on: Sequence[pulumi.Resource] = ()
+    """Started after these besides the data stores."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +226,9 @@ class ExportersArgs:
     scrape_interval_seconds: int
     """cAdvisor's housekeeping interval: one fresh sample per scrape."""
     docker_data_root: str
-    """The engine's data root on the host, which cAdvisor reads."""
+    """The engine's data root on the host, whose layer-id folder cAdvisor reads."""
+    docker_socket_group: int
+    """The gid owning the engine's socket: docker-api-proxy's group."""
     host: Host
     """The Docker host: platform network, the loader image, the profile's container defaults."""
     monitoring_password: pulumi.Output[str]
@@ -198,7 +244,7 @@ def _ca(trust_bundle: pulumi.Output[str], uid: int) -> docker.ContainerUploadArg
     return upload(CA_FILE, trust_bundle, uid, PUBLIC_READ)
 
 
-def _postgres(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
+def _postgres(exporter: CatalogExporter, args: ExportersArgs, proxy: DockerApiProxy) -> ExporterSetup:
     return ExporterSetup(
         user=f"{NOBODY}:{NOBODY}",
         # The landing page: a probe of /metrics would open a database session every interval.
@@ -213,7 +259,7 @@ def _postgres(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
     )
 
 
-def _redis(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
+def _redis(exporter: CatalogExporter, args: ExportersArgs, proxy: DockerApiProxy) -> ExporterSetup:
     address = redis_address(args.redis)
     password_map = args.redis_password.apply(lambda value: redis_password_map(address, value))
     return ExporterSetup(
@@ -229,7 +275,7 @@ def _redis(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
     )
 
 
-def _kafka(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
+def _kafka(exporter: CatalogExporter, args: ExportersArgs, proxy: DockerApiProxy) -> ExporterSetup:
     return ExporterSetup(
         user=f"{NOBODY}:{NOBODY}",
         healthcheck=http_healthcheck(exporter.port, "/healthz"),
@@ -237,17 +283,61 @@ def _kafka(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
     )
 
 
-def _cadvisor(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
+def _cadvisor(exporter: CatalogExporter, args: ExportersArgs, proxy: DockerApiProxy) -> ExporterSetup:
     return ExporterSetup(
-        user=f"{ROOT}:{ROOT}",
+        user=f"{CADVISOR_UID}:{CADVISOR_UID}",
         healthcheck=http_healthcheck(exporter.port, "/healthz"),
         command=cadvisor_command(args.scrape_interval_seconds),
         host_mounts=cadvisor_host_mounts(args.docker_data_root),
+        volumes=(
+            docker.ContainerVolumeArgs(volume_name=proxy.volume.name, container_path=PROXY_SOCKET_DIR, read_only=True),
+        ),
+        # The proxy's socket must be there (and the volume owned by the proxy's user) before cAdvisor starts.
+        depends_on=(proxy.container,),
     )
 
 
-SETUPS: MappingProxyType[str, Callable[[CatalogExporter, ExportersArgs], ExporterSetup]] = MappingProxyType(
-    {POSTGRES_EXPORTER: _postgres, REDIS_EXPORTER: _redis, KAFKA_EXPORTER: _kafka, CADVISOR: _cadvisor}
+@dataclass(frozen=True)
+class DockerApiProxy:
+    volume: docker.Volume
+    """`payment-docker-api-proxy-socket`: holds the proxy's socket; mounted by the proxy and cAdvisor only."""
+    container: docker.Container
+
+
+def docker_api_proxy(name: str, args: ExportersArgs, parent: pulumi.Resource) -> DockerApiProxy:
+    """The proxy container and its socket volume (module docstring)."""
+    volume = docker.Volume(
+        f"{name}-{DOCKER_API_PROXY}-socket",
+        name=f"payment-{DOCKER_API_PROXY}-socket",
+        labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(args.host.labels.items())],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    proxy = container(
+        f"{name}-{DOCKER_API_PROXY}-container",
+        ContainerSpec(
+            container_name=f"payment-{DOCKER_API_PROXY}",
+            alias=DOCKER_API_PROXY,
+            image=image(f"{name}-{DOCKER_API_PROXY}-image", args.images[DOCKER_API_PROXY], parent),
+            host=args.host,
+            workload=args.workload,
+            healthcheck=docker_api_proxy_healthcheck(),
+            # No port: it listens on its unix socket only.
+            internal_port=0,
+            user=f"{DOCKER_API_PROXY_UID}:{args.docker_socket_group}",
+            command=docker_api_proxy_command(),
+            host_mounts=((DOCKER_SOCKET, DOCKER_SOCKET),),
+            # An empty volume takes the image folder's owner (the proxy's user) when first mounted here.
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=PROXY_SOCKET_DIR)],
+        ),
+        parent,
+    )
+    return DockerApiProxy(volume, proxy)
+
+
+SETUPS: MappingProxyType[str, Callable[[CatalogExporter, ExportersArgs, DockerApiProxy], ExporterSetup]] = (
+    MappingProxyType(
+        {POSTGRES_EXPORTER: _postgres, REDIS_EXPORTER: _redis, KAFKA_EXPORTER: _kafka, CADVISOR: _cadvisor}
+    )
 )
 """How each catalog exporter is run. A catalog entry without one fails the program, not silently."""
 
@@ -256,17 +346,18 @@ class Exporters(pulumi.ComponentResource):
     """The exporters Prometheus scrapes: images and one `payment-<name>` container each."""
 
     containers: dict[str, docker.Container]
-    """By exporter name (`postgres-exporter`, ..., `cadvisor`)."""
+    """By exporter name (`postgres-exporter`, ..., `cadvisor`), and `docker-api-proxy`."""
 
     def __init__(self, name: str, args: ExportersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:observability:Exporters", name, None, opts)
-        self.containers = {}
+        proxy = docker_api_proxy(name, args, self)
+        self.containers = {DOCKER_API_PROXY: proxy.container}
         for exporter in EXPORTERS:
             if exporter.name not in SETUPS:
                 raise ValueError(
                     f"catalog exporter {exporter.name!r} has no setup in components/observability/exporters.py"
                 )
-            setup = SETUPS[exporter.name](exporter, args)
+            setup = SETUPS[exporter.name](exporter, args, proxy)
             self.containers[exporter.name] = container(
                 f"{name}-{exporter.name}-container",
                 ContainerSpec(
@@ -282,7 +373,8 @@ class Exporters(pulumi.ComponentResource):
                     files=setup.files,
                     command=setup.command,
                     host_mounts=setup.host_mounts,
-                    depends_on=args.stores,
+                    volumes=setup.volumes,
+                    depends_on=[*args.stores, *setup.depends_on],
                 ),
                 self,
             )
@@ -330,12 +422,25 @@ IMAGE_CONTRACTS: MappingProxyType[str, ImageContract] = MappingProxyType(
             stands_for=catalog.CADVISOR.image,
             local=CADVISOR,
             user=f"{ROOT}:{ROOT}",
-            run_as=f"{ROOT}:{ROOT}",
+            run_as=f"{CADVISOR_UID}:{CADVISOR_UID}",
             # `cadvisor_command()` is appended to the image's entrypoint, `cadvisor -logtostderr "$@"` (v0.60.6).
             entrypoint=("/usr/bin/entrypoint.sh",),
             executables=("wget", "/usr/bin/cadvisor"),
             probe=("/usr/bin/cadvisor", "--version"),
             ports=(catalog.CADVISOR.port,),
+        ),
+        DOCKER_API_PROXY: ImageContract(
+            stands_for=catalog.DOCKER_API_PROXY_IMAGE,
+            local=DOCKER_API_PROXY,
+            user=f"{DOCKER_API_PROXY_UID}:{DOCKER_API_PROXY_UID}",
+            run_as=f"{DOCKER_API_PROXY_UID}:{DOCKER_API_PROXY_UID}",
+            # `docker_api_proxy_command()` is given to the image's entrypoint, the proxy.
+            entrypoint=("/usr/bin/docker-api-proxy",),
+            executables=("/usr/bin/docker-api-proxy",),
+            # The socket's folder: an empty volume mounted over it takes this owner, so the proxy can bind there.
+            paths=(PathContract(PROXY_SOCKET_DIR, owner=f"{DOCKER_API_PROXY_UID}:{DOCKER_API_PROXY_UID}", mode=0o755),),
+            # Its flag usage (exit 0): the binary runs in the image as its user.
+            probe=("/usr/bin/docker-api-proxy", "-h"),
         ),
     }
 )

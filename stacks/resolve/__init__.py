@@ -46,6 +46,9 @@ DOCKER_DEFAULT_BRIDGE = IPv4Network("172.17.0.0/16")
 MIN_LOG_SIZE, MAX_LOG_SIZE = ByteSize.parse("1M"), ByteSize.parse("1G")
 DOCKER_DATA_ROOT = "/var/lib/docker"
 """The engine's default data root (`dockerd --data-root`), which cAdvisor mounts; `dockerDataRoot` overrides it."""
+DOCKER_SOCKET_GROUP = 0
+"""The socket's group when `dockerSocketGroup` is unset: root's, as dockerd leaves it when no `docker` group exists.
+Where one exists (most Linux packages), set `dockerSocketGroup` to its gid, or the proxy cannot reach the engine."""
 SECRET_KEYS: frozenset[str] = frozenset({"secrets"})
 """Top-level keys that may hold secrets. Any other key stored with `--secret` is refused: its value
 would be used in plain text (a size, a port) and shown in every preview anyway."""
@@ -117,6 +120,9 @@ def resolve(
         demo=bool(settings.demo),
         images=images,
         docker_data_root=settings.docker_data_root or DOCKER_DATA_ROOT,
+        docker_socket_group=(
+            DOCKER_SOCKET_GROUP if settings.docker_socket_group is None else settings.docker_socket_group
+        ),
     )
 
 
