@@ -260,7 +260,7 @@ def docker_host(config: PlatformConfig, network: Network, loader_image: pulumi.I
     """What every container of the stack shares on the Docker host."""
     return Host(
         networks=network.names,
-        memberships={member: config.networks_of(member) for segment in config.segments for member in segment.members},
+        memberships=config.placements(),
         domain=config.network.name,
         loader_image=loader_image,
         labels=platform_labels(config.project, config.stack, config.profile),

@@ -425,6 +425,9 @@ DOCKER_API_PROXY = "docker-api-proxy"
 DOCKER_API_PROXY_IMAGE = "ghcr.io/payment-platform/docker-api-proxy:1.0.0"
 """Ours (images/docker-api-proxy, Go standard library): built by `make images`; publish it under this reference
 or point `images.docker-api-proxy` at your registry's copy."""
+NETWORKLESS: frozenset[str] = frozenset({DOCKER_API_PROXY})
+"""Containers on no network at all (`network_mode: none`): the proxy listens on a unix socket in a volume only
+cAdvisor shares, so nothing can reach it over a network and it reaches nothing."""
 # --- end cAdvisor's Docker API proxy ---
 
 APP_UID = 10001

@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from stacks.catalog import Integration, SecretKind, Tier
+from stacks.catalog import NETWORKLESS, Integration, SecretKind, Tier
 from stacks.units import ByteSize, Cpus
 
 ProfileName = Literal["dev", "prod"]
@@ -654,6 +654,11 @@ class PlatformConfig(Model):
         """The networks the container named `member` joins, in the stack's network order (the first is where it
         starts)."""
         return tuple(segment.name for segment in self.segments if member in segment.members)
+
+    def placements(self) -> dict[str, tuple[str, ...]]:
+        """Every container's networks by its DNS name (`networks_of`); the catalog's `NETWORKLESS` on none."""
+        members = {member for segment in self.segments for member in segment.members}
+        return {member: self.networks_of(member) for member in sorted(members)} | {name: () for name in NETWORKLESS}
 
     def infra(self, name: str) -> Infrastructure:
         for item in self.infrastructure:

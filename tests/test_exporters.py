@@ -290,9 +290,12 @@ def test_one_container_per_exporter_named_and_aliased_from_the_catalog(stack: st
         inputs = built(stack).container(exporter.name).inputs
         assert inputs["name"] == f"payment-{exporter.name}"
         assert inputs["hostname"] == exporter.name
+        # Its store's network and the monitoring network (stacks.resolve.networks), as `<name>` and the FQDN.
         assert inputs["networksAdvanced"] == [
-            {"name": "payment-network", "aliases": [exporter.name, f"{exporter.name}.payment-network"]}
+            {"name": network, "aliases": [exporter.name, f"{exporter.name}.payment-network"]}
+            for network in built(stack).config.networks_of(exporter.name)
         ]
+        assert "payment-monitoring" in built(stack).config.networks_of(exporter.name)
         image = render.get(REMOTE_IMAGE, f"payment-exporters-{exporter.name}-image")
         assert image.inputs["name"] == exporter.image
         assert inputs["image"] == image.revealed_outputs["imageId"]
@@ -346,7 +349,7 @@ def test_hardened_and_sized_by_the_exporter_profile(stack: str) -> None:
         assert inputs["capabilities"] == {"drops": ["ALL"]}, exporter.name
         assert inputs["securityOpts"] == ["no-new-privileges:true"], exporter.name
         assert inputs["privileged"] is False, exporter.name
-        assert inputs["networkMode"] == "payment-network", exporter.name
+        assert inputs["networkMode"] == (config.networks_of(exporter.name) or ("none",))[0], exporter.name
         assert (inputs["memory"], inputs["memoryReservation"], inputs["cpus"]) == (
             workload.limits.memory.mebibytes,
             workload.reservations.memory.mebibytes,

@@ -89,10 +89,9 @@ class Host:
 
     def joins(self, alias: str) -> list[pulumi.Input[str]]:
         """The Docker networks the container with DNS name `alias` joins; the first is its `network_mode`."""
-        segments = self.memberships.get(alias, ())
-        if not segments:
-            raise ValueError(f"{alias}: on no network; stacks.resolve.networks decides who joins which")
-        return [self.networks[segment] for segment in segments]
+        if alias not in self.memberships:
+            raise ValueError(f"{alias}: not placed on any network; stacks.resolve.networks decides who joins which")
+        return [self.networks[segment] for segment in self.memberships[alias]]
 
     def attach(self, alias: str) -> list[docker.ContainerNetworksAdvancedArgs]:
         """How a container with DNS name `alias` joins each of its networks: as `<alias>` and `<alias>.<domain>`.
@@ -262,9 +261,9 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
         name=spec.container_name,
         image=spec.image,
         hostname=spec.alias,
-        # Only its own networks: no attachment to Docker's default bridge.
-        network_mode=host.joins(spec.alias)[0],
-        networks_advanced=host.attach(spec.alias),
+        # Only its own networks, never Docker's default bridge; a container placed on none gets no network at all.
+        network_mode=(host.joins(spec.alias) or ["none"])[0],
+        networks_advanced=host.attach(spec.alias) or None,
         envs=spec.files.envs(),
         mounts=mounts,
         volumes=list(spec.volumes),
