@@ -32,6 +32,7 @@ from components.secrets import Secrets, SecretsArgs
 from stacks.catalog import (
     APP_UID,
     EXPORTERS,
+    GATEWAY_OPERATOR_KEY,
     GRAFANA,
     GRAFANA_ADMIN_PASSWORD,
     JAEGER,
@@ -164,6 +165,7 @@ class Platform(pulumi.ComponentResource):
                 host=host,
                 certificate=certificates[KONG.name],
                 trust_bundle=trust_bundle,
+                operator_key=secret[GATEWAY_OPERATOR_KEY.name],
                 # Sorted by name, as the engine records dependencies.
                 upstreams=[c for s in sorted(s.name for s in upstreams) for c in self.services.containers[s]],
             ),

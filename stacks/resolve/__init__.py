@@ -30,6 +30,7 @@ from stacks.models import (
 )
 from stacks.profiles import PROFILES
 from stacks.resolve.data import data_tier
+from stacks.resolve.gateway import gateway
 from stacks.resolve.merge import overlay
 from stacks.resolve.pki import pki
 from stacks.resolve.secrets import SECRET_PREFIXES, check_rotation, secrets
@@ -45,9 +46,9 @@ DOCKER_DEFAULT_BRIDGE = IPv4Network("172.17.0.0/16")
 MIN_LOG_SIZE, MAX_LOG_SIZE = ByteSize.parse("1M"), ByteSize.parse("1G")
 DOCKER_DATA_ROOT = "/var/lib/docker"
 """The engine's default data root (`dockerd --data-root`), which cAdvisor mounts; `dockerDataRoot` overrides it."""
-SECRET_KEYS: frozenset[str] = frozenset({"secrets"})
-"""Top-level keys that may hold secrets. Any other key stored with `--secret` is refused: its value
-would be used in plain text (a size, a port) and shown in every preview anyway."""
+SECRET_KEYS: frozenset[str] = frozenset({"secrets", "gateway"})
+"""Top-level keys that may hold secrets (`gateway`: its `tls.key`). Any other key stored with `--secret` is refused:
+its value would be used in plain text (a size, a port) and shown in every preview anyway."""
 
 
 def resolve(
@@ -96,6 +97,7 @@ def resolve(
     named = secrets(settings, profile, apps, "secrets" in secret, problems)
     check_rotation(settings, certificates, named, problems)
     data = data_tier(settings, profile, infra, problems)
+    edge = gateway(settings, profile, "gateway" in secret, problems)
     if problems:
         raise ConfigError(project, stack, problems)
     return PlatformConfig(
@@ -110,7 +112,7 @@ def resolve(
         pki=certificates,
         secrets=named,
         data=data,
-        gateway=overlay(profile.gateway, settings.gateway),
+        gateway=edge,
         observability=_observability(settings, profile),
         demo=bool(settings.demo),
         images=images,
