@@ -51,8 +51,8 @@ import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from ipaddress import IPv4Network
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 from types import MappingProxyType
 from typing import Any
 
