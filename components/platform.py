@@ -282,4 +282,6 @@ def health_endpoints(config: PlatformConfig) -> list[dict[str, str]]:
     kong = config.infra(KONG.name).published_url
     if kong is not None:
         found.append({"name": KONG.name, "health": f"{kong}/health"})
+        if config.gateway.tls is not None:  # a public certificate: checked as the internet checks it
+            found[-1]["trust"] = "public"
     return found

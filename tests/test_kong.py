@@ -43,6 +43,7 @@ from components.gateway.kong import (
     routes,
 )
 from components.pki import Pki, PkiArgs
+from components.platform import health_endpoints
 from plan.engine import RecordingMonitor, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
 from stacks.catalog import GATEWAY_OPERATOR_KEY, ROUTES, Integration
@@ -670,3 +671,9 @@ def test_an_unknown_route_or_a_bad_network_is_refused_naming_the_key() -> None:
     (line,) = _problems(trustedProxies=["10.0.0.1/8"])
     # The whole `gateway` block is stored as a secret (for its tls.key), so no value of it is shown.
     assert line.startswith("payment-platform:gateway.trustedProxies[0] = [secret]: expected an IPv4 network"), line
+
+
+def test_make_health_checks_a_public_gateway_certificate_against_public_cas(public_tls: dict[str, str]) -> None:
+    assert health_endpoints(stack_config("prod")) == [{"name": "kong", "health": "https://127.0.0.1:40080/health"}]
+    config = stack_config("prod", gateway={"tls": public_tls}, secret_keys=("gateway",))
+    assert health_endpoints(config) == [{"name": "kong", "health": "https://127.0.0.1:40080/health", "trust": "public"}]
