@@ -248,8 +248,9 @@ class CatalogRoute:
 # upstream of its own. Paths are prefixes and are passed on unchanged, so a service sees the client's path.
 ROUTES: tuple[CatalogRoute, ...] = (
     # Backend-for-frontends of the two portals.
-    # The admin portal moves money by hand (refunds, payouts): operators only, and few requests per minute, which
-    # also bounds guessing at the operator key.
+    # The admin portal moves money by hand (refunds, payouts): operators only, and few requests per minute per
+    # operator address. (Guessing the 40-character operator key is out of reach anyway; Kong authenticates before it
+    # counts, so refused keys do not use up the limit.)
     CatalogRoute("/admin", "admin-bff-service", rate_limit_per_minute=120, operators_only=True),
     CatalogRoute("/merchant", "merchant-bff-service"),
     # The merchant payment API, served directly by the gateway service (prod: three replicas).
