@@ -677,3 +677,10 @@ def test_make_health_checks_a_public_gateway_certificate_against_public_cas(publ
     assert health_endpoints(stack_config("prod")) == [{"name": "kong", "health": "https://127.0.0.1:40080/health"}]
     config = stack_config("prod", gateway={"tls": public_tls}, secret_keys=("gateway",))
     assert health_endpoints(config) == [{"name": "kong", "health": "https://127.0.0.1:40080/health", "trust": "public"}]
+
+
+def test_an_empty_allow_list_or_trusting_every_address_is_refused() -> None:
+    (line,) = _problems(adminAllow=[])
+    assert line.startswith("payment-platform:gateway.adminAllow = []: expected at least one network"), line
+    (line,) = _problems(trustedProxies=["10.0.0.0/8", "0.0.0.0/0"])
+    assert line.startswith('payment-platform:gateway.trustedProxies[1] = "0.0.0.0/0": trusts every address'), line

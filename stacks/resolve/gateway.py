@@ -32,6 +32,24 @@ def gateway(settings: StackSettings, profile: Profile, stored_as_secret: bool, p
                 f"unknown route{suggest(name, names)} (expected one of: {', '.join(names)})",
             )
         )
+    if given.admin_allow is not None and not given.admin_allow:
+        problems.append(
+            Problem(
+                ("gateway", "adminAllow"),
+                "expected at least one network (Kong's ip-restriction needs one; operators also need the key)",
+                [],
+            )
+        )
+    for index, network in enumerate(given.trusted_proxies or ()):
+        if network.prefixlen == 0:
+            problems.append(
+                Problem(
+                    ("gateway", "trustedProxies", index),
+                    "trusts every address: any client could then claim any address in X-Forwarded-For; "
+                    "expected the load balancers' own networks",
+                    str(network),
+                )
+            )
     route_limits = {}
     for route in ROUTES:
         override = given.routes.get(route.name)
