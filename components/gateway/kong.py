@@ -7,7 +7,7 @@ limit; operator-only routes behind `ip-restriction` and `key-auth`), the `operat
 plugins (default rate limit, request size limit, X-Request-ID correlation, HSTS, Prometheus metrics). Shaped this way:
 
 * DB-less (`KONG_DATABASE=off`): the file is the configuration, so `pulumi preview` shows every change
-  to the gateway as a diff of one upload, and a change replaces the container (the Admin API of a
+  to the gateway as a change of one upload, and a change replaces the container (the Admin API of a
   DB-less node is read-only anyway). No database, no migrations, nothing to drift.
 * Services are reached the way services reach each other: over HTTPS with mutual TLS. Each Kong service
   has `tls_verify` on against the platform CA, held in the file as `ca_certificates` entities. Kong
