@@ -99,6 +99,12 @@ def test_rotating_the_redis_password_restarts_redis_and_the_services() -> None:
     )
 
 
+def test_rotating_the_operator_key_restarts_kong_alone() -> None:
+    diff = changed(rendered("dev"), rendered("dev", "rotation.gateway-operator-key=1"))
+    # The key is in Kong's declarative file, so the file's loader runs again and Kong is replaced.
+    assert diff["changed"] == {"payment-secrets-gateway-operator-key"} | restarted("payment-kong-container")
+
+
 def test_rotation_all_regenerates_every_generated_secret_and_nothing_else() -> None:
     diff = changed(rendered("prod"), rendered("prod", "rotation.all=1"))
     # The database bootstrap consumes the superuser and every service's password; Redis its own.
