@@ -37,4 +37,6 @@ pulumi.export("urls", platform.urls)
 pulumi.export("endpoints", platform.endpoints)
 pulumi.export("operatorCertificate", platform.pki.certificates["operator"].cert_pem)
 pulumi.export("operatorKey", pulumi.Output.secret(platform.pki.certificates["operator"].private_key_pem))
+# The key of Kong's operator-only routes (`X-Operator-Key`), for operators and `make e2e`.
+pulumi.export("operatorApiKey", pulumi.Output.secret(platform.secrets.values["gateway-operator-key"]))
 pulumi.export("grafanaAdminPassword", pulumi.Output.secret(platform.secrets.values["grafana-admin-password"]))

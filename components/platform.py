@@ -32,6 +32,7 @@ from components.secrets import Secrets, SecretsArgs
 from stacks.catalog import (
     APP_UID,
     EXPORTERS,
+    GATEWAY_OPERATOR_KEY,
     GRAFANA,
     GRAFANA_ADMIN_PASSWORD,
     JAEGER,
@@ -167,6 +168,7 @@ class Platform(pulumi.ComponentResource):
                 host=host,
                 certificate=certificates[KONG.name],
                 trust_bundle=trust_bundle,
+                operator_key=secret[GATEWAY_OPERATOR_KEY.name],
                 # Sorted by name, as the engine records dependencies.
                 upstreams=[c for s in sorted(s.name for s in upstreams) for c in self.services.containers[s]],
             ),
@@ -288,4 +290,6 @@ def health_endpoints(config: PlatformConfig) -> list[dict[str, str]]:
     kong = config.infra(KONG.name).published_url
     if kong is not None:
         found.append({"name": KONG.name, "health": f"{kong}/health"})
+        if config.gateway.tls is not None:  # a public certificate: checked as the internet checks it
+            found[-1]["trust"] = "public"
     return found

@@ -4,10 +4,12 @@
     python -m scripts.health outputs.json
 
 The stack outputs give the endpoints (`endpoints`: name and health URL of every published service port,
-and Kong's plain-HTTP proxy where published), the trust bundle (`caBundle`) and the operator's client
+and Kong's TLS proxy where published), the trust bundle (`caBundle`) and the operator's client
 certificate and key (`operatorCertificate`, `operatorKey`). Each endpoint gets one GET with a bounded
-timeout; HTTPS endpoints are verified against the bundle alone (not the system store) and are shown the
-operator certificate, since services require a client certificate. The key is written only to a private
+timeout, TLS 1.2 or later; HTTPS endpoints are verified against the bundle alone (not the system store) and are
+shown the operator certificate, since services require a client certificate. The one exception: an endpoint marked
+`"trust": "public"` (Kong, when the stack serves a public certificate from `gateway.tls.*`) is verified against the
+system's public CAs, as its clients do, and is shown no client certificate. The key is written only to a private
 temporary folder (0700, file 0600) for as long as loading it takes, and is never printed.
 
 Prints one line per endpoint (`✅ <name> is healthy` / `❌ <name> is unhealthy (<reason>)`) and exits
@@ -52,7 +54,9 @@ class MalformedOutputsError(ValueError):
 class Endpoint:
     name: str
     url: str
-    """`https://127.0.0.1:40003/health`, or `http://...` for a plain-HTTP endpoint (Kong's proxy)."""
+    """`https://127.0.0.1:40003/health`, or `http://...` for a plain-HTTP endpoint."""
+    public: bool = False
+    """Verified against the system's public CAs (`"trust": "public"`), not the platform bundle."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,10 @@ def _endpoint(index: int, item: object) -> Endpoint:
         port = None
     if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
         raise MalformedOutputsError(f"`{where}.health` is not an http(s)://host:port/... URL")
-    return Endpoint(name=name, url=url)
+    trust = item.get("trust", "platform")
+    if trust not in ("platform", "public"):
+        raise MalformedOutputsError(f"`{where}.trust` is neither `platform` nor `public`")
+    return Endpoint(name=name, url=url, public=trust == "public")
 
 
 def parse_outputs(text: str) -> Outputs:
@@ -195,6 +202,13 @@ def _verdict(status: int, body: bytes) -> str:
     return ""
 
 
+def public_context() -> ssl.SSLContext:
+    """TLS 1.2+ client trusting the system's public CAs: how the internet checks a public gateway certificate."""
+    context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 def probe(endpoint: Endpoint, context: ssl.SSLContext, timeout: float = TIMEOUT_SECONDS) -> Result:
     """One GET of the endpoint's health URL; never raises for anything the network or server does."""
     parts = urlsplit(endpoint.url)
@@ -219,9 +233,13 @@ def probe(endpoint: Endpoint, context: ssl.SSLContext, timeout: float = TIMEOUT_
 
 def check(outputs: Outputs, timeout: float = TIMEOUT_SECONDS) -> list[Result]:
     """Every endpoint probed (several at once), results in the order of `endpoints`."""
-    context = client_context(outputs)
+    platform, public = client_context(outputs), public_context()
     with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL, len(outputs.endpoints)))) as pool:
-        return list(pool.map(lambda endpoint: probe(endpoint, context, timeout), outputs.endpoints))
+        return list(
+            pool.map(
+                lambda endpoint: probe(endpoint, public if endpoint.public else platform, timeout), outputs.endpoints
+            )
+        )
 
 
 def _seconds(text: str) -> float:

@@ -209,10 +209,13 @@ JAEGER = CatalogInfrastructure(
 )
 KONG = CatalogInfrastructure(
     "kong",
-    8000,
+    # The proxy speaks TLS only, on Kong's own default TLS proxy port; no plain-HTTP listener exists at all. The
+    # published port stays the seed's 40080 (its port table, firewall rules and load balancers name it), now
+    # serving https: a client still on http:// gets a clear 400 from the TLS listener, not a silent plain channel.
+    8443,
     40080,
     "Kong Gateway",
-    "http://{host}:{port}",
+    "https://{host}:{port}",
     tls=True,
     image="kong:3.9.1",
     # The read-only status API (/status, /metrics) Prometheus scrapes; the Admin API stays on loopback.
@@ -238,13 +241,26 @@ class CatalogRoute:
     service: str
     integration: Integration | None = None
     """Routed only while this integration is switched on."""
+    rate_limit_per_minute: int | None = None
+    """Requests per minute per client address on this route; None: the profile's `gateway.rateLimitPerMinute`.
+    `gateway.routes.<name>.rateLimitPerMinute` overrides either."""
+    operators_only: bool = False
+    """Reachable only by an operator: a source address in `gateway.adminAllow` AND the operator's API key."""
+
+    @property
+    def name(self) -> str:
+        """`api-v1-payments` for `/api/v1/payments`: the key under `gateway.routes.` and the Kong route's suffix."""
+        return self.path.strip("/").replace("/", "-")
 
 
 # Everything the public can reach. Adding a route is one line; its service then gets a Kong service and an
 # upstream of its own. Paths are prefixes and are passed on unchanged, so a service sees the client's path.
 ROUTES: tuple[CatalogRoute, ...] = (
     # Backend-for-frontends of the two portals.
-    CatalogRoute("/admin", "admin-bff-service"),
+    # The admin portal moves money by hand (refunds, payouts): operators only, and few requests per minute per
+    # operator address. (Guessing the 40-character operator key is out of reach anyway; Kong authenticates before it
+    # counts, so refused keys do not use up the limit.)
+    CatalogRoute("/admin", "admin-bff-service", rate_limit_per_minute=120, operators_only=True),
     CatalogRoute("/merchant", "merchant-bff-service"),
     # The merchant payment API, served directly by the gateway service (prod: three replicas).
     CatalogRoute("/api/v1/payments", "payment-gateway"),
@@ -369,12 +385,21 @@ SECRETS_BY_INTEGRATION: Mapping[Integration, tuple[CatalogSecret, ...]] = Mappin
 DB_PASSWORD_VARIABLE = "DB_PASSWORD"
 """Each service's own database password: `db-password-<service>`."""
 
+# --- the public edge's operator credential (issue 14, edge) ---
+GATEWAY_OPERATOR_KEY = CatalogSecret(
+    "gateway-operator-key", SecretKind.GENERATED, GENERATED_LENGTH, consumers=(KONG.name,)
+)
+"""The `operator` consumer's key-auth key on Kong's operator-only routes; operators read it from the stack output
+`operatorApiKey`. Kong OSS cannot reference it from a vault (key-auth's key is not referenceable), so it sits in
+Kong's declarative file, which is therefore uploaded as a secret (0400)."""
+
 SHARED_SECRETS: tuple[CatalogSecret, ...] = (
     REDIS_PASSWORD,
     JWT_SECRET,
     GRAFANA_ADMIN_PASSWORD,
     POSTGRES_EXPORTER_PASSWORD,
     *EXTERNAL_SECRETS,
+    GATEWAY_OPERATOR_KEY,
 )
 """The secrets there is one of, whatever the services (besides the PostgreSQL superuser's)."""
 

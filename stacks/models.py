@@ -223,9 +223,34 @@ class ObservabilitySettings(Model):
     memory_ratio: Annotated[float, Field(gt=0, le=1)] | None = None
 
 
+RateLimit = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class GatewayRouteSettings(Model):
+    """`gateway.routes.<name>`: one public route (the catalog's `CatalogRoute.name`, e.g. `api-v1-payments`)."""
+
+    rate_limit_per_minute: RateLimit | None = None
+
+
+class GatewayTlsSettings(Model):
+    """`gateway.tls.*`: the public certificate Kong serves; set both with `pulumi config set --secret --path`."""
+
+    certificate: str | None = None
+    """PEM: the server certificate first, then its intermediates."""
+    key: SecretStr | None = None
+    """PEM private key of the certificate."""
+
+
 class GatewaySettings(Model):
-    rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    rate_limit_per_minute: RateLimit | None = None
+    """The default limit of every route (and of Kong's own /health), per client address."""
     max_request_megabytes: Annotated[int, Field(ge=1, le=100)] | None = None
+    routes: dict[str, GatewayRouteSettings] = Field(default_factory=dict)
+    trusted_proxies: list[IPv4Network] | None = None
+    """Load balancers in front of Kong: from these peers alone Kong takes the client address from X-Forwarded-For."""
+    admin_allow: list[IPv4Network] | None = None
+    """Source networks that may reach operator-only routes (with the operator key on top)."""
+    tls: GatewayTlsSettings | None = None
 
 
 class StackSettings(Model):
@@ -358,6 +383,30 @@ class GatewayDefaults(Model):
     rate_limit_per_minute: int
     """Requests per minute per client address, enforced by Kong."""
     max_request_megabytes: int
+    admin_allow: tuple[IPv4Network, ...] = ()
+    """Source networks allowed on operator-only routes unless `gateway.adminAllow` says otherwise."""
+
+
+class GatewayTls(Model):
+    """A public certificate from stack config, checked: PEM, key matching, valid now."""
+
+    certificate: str
+    """The chain (public), server certificate first."""
+    key: SecretStr
+
+
+class Gateway(Model):
+    """The public edge, resolved: limits, per-route limits, who reaches operator routes, trusted proxies, TLS."""
+
+    rate_limit_per_minute: int
+    """The default per-client limit (Kong's own /health and any route without one of its own)."""
+    max_request_megabytes: int
+    route_limits: Mapping[str, int]
+    """Catalog route name -> requests per minute per client address on it."""
+    admin_allow: tuple[IPv4Network, ...]
+    trusted_proxies: tuple[IPv4Network, ...]
+    tls: GatewayTls | None
+    """None: Kong serves the certificate the platform CA issued to `kong` (dev); prod should set a public one."""
 
 
 class PkiDefaults(Model):
@@ -633,7 +682,7 @@ class PlatformConfig(Model):
     pki: Pki
     secrets: Secrets
     data: DataTier
-    gateway: GatewayDefaults
+    gateway: Gateway
     observability: ObservabilityDefaults
     demo: bool
     """Every service runs the demo stand-in (`images["demo"]`) unless it names an image of its own."""

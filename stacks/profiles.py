@@ -11,7 +11,7 @@ prod is sized for the seed's recommended 16-core / 32 GB host and publishes only
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from types import MappingProxyType
 
 from stacks.models import (
@@ -33,6 +33,10 @@ from stacks.units import ByteSize, Cpus
 
 LOOPBACK = IPv4Address("127.0.0.1")
 ANY = IPv4Address("0.0.0.0")
+
+# Operator routes: private sources only. Docker's port proxy connects from the published network's gateway (a
+# private address), so a client on the Docker host or the internal network passes; the internet never does.
+PRIVATE_NETWORKS = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
 def _workload(limit_cpus: str, limit_memory: str, reserve_cpus: str, reserve_memory: str, publish: Publish) -> Workload:
@@ -90,7 +94,11 @@ DEV = Profile(
         interval_seconds=10, timeout_seconds=5, retries=5, start_period_seconds=30, wait_timeout_seconds=180
     ),
     protect_data=False,
-    gateway=GatewayDefaults(rate_limit_per_minute=600, max_request_megabytes=8),
+    gateway=GatewayDefaults(
+        rate_limit_per_minute=600,
+        max_request_megabytes=8,
+        admin_allow=(IPv4Network("127.0.0.0/8"), *PRIVATE_NETWORKS),
+    ),
     observability=ObservabilityDefaults(
         scrape_interval_seconds=15,
         retention_days=7,
@@ -140,7 +148,7 @@ PROD = Profile(
         interval_seconds=15, timeout_seconds=5, retries=5, start_period_seconds=60, wait_timeout_seconds=300
     ),
     protect_data=True,
-    gateway=GatewayDefaults(rate_limit_per_minute=1200, max_request_megabytes=8),
+    gateway=GatewayDefaults(rate_limit_per_minute=1200, max_request_megabytes=8, admin_allow=PRIVATE_NETWORKS),
     # Payments: page on a p95 above half a second, 2% of 5xx, or fewer than 95% successful payments.
     observability=ObservabilityDefaults(
         scrape_interval_seconds=15,

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -117,13 +118,15 @@ def uploads(render: Render, container: str, *, revealed: bool = False) -> list[d
     return [{**item, "file": str(item["file"]).removeprefix(STAGE)} for item in items]
 
 
-def stack_config(stack: str, **values: Any) -> PlatformConfig:
-    """The resolved configuration of `stack` as its stack file sets it, plus `values` on top (pure)."""
+def stack_config(stack: str, *, secret_keys: Iterable[str] = (), **values: Any) -> PlatformConfig:
+    """The resolved configuration of `stack` as its stack file sets it, plus `values` on top (pure); `secrets` and
+    the `secret_keys` are stored as secrets."""
     project = Project.load(PROJECT_DIR)
     prefix = f"{project.name}:"
     raw = {key[len(prefix) :]: value for key, value in build(project, stack).values.items() if key.startswith(prefix)}
     raw.update(values)
-    return resolve(raw, project=project.name, stack=stack, secret_keys={"secrets"} if "secrets" in raw else set())
+    secret = ({"secrets"} if "secrets" in raw else set()) | set(secret_keys)
+    return resolve(raw, project=project.name, stack=stack, secret_keys=secret)
 
 
 def docker_host(config: PlatformConfig) -> Host:

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -222,6 +223,46 @@ def test_plain_http_endpoints_are_checked_too(kong: int) -> None:
     code, out, _ = run(outputs([endpoint("kong", kong, "http", "/up"), endpoint("kong-down", kong, "http", "/x")]))
     assert code == EXIT_UNHEALTHY
     assert out.splitlines()[:2] == ["✅ kong is healthy", "❌ kong-down is unhealthy (HTTP 503)"]
+
+
+@pytest.fixture
+def tls_gateway() -> Iterator[int]:
+    """Kong's published proxy as it is now: TLS 1.2+ with the platform CA's `kong` certificate (valid for
+    127.0.0.1), asking no client certificate, answering /health."""
+    cert, key = leaf(faithful("dev"), "kong")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    with private_files(cert=cert, key=key) as files:
+        context.load_cert_chain(files["cert"], files["key"])
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Kong)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_the_https_gateway_is_verified_against_the_platform_ca(tls_gateway: int) -> None:
+    code, out, _ = run(outputs([endpoint("kong", tls_gateway, "https", "/up")]))
+    assert (code, out) == (EXIT_HEALTHY, "✅ kong is healthy\n")
+    # Another stack's CA does not vouch for it.
+    code, out, _ = run(
+        outputs([endpoint("kong", tls_gateway, "https", "/up")], caBundle=bundle(faithful(*STRANGER_STACK)))
+    )
+    assert code == EXIT_UNHEALTHY and out.startswith("❌ kong is unhealthy (TLS: "), out
+    # Marked as serving a public certificate: the system's CAs judge it, and they do not know the platform CA.
+    public = {**endpoint("kong", tls_gateway, "https", "/up"), "trust": "public"}
+    code, out, _ = run(outputs([public]))
+    assert code == EXIT_UNHEALTHY and out.startswith("❌ kong is unhealthy (TLS: "), out
+
+
+def test_an_unknown_trust_is_refused_naming_the_key() -> None:
+    code, _, err = run(outputs([{**endpoint("kong", 40080), "trust": "anything"}]))
+    assert code == EXIT_MALFORMED and "`endpoints[0].trust`" in err, err
 
 
 # --- against the real demo nginx ----------------------------------------------------------------------------

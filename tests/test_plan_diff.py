@@ -229,11 +229,11 @@ def test_a_changed_stack_output_shows_as_pulumi_preview_lists_it() -> None:
     """Unpublishing Kong changes no resource's identity but the gatewayUrl a client uses: a reviewer must see it."""
     result = between("dev", "kong.publish.enabled=false")
     outputs = {o.name: o for o in result.outputs}
-    assert outputs["gatewayUrl"].before == "http://127.0.0.1:40080"
-    assert outputs["gatewayUrl"].after == "http://kong.payment-network:8000"
+    assert outputs["gatewayUrl"].before == "https://127.0.0.1:40080"
+    assert outputs["gatewayUrl"].after == "https://kong.payment-network:8443"
     assert "kong" not in (outputs["urls"].after or {})
     text = format_markdown(result)
-    assert "| `gatewayUrl` | change | `http://127.0.0.1:40080` | `http://kong.payment-network:8000` |" in text
+    assert "| `gatewayUrl` | change | `https://127.0.0.1:40080` | `https://kong.payment-network:8443` |" in text
     assert "output" in result.summary()
     assert json.loads(json.dumps(result.to_json()))["outputs"][0]["name"] == "endpoints"
 

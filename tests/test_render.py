@@ -145,8 +145,10 @@ def test_outputs_list_every_published_endpoint(dev: Render, prod: Render) -> Non
     assert len(dev.outputs["urls"]) == 19 + 7
     assert dev.outputs["urls"]["postgres"] == "postgresql://127.0.0.1:40432/?sslmode=verify-full"
     assert dev.outputs["urls"]["payment-gateway"] == "https://127.0.0.1:40003"
-    assert prod.outputs["urls"] == {"kong": "http://127.0.0.1:40080", "grafana": "http://127.0.0.1:40300"}
-    assert prod.outputs["endpoints"] == [{"name": "kong", "health": "http://127.0.0.1:40080/health"}]
+    assert prod.outputs["urls"] == {"kong": "https://127.0.0.1:40080", "grafana": "http://127.0.0.1:40300"}
+    assert prod.outputs["endpoints"] == [{"name": "kong", "health": "https://127.0.0.1:40080/health"}]
     assert {e["name"] for e in dev.outputs["endpoints"]} == {s.name for s in SERVICES} | {"kong"}
     assert prod.outputs["operatorKey"] == SECRET
+    assert prod.outputs["operatorApiKey"] == SECRET  # the key of Kong's operator-only routes
+    assert prod.outputs["gatewayUrl"] == dev.outputs["gatewayUrl"] == "https://127.0.0.1:40080"
     assert prod.outputs["operatorCertificate"].startswith("-----BEGIN CERTIFICATE-----")

@@ -17,7 +17,15 @@ from components.secrets import SECRETS_DIR
 from plan import Render
 from plan.engine import run_program
 from plan.simulate import SECRET_MARKER
-from stacks.catalog import REDIS_EXPORTER, REDIS_PASSWORD, SERVICES, SERVICES_CONSUMER, platform_secrets
+from stacks.catalog import (
+    GATEWAY_OPERATOR_KEY,
+    KONG,
+    REDIS_EXPORTER,
+    REDIS_PASSWORD,
+    SERVICES,
+    SERVICES_CONSUMER,
+    platform_secrets,
+)
 from tests.conftest import changed, rendered, run_cli, stack_config, uploads
 from vocabulary import CONTAINER, RANDOM_PASSWORD, SECRET
 
@@ -28,6 +36,7 @@ GENERATED = [
     "jwt-secret",
     "grafana-admin-password",
     "postgres-exporter-password",
+    "gateway-operator-key",
 ]
 CANARIES = {
     "stripe-api-key": "sk_live_CANARY0stripe0api0key0000000000",
@@ -90,6 +99,12 @@ def test_rotating_the_redis_password_restarts_redis_and_the_services() -> None:
     )
 
 
+def test_rotating_the_operator_key_restarts_kong_alone() -> None:
+    diff = changed(rendered("dev"), rendered("dev", "rotation.gateway-operator-key=1"))
+    # The key is in Kong's declarative file, so the file's loader runs again and Kong is replaced.
+    assert diff["changed"] == {"payment-secrets-gateway-operator-key"} | restarted("payment-kong-container")
+
+
 def test_rotation_all_regenerates_every_generated_secret_and_nothing_else() -> None:
     diff = changed(rendered("prod"), rendered("prod", "rotation.all=1"))
     # The database bootstrap consumes the superuser and every service's password; Redis its own.
@@ -101,6 +116,7 @@ def test_rotation_all_regenerates_every_generated_secret_and_nothing_else() -> N
         "payment-grafana-container",
         "payment-exporters-postgres-exporter-container",
         "payment-exporters-redis-exporter-container",
+        "payment-kong-container",  # the operator key, in its declarative file
         *services,
     )
     assert diff["changed"] == {f"payment-secrets-{name}" for name in GENERATED} | consumers
@@ -277,4 +293,14 @@ def test_each_secret_file_reaches_exactly_the_consumers_the_catalog_names() -> N
     # redis_exporter reads the password from its own address-to-password map, not from the secret's file.
     expected[REDIS_PASSWORD.name].discard(REDIS_EXPORTER.name)
     assert holders.pop(REDIS_EXPORTER_PASSWORD_MAP.rpartition("/")[2]) == {REDIS_EXPORTER.name}
+    # Kong's operator key travels inside its declarative file (0400): Kong OSS reads key-auth keys from nowhere else.
+    assert expected.pop(GATEWAY_OPERATOR_KEY.name) == {KONG.name}
     assert holders == expected
+    key = str(render.get(RANDOM_PASSWORD, f"payment-secrets-{GATEWAY_OPERATOR_KEY.name}").revealed_outputs["result"])
+    given = set()
+    for resource in render.by_type(CONTAINER):
+        files = uploads(render, resource.name, revealed=True) if resource.name in loaded else []
+        revealed = json.dumps([resource.revealed_inputs.get("envs"), files])
+        if key in revealed:
+            given.add(str(resource.inputs["name"]).removeprefix("payment-"))
+    assert given == {KONG.name}

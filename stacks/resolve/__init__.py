@@ -30,6 +30,7 @@ from stacks.models import (
 )
 from stacks.profiles import PROFILES
 from stacks.resolve.data import data_tier
+from stacks.resolve.gateway import gateway
 from stacks.resolve.merge import overlay
 from stacks.resolve.networks import segments
 from stacks.resolve.pki import pki
@@ -49,9 +50,9 @@ DOCKER_DATA_ROOT = "/var/lib/docker"
 DOCKER_SOCKET_GROUP = 0
 """The socket's group when `dockerSocketGroup` is unset: root's, as dockerd leaves it when no `docker` group exists.
 Where one exists (most Linux packages), set `dockerSocketGroup` to its gid, or the proxy cannot reach the engine."""
-SECRET_KEYS: frozenset[str] = frozenset({"secrets"})
-"""Top-level keys that may hold secrets. Any other key stored with `--secret` is refused: its value
-would be used in plain text (a size, a port) and shown in every preview anyway."""
+SECRET_KEYS: frozenset[str] = frozenset({"secrets", "gateway"})
+"""Top-level keys that may hold secrets (`gateway`: its `tls.key`). Any other key stored with `--secret` is refused:
+its value would be used in plain text (a size, a port) and shown in every preview anyway."""
 
 
 def resolve(
@@ -100,6 +101,7 @@ def resolve(
     named = secrets(settings, profile, apps, "secrets" in secret, problems)
     check_rotation(settings, certificates, named, problems)
     data = data_tier(settings, profile, infra, problems)
+    edge = gateway(settings, profile, "gateway" in secret, problems)
     if problems:
         raise ConfigError(project, stack, problems)
     return PlatformConfig(
@@ -115,7 +117,7 @@ def resolve(
         pki=certificates,
         secrets=named,
         data=data,
-        gateway=overlay(profile.gateway, settings.gateway),
+        gateway=edge,
         observability=_observability(settings, profile),
         demo=bool(settings.demo),
         images=images,
