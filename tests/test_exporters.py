@@ -47,7 +47,7 @@ from components.pki import CA_FILE, Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from stacks.catalog import EXPORTERS, MONITORING_ROLE, PINNED_IMAGES, POSTGRES_EXPORTER_PASSWORD, REDIS_PASSWORD
+from stacks.catalog import EXPORTERS, MONITORING_ROLE, PINNED_IMAGES, POSTGRES_EXPORTER_PASSWORD, REDIS_EXPORTER_PASSWORD
 from stacks.models import PlatformConfig
 from tests.conftest import docker_host, rendered, stack_config
 from tests.conftest import uploads as container_uploads
@@ -104,9 +104,10 @@ def test_pg_hba_admits_the_exporter_exactly_as_it_connects() -> None:
     assert f"hostssl  postgres  {MONITORING_ROLE}  all  scram-sha-256" in pg_hba()
 
 
-def test_redis_exporter_speaks_tls_verified_against_the_ca_with_a_password_file() -> None:
+def test_redis_exporter_speaks_tls_verified_against_the_ca_as_the_monitoring_user_with_a_password_file() -> None:
     assert redis_exporter_environment(stack_config("dev").infra("redis")) == {
         "REDIS_ADDR": "rediss://redis.payment-network:6379",
+        "REDIS_USER": "redis-exporter",
         "REDIS_PASSWORD_FILE": "/run/secrets/redis-exporter-passwords.json",
         "REDIS_EXPORTER_TLS_CA_CERT_FILE": "/app/certs/ca/ca-cert.pem",
         "REDIS_EXPORTER_SKIP_TLS_VERIFICATION": "false",
@@ -231,7 +232,7 @@ def observability(config: PlatformConfig) -> Render:
                 docker_data_root=config.docker_data_root,
                 host=host,
                 monitoring_password=secrets.values[POSTGRES_EXPORTER_PASSWORD.name],
-                redis_password=secrets.values[REDIS_PASSWORD.name],
+                redis_password=secrets.values[REDIS_EXPORTER_PASSWORD.name],
                 trust_bundle=pki.trust_bundle,
                 stores=stores,
             ),
@@ -384,7 +385,7 @@ def test_the_files_carry_the_platform_passwords(stack: str) -> None:
     )
     redis = built(stack).uploads(REDIS_EXPORTER, revealed=True)
     assert json.loads(redis[REDIS_PASSWORD_MAP]["content"]) == {
-        redis_address(stack_config("dev").infra("redis")): built(stack).password("redis-password")
+        redis_address(stack_config("dev").infra("redis")): built(stack).password("redis-exporter-password")
     }
     assert built(stack).env(POSTGRES_EXPORTER) == postgres_exporter_environment(stack_config("dev").infra("postgres"))
     assert built(stack).env(REDIS_EXPORTER) == redis_exporter_environment(stack_config("dev").infra("redis"))
@@ -393,7 +394,7 @@ def test_the_files_carry_the_platform_passwords(stack: str) -> None:
 @pending_cadvisor_exception
 @STACKS
 def test_no_secret_in_env_command_healthcheck_or_labels(stack: str) -> None:
-    passwords = [built(stack).password(s) for s in ("postgres-exporter-password", "redis-password")]
+    passwords = [built(stack).password(s) for s in ("postgres-exporter-password", "redis-exporter-password")]
     checked = 0
     for resource in built(stack).render.resources:
         if resource.type != CONTAINER:

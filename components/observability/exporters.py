@@ -11,8 +11,9 @@ reaches them), started after the data stores are healthy. Shaped this way:
   a JSON object from Redis URI to password (its `LoadPwdFile`), looked up by the exact `REDIS_ADDR`.
 * Both stores are reached the way services reach them: PostgreSQL as `payment_monitoring` (pg_monitor,
   the `postgres` database only, TLS with SCRAM per pg_hba.conf) with `sslmode=verify-full` against the
-  platform CA; Redis over TLS (`rediss://`) verified against the same CA. The CA file sits at
-  `components.pki.CA_FILE`, the path services use.
+  platform CA; Redis over TLS (`rediss://`) verified against the same CA, as its monitoring user
+  (`REDIS_USER`, statistics only: `components.data.redis.MONITORING_RULES`) with
+  `redis-exporter-password`. The CA file sits at `components.pki.CA_FILE`, the path services use.
 * Kafka's INTERNAL listener is PLAINTEXT (components/data/kafka.py). `--kafka.version` pins the protocol
   level kafka_exporter's client (IBM sarama) speaks: 3.9.0, the newest it knows. Its default (2.0.0)
   predates the request versions Kafka 4 still accepts (KIP-896 removed the pre-2.1 ones).
@@ -42,6 +43,7 @@ import pulumi_docker as docker
 
 from components.docker.containers import ContainerSpec, Host, container, image
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
+from components.data.redis import MONITORING_USER
 from components.docker.image_contract import ImageContract
 from components.pki import CA_FILE
 from components.secrets import SECRETS_DIR, secret_path
@@ -125,9 +127,10 @@ def redis_address(redis: Infrastructure) -> str:
 
 
 def redis_exporter_environment(redis: Infrastructure) -> dict[str, str]:
-    """redis_exporter over TLS with the password from its password file. No secret here."""
+    """redis_exporter over TLS as the monitoring user, with the password from its password file. No secret here."""
     return {
         "REDIS_ADDR": redis_address(redis),
+        "REDIS_USER": MONITORING_USER,
         "REDIS_PASSWORD_FILE": REDIS_PASSWORD_MAP,
         "REDIS_EXPORTER_TLS_CA_CERT_FILE": CA_FILE,
         "REDIS_EXPORTER_SKIP_TLS_VERIFICATION": "false",
@@ -188,7 +191,7 @@ class ExportersArgs:
     monitoring_password: pulumi.Output[str]
     """`postgres-exporter-password` (secret): the monitoring role's."""
     redis_password: pulumi.Output[str]
-    """`redis-password` (secret)."""
+    """`redis-exporter-password` (secret): Redis's monitoring user's."""
     trust_bundle: pulumi.Output[str]
     stores: Sequence[pulumi.Resource]
     """The data store containers: each exporter starts once they are healthy."""
