@@ -181,13 +181,17 @@ def secret_digests(raw_inputs: Mapping[str, Any], real_secrets: frozenset[str]) 
     the simulated value and so the digest, while the render still shows only `[secret]`. A value that contains a
     real secret (`--set-secret` plaintext, `real_secrets`) is left out: its digest could be checked against
     guesses. Such a change stays invisible offline, as before.
+
+    A secret derived from simulated ones can lose the marker: Redis's ACL file holds SHA-256 hashes of generated
+    passwords (components/data/redis.py). Such a leaf is digested too, but only while the render holds no real
+    secret at all, since a hash of a real secret is as open to guesses as the secret itself.
     """
     digests = {}
     for key, value in raw_inputs.items():
         leaves = [
             leaf
             for leaf in secret_leaves(value)
-            if simulate.SECRET_MARKER in leaf and not any(real in leaf for real in real_secrets)
+            if (simulate.SECRET_MARKER in leaf or not real_secrets) and not any(real in leaf for real in real_secrets)
         ]
         if leaves:
             digests[key] = simulate.digest("secret-digest", *leaves)[:16]

@@ -126,7 +126,7 @@ def test_a_plaintext_secret_is_never_digested() -> None:
     assert diff(first.to_json(), second.to_json()).changes == ()
 
 
-def test_a_new_catalog_service_adds_its_resources_and_changes_postgres_and_prometheus_only() -> None:
+def test_a_new_catalog_service_adds_its_resources_and_changes_postgres_redis_and_prometheus_only() -> None:
     result = between("dev", *LOYALTY)
     assert result.of("remove") == []
     assert {c.name for c in result.of("add")} == {
@@ -139,20 +139,25 @@ def test_a_new_catalog_service_adds_its_resources_and_changes_postgres_and_prome
         "payment-pki-loyalty-service-csr",
         "payment-pki-loyalty-service-cert",
         "payment-secrets-db-password-loyalty-service",
+        "payment-secrets-redis-password-loyalty-service",
     }
     changed = {c.name: c for c in result.changes if c.action in ("update", "replace")}
     # Not routed through Kong, so the gateway does not change.
     assert set(changed) == {
         "payment-postgres-container",
         "payment-postgres-container-loader",
+        "payment-redis-container",
+        "payment-redis-container-loader",
         "payment-prometheus-container",
         "payment-prometheus-container-loader",
     }
     assert "uploads" in changed["payment-postgres-container-loader"].keys  # the bootstrap SQL
     assert changed["payment-prometheus-container-loader"].keys == ("uploads",)  # the scrape job
+    # Its user in the ACL file: the file is secret, its digest shows the change (plan.engine.secret_digests).
+    assert "uploads" in changed["payment-redis-container-loader"].keys
     assert all(c.action == "replace" for c in changed.values())
     assert not any(c.inferred for c in result.changes)
-    assert {c.component for c in changed.values()} == {"payment-postgres", "payment-prometheus"}
+    assert {c.component for c in changed.values()} == {"payment-postgres", "payment-redis", "payment-prometheus"}
 
 
 def test_secret_values_compare_equal_and_their_surroundings_do_not() -> None:
