@@ -85,6 +85,21 @@ def test_a_rotation_of_a_secret_delivered_as_a_variable_replaces_its_consumers()
         assert (changes[name].action, changes[name].keys) == ("replace", ("envs",))
 
 
+def test_a_service_redis_password_rotation_replaces_redis_and_that_service_only() -> None:
+    """Redis holds only a hash of the password (its ACL file): no simulated value is left in it, yet the digest of its
+    loader's uploads must change, or the offline plan would miss the Redis restart the real preview shows."""
+    before, after = rendered("prod"), rendered("prod", "rotation.redis-password-order-service=1")
+    changes = by_name(diff(before.to_json(), after.to_json()))
+    holders = ("payment-redis-container", "payment-services-payment-order-service")
+    assert set(changes) == {"payment-secrets-redis-password-order-service"} | {
+        name for holder in holders for name in (holder, f"{holder}-loader")
+    }
+    for holder in holders:
+        assert (changes[holder].action, changes[holder].keys) == ("replace", ("replacementTrigger",))
+        loader = changes[f"{holder}-loader"]
+        assert (loader.action, loader.keys, loader.inferred) == ("replace", ("uploads",), False)
+
+
 def _env_consumers(before: Render, after: Render) -> set[str]:
     """The oracle: containers whose variables really changed (it sees through `[secret]`)."""
     old = {r.name: r for r in before.resources}
