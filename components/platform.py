@@ -227,8 +227,8 @@ class Platform(pulumi.ComponentResource):
         """What one service container is given besides its own settings: its mTLS key pair and the trust bundle,
         the JWT key, its database (contract and password), Redis (contract, its own user, prefix and password) and
         Kafka, and the credentials and settings of the integrations it owns that the stack switched on (the catalog's
-        `consumers`; a test holds the render to them). Listed in a fixed order, not derived: the order of the uploads is part of the loader's inputs, and a
-        new order would restart every service once for nothing."""
+        `consumers`; a test holds the render to them). Listed in a fixed order, not derived: the order of the uploads
+        is part of the loader's inputs, and a new order would restart every service once for nothing."""
         files = (
             self.pki.service_files(service.name, APP_UID)
             + self.secrets.files(JWT_SECRET.name, APP_UID)

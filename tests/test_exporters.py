@@ -47,7 +47,13 @@ from components.pki import CA_FILE, Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from stacks.catalog import EXPORTERS, MONITORING_ROLE, PINNED_IMAGES, POSTGRES_EXPORTER_PASSWORD, REDIS_EXPORTER_PASSWORD
+from stacks.catalog import (
+    EXPORTERS,
+    MONITORING_ROLE,
+    PINNED_IMAGES,
+    POSTGRES_EXPORTER_PASSWORD,
+    REDIS_EXPORTER_PASSWORD,
+)
 from stacks.models import PlatformConfig
 from tests.conftest import docker_host, rendered, stack_config
 from tests.conftest import uploads as container_uploads

@@ -617,7 +617,13 @@ def test_real_server_monitoring_user_reads_statistics_and_no_key(server: Server)
     user = "redis-exporter"
     assert "redis_version:" in server.cli("info", "all", user=user)
     assert server.cli("config", "get", "maxmemory", user=user).splitlines() == ["maxmemory", str(int(TUNING.maxmemory))]
-    for command in (("slowlog", "get", "128"), ("slowlog", "len"), ("latency", "latest"), ("latency", "histogram")):
+    statistics: tuple[tuple[str, ...], ...] = (
+        ("slowlog", "get", "128"),
+        ("slowlog", "len"),
+        ("latency", "latest"),
+        ("latency", "histogram"),
+    )
+    for command in statistics:
         assert "NOPERM" not in server.cli(*command, user=user), command
     assert server.cli("client", "setname", "redis_exporter", user=user) == "OK"
     for command in (

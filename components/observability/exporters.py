@@ -41,9 +41,9 @@ from types import MappingProxyType
 import pulumi
 import pulumi_docker as docker
 
+from components.data.redis import MONITORING_USER
 from components.docker.containers import ContainerSpec, Host, container, image
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
-from components.data.redis import MONITORING_USER
 from components.docker.image_contract import ImageContract
 from components.pki import CA_FILE
 from components.secrets import SECRETS_DIR, secret_path
