@@ -120,12 +120,13 @@ def test_redis_exporter_speaks_tls_verified_against_the_ca_as_the_monitoring_use
     }
 
 
-def test_redis_password_file_maps_the_scraped_address_to_the_password() -> None:
+def test_redis_password_file_maps_the_scraped_address_and_user_to_the_password() -> None:
     address = redis_address(stack_config("dev").infra("redis"))
-    # redis_exporter looks the password up by the URI it dials (url.Parse(...).String(), which leaves this
-    # address unchanged), so the key must be REDIS_ADDR exactly, and any password must survive JSON.
-    assert json.loads(redis_password_map(address, CANARY)) == {address: CANARY}
-    assert address == redis_exporter_environment(stack_config("dev").infra("redis"))["REDIS_ADDR"]
+    # redis_exporter (lookupPasswordInPasswordMap) puts REDIS_USER into the URI it dials as its user and looks that
+    # up, so the key must be REDIS_ADDR with the user exactly; any password must survive JSON.
+    assert json.loads(redis_password_map(address, "redis-exporter", CANARY)) == {
+        "rediss://redis-exporter@redis.payment-network:6379": CANARY
+    }
 
 
 def test_kafka_exporter_reads_the_internal_listener_at_a_protocol_level_kafka_4_accepts() -> None:
@@ -391,7 +392,7 @@ def test_the_files_carry_the_platform_passwords(stack: str) -> None:
     )
     redis = built(stack).uploads(REDIS_EXPORTER, revealed=True)
     assert json.loads(redis[REDIS_PASSWORD_MAP]["content"]) == {
-        redis_address(stack_config("dev").infra("redis")): built(stack).password("redis-exporter-password")
+        "rediss://redis-exporter@redis.payment-network:6379": built(stack).password("redis-exporter-password")
     }
     assert built(stack).env(POSTGRES_EXPORTER) == postgres_exporter_environment(stack_config("dev").infra("postgres"))
     assert built(stack).env(REDIS_EXPORTER) == redis_exporter_environment(stack_config("dev").infra("redis"))

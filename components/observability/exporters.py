@@ -8,7 +8,8 @@ reaches them), started after the data stores are healthy. Shaped this way:
   an exporter is configured here, not by an image that only reads the seed's variables, so nothing
   forces a password into `docker inspect`. postgres_exporter reads `DATA_SOURCE_PASS_FILE` and builds
   `postgresql://<user>:<password>@<DATA_SOURCE_URI>` itself; redis_exporter's `REDIS_PASSWORD_FILE` is
-  a JSON object from Redis URI to password (its `LoadPwdFile`), looked up by the exact `REDIS_ADDR`.
+  a JSON object from Redis URI to password (its `LoadPwdFile`), looked up by `REDIS_ADDR` with `REDIS_USER`
+  put in as the URI's user (`lookupPasswordInPasswordMap`): `rediss://<user>@<host>:<port>`.
 * Both stores are reached the way services reach them: PostgreSQL as `payment_monitoring` (pg_monitor,
   the `postgres` database only, TLS with SCRAM per pg_hba.conf) with `sslmode=verify-full` against the
   platform CA; Redis over TLS (`rediss://`) verified against the same CA, as its monitoring user
@@ -37,6 +38,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from urllib.parse import urlsplit, urlunsplit
 
 import pulumi
 import pulumi_docker as docker
@@ -66,7 +68,7 @@ ROOT = 0
 POSTGRES_DATABASE = "postgres"
 """The maintenance database: the only one pg_hba.conf lets the monitoring role reach."""
 REDIS_PASSWORD_MAP = f"{SECRETS_DIR}/redis-exporter-passwords.json"
-"""redis_exporter's password file: `{"<REDIS_ADDR>": "<password>"}` (0400)."""
+"""redis_exporter's password file: `{"<REDIS_ADDR with REDIS_USER as its user>": "<password>"}` (0400)."""
 
 KAFKA_PROTOCOL_VERSION = "3.9.0"
 """What `--kafka.version` tells sarama: the newest protocol level it knows, all of it accepted by Kafka 4."""
@@ -137,9 +139,11 @@ def redis_exporter_environment(redis: Infrastructure) -> dict[str, str]:
     }
 
 
-def redis_password_map(address: str, password: str) -> str:
-    """The password file's content: redis_exporter looks the password up by the URI it connects to."""
-    return json.dumps({address: password}) + "\n"
+def redis_password_map(address: str, user: str, password: str) -> str:
+    """The password file's content: redis_exporter looks the password up by the URI it connects to with its user
+    (`REDIS_USER`) as the URI's user; without it in the key the exporter finds no password and logs in as nobody."""
+    parts = urlsplit(address)
+    return json.dumps({urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc}")): password}) + "\n"
 
 
 def kafka_exporter_command(bootstrap_servers: str) -> list[str]:
@@ -218,7 +222,7 @@ def _postgres(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
 
 def _redis(exporter: CatalogExporter, args: ExportersArgs) -> ExporterSetup:
     address = redis_address(args.redis)
-    password_map = args.redis_password.apply(lambda value: redis_password_map(address, value))
+    password_map = args.redis_password.apply(lambda value: redis_password_map(address, MONITORING_USER, value))
     return ExporterSetup(
         user=f"{REDIS_EXPORTER_UID}:{REDIS_EXPORTER_UID}",
         healthcheck=http_healthcheck(exporter.port, "/health"),
