@@ -19,6 +19,7 @@ render byte-identical JSON.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import runpy
 import sys
@@ -183,16 +184,13 @@ def secret_digests(raw_inputs: Mapping[str, Any], real_secrets: frozenset[str]) 
     guesses. Such a change stays invisible offline, as before.
 
     A secret derived from simulated ones can lose the marker: Redis's ACL file holds SHA-256 hashes of generated
-    passwords (components/data/redis.py). Such a leaf is digested too, but only while the render holds no real
-    secret at all, since a hash of a real secret is as open to guesses as the secret itself.
+    passwords (components/data/redis.py). Such a leaf is digested too, unless it holds a real secret's SHA-256 (as
+    open to guesses as the secret itself); whether a render holds real secrets elsewhere does not change it.
     """
+    hidden = {*real_secrets, *(hashlib.sha256(real.encode()).hexdigest() for real in real_secrets)}
     digests = {}
     for key, value in raw_inputs.items():
-        leaves = [
-            leaf
-            for leaf in secret_leaves(value)
-            if (simulate.SECRET_MARKER in leaf or not real_secrets) and not any(real in leaf for real in real_secrets)
-        ]
+        leaves = [leaf for leaf in secret_leaves(value) if not any(part in leaf for part in hidden)]
         if leaves:
             digests[key] = simulate.digest("secret-digest", *leaves)[:16]
     return digests

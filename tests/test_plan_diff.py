@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -98,6 +99,22 @@ def test_a_service_redis_password_rotation_replaces_redis_and_that_service_only(
         assert (changes[holder].action, changes[holder].keys) == ("replace", ("replacementTrigger",))
         loader = changes[f"{holder}-loader"]
         assert (loader.action, loader.keys, loader.inferred) == ("replace", ("uploads",), False)
+
+
+def test_a_hash_of_a_secret_set_in_clear_is_never_digested_and_other_real_secrets_change_nothing_else() -> None:
+    """Redis's ACL file holds the SHA-256 of a password set with `--set-secret`: a digest of it could be checked
+    against guesses, so two values leave Redis's digests equal. Stripe keys set in clear do not touch Redis at all."""
+
+    def redis_digests(document: dict[str, Any]) -> object:
+        return next(r for r in document["resources"] if r["name"] == "payment-redis-container-loader")["secretDigests"]
+
+    key = "secrets.redis-password-order-service="
+    first = render("dev", secret_sets=(key + "a" * 40,)).to_json()
+    second = render("dev", secret_sets=(key + "b" * 40,)).to_json()
+    assert redis_digests(first) == redis_digests(second)
+    stripe = ("secrets.stripe-api-key=sk_test_" + "a" * 40, "secrets.stripe-webhook-secret=whsec_" + "w" * 40)
+    changed = diff(rendered("dev").to_json(), render("dev", secret_sets=stripe).to_json()).changes
+    assert changed and not any(c.component == "payment-redis" for c in changed)
 
 
 def _env_consumers(before: Render, after: Render) -> set[str]:
