@@ -479,8 +479,15 @@ PINNED_IMAGES: Mapping[str, str] = MappingProxyType(
 """Every image the platform runs, by role: the infrastructure and exporter names, `loader` and `demo`. Stack
 config `images.<role>` replaces one (a mirror, or a local build on a machine without a registry)."""
 
-RESERVED_NAMES: frozenset[str] = frozenset({i.name for i in INFRASTRUCTURE} | {e.name for e in EXPORTERS})
-"""Names a service cannot take: they are infrastructure containers and scrape jobs already."""
+REDIS_DEFAULT_USER = "default"
+"""Redis's built-in user (anonymous connections, `AUTH <password>`): each service's Redis user is named after the
+service, so no service may take this name."""
+
+RESERVED_NAMES: frozenset[str] = frozenset(
+    {i.name for i in INFRASTRUCTURE} | {e.name for e in EXPORTERS} | {REDIS_DEFAULT_USER}
+)
+"""Names a service cannot take: they are infrastructure containers and scrape jobs already, or Redis's built-in
+user."""
 
 MONITORING_ROLE = "payment_monitoring"
 """PostgreSQL role of the metrics exporter: pg_monitor (read-only statistics), nothing else."""

@@ -47,6 +47,7 @@ from components.secrets import Secrets, SecretsArgs
 from plan.engine import RecordingMonitor, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
 from stacks.catalog import APP_UID, REDIS_EXPORTER_PASSWORD, REDIS_PASSWORD, SERVICES, redis_password_secret
+from stacks.errors import ConfigError
 from stacks.models import PlatformConfig, RedisTuning
 from stacks.units import ByteSize
 from tests.conftest import docker_host, free_port, require_tool, stack_config
@@ -149,6 +150,12 @@ def test_no_password_in_the_public_config_or_the_healthcheck() -> None:
     found = directives(redis_conf(TUNING, paths))
     assert "requirepass" not in found and "user" not in found  # every user is in the ACL file
     assert 'REDISCLI_AUTH="$(cat /run/secrets/redis-password)"' in healthcheck(paths)[1]
+
+
+def test_a_service_named_like_redis_default_user_is_refused() -> None:
+    # Its Redis user would be a second `user default` line: the config layer refuses the name first.
+    with pytest.raises(ConfigError, match=r"services\.default: 'default' is not a valid service name"):
+        stack_config("dev", services={"default": {"port": 40031, "database": "payment_default"}})
 
 
 def test_each_service_is_told_its_user_and_prefix() -> None:
