@@ -18,6 +18,7 @@ from components.app.services import Services, ServicesArgs
 from components.data.kafka import Kafka, KafkaArgs, cluster_id
 from components.data.postgres import Postgres, PostgresArgs, service_environment
 from components.data.redis import Redis, RedisArgs
+from components.data.redis import service_environment as redis_service_environment
 from components.docker.containers import Host, image
 from components.docker.files import ContainerFiles
 from components.docker.labels import platform_labels
@@ -44,10 +45,12 @@ from stacks.catalog import (
     POSTGRES_EXPORTER_PASSWORD,
     PROMETHEUS,
     REDIS,
+    REDIS_EXPORTER_PASSWORD,
     REDIS_PASSWORD,
     SECRETS_BY_INTEGRATION,
     Integration,
     db_password_secret,
+    redis_password_secret,
 )
 from stacks.models import Infrastructure, PlatformConfig, Service
 
@@ -117,6 +120,8 @@ class Platform(pulumi.ComponentResource):
                 tuning=config.data.redis,
                 host=host,
                 password=secret[REDIS_PASSWORD.name],
+                monitoring_password=secret[REDIS_EXPORTER_PASSWORD.name],
+                service_passwords={s.name: secret[redis_password_secret(s.name)] for s in config.services},
                 certificate=certificates[REDIS.name],
                 trust_bundle=trust_bundle,
             ),
@@ -205,7 +210,7 @@ class Platform(pulumi.ComponentResource):
                 docker_socket_group=config.docker_socket_group,
                 host=host,
                 monitoring_password=secret[POSTGRES_EXPORTER_PASSWORD.name],
-                redis_password=secret[REDIS_PASSWORD.name],
+                redis_password=secret[REDIS_EXPORTER_PASSWORD.name],
                 trust_bundle=trust_bundle,
                 stores=stores,
             ),
@@ -229,17 +234,17 @@ class Platform(pulumi.ComponentResource):
 
     def _bundle(self, service: Service, config: PlatformConfig, postgres: Infrastructure) -> ContainerFiles:
         """What one service container is given besides its own settings: its mTLS key pair and the trust bundle,
-        the JWT key, its database (contract and password), Redis and Kafka, and the credentials and settings of
-        the integrations it owns that the stack switched on (the catalog's `consumers`; a test holds the render to
-        them). Listed in a fixed order, not derived: the order of the uploads is part of the loader's inputs, and a
-        new order would restart every service once for nothing."""
+        the JWT key, its database (contract and password), Redis (contract, its own user, prefix and password) and
+        Kafka, and the credentials and settings of the integrations it owns that the stack switched on (the catalog's
+        `consumers`; a test holds the render to them). Listed in a fixed order, not derived: the order of the uploads
+        is part of the loader's inputs, and a new order would restart every service once for nothing."""
         files = (
             self.pki.service_files(service.name, APP_UID)
             + self.secrets.files(JWT_SECRET.name, APP_UID)
             + ContainerFiles(env=service_environment(service, postgres))
             + self.secrets.files(db_password_secret(service.name), APP_UID)
-            + ContainerFiles(env=self.redis.client_env)
-            + self.secrets.files(REDIS_PASSWORD.name, APP_UID)
+            + ContainerFiles(env=self.redis.client_env | redis_service_environment(service.name))
+            + self.secrets.files(redis_password_secret(service.name), APP_UID)
             + ContainerFiles(env=self.kafka.client_env)
         )
         for integration in sorted(config.secrets.integrations & service.integrations):

@@ -19,6 +19,7 @@ render byte-identical JSON.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import runpy
 import sys
@@ -181,14 +182,15 @@ def secret_digests(raw_inputs: Mapping[str, Any], real_secrets: frozenset[str]) 
     the simulated value and so the digest, while the render still shows only `[secret]`. A value that contains a
     real secret (`--set-secret` plaintext, `real_secrets`) is left out: its digest could be checked against
     guesses. Such a change stays invisible offline, as before.
+
+    A secret derived from simulated ones can lose the marker: Redis's ACL file holds SHA-256 hashes of generated
+    passwords (components/data/redis.py). Such a leaf is digested too, unless it holds a real secret's SHA-256 (as
+    open to guesses as the secret itself); whether a render holds real secrets elsewhere does not change it.
     """
+    hidden = {*real_secrets, *(hashlib.sha256(real.encode()).hexdigest() for real in real_secrets)}
     digests = {}
     for key, value in raw_inputs.items():
-        leaves = [
-            leaf
-            for leaf in secret_leaves(value)
-            if simulate.SECRET_MARKER in leaf and not any(real in leaf for real in real_secrets)
-        ]
+        leaves = [leaf for leaf in secret_leaves(value) if not any(part in leaf for part in hidden)]
         if leaves:
             digests[key] = simulate.digest("secret-digest", *leaves)[:16]
     return digests

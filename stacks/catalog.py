@@ -336,13 +336,13 @@ JWT_LENGTH = 64  # HMAC-SHA256 keys should be at least 256 bits; 64 symbols give
 POSTGRES_SUPERUSER_PASSWORD = CatalogSecret(
     "postgres-superuser-password", SecretKind.GENERATED, GENERATED_LENGTH, consumers=(POSTGRES.name,)
 )
-REDIS_PASSWORD = CatalogSecret(
-    "redis-password",
-    SecretKind.GENERATED,
-    GENERATED_LENGTH,
-    variable="REDIS_PASSWORD",
-    consumers=(REDIS.name, REDIS_EXPORTER.name, SERVICES_CONSUMER),
+REDIS_PASSWORD = CatalogSecret("redis-password", SecretKind.GENERATED, GENERATED_LENGTH, consumers=(REDIS.name,))
+"""Redis's `default` user's: it may only PING, for the container's own healthcheck (components/data/redis.py).
+Services and the exporter have users of their own (`redis_password`, `REDIS_EXPORTER_PASSWORD`)."""
+REDIS_EXPORTER_PASSWORD = CatalogSecret(
+    "redis-exporter-password", SecretKind.GENERATED, GENERATED_LENGTH, consumers=(REDIS.name, REDIS_EXPORTER.name)
 )
+"""The Redis monitoring user's (named after the exporter): server statistics, no key, no channel."""
 JWT_SECRET = CatalogSecret(
     "jwt-secret", SecretKind.GENERATED, JWT_LENGTH, variable="JWT_SECRET", consumers=(SERVICES_CONSUMER,)
 )
@@ -395,6 +395,7 @@ Kong's declarative file, which is therefore uploaded as a secret (0400)."""
 
 SHARED_SECRETS: tuple[CatalogSecret, ...] = (
     REDIS_PASSWORD,
+    REDIS_EXPORTER_PASSWORD,
     JWT_SECRET,
     GRAFANA_ADMIN_PASSWORD,
     POSTGRES_EXPORTER_PASSWORD,
@@ -415,13 +416,49 @@ def db_password(service: str) -> CatalogSecret:
     )
 
 
+# --- Redis: one ACL user per service -------------------------------------------------------------------
+REDIS_PASSWORD_VARIABLE = "REDIS_PASSWORD"
+"""Each service's own Redis user's password: `redis-password-<service>`."""
+
+
+def redis_password_secret(service: str) -> str:
+    return f"redis-password-{service}"
+
+
+def redis_password(service: str) -> CatalogSecret:
+    """`redis-password-<service>`: the password of the service's own Redis user (named after the service); Redis
+    holds only its SHA-256 hash, in its ACL file."""
+    return CatalogSecret(
+        redis_password_secret(service),
+        SecretKind.GENERATED,
+        GENERATED_LENGTH,
+        variable=REDIS_PASSWORD_VARIABLE,
+        consumers=(REDIS.name, service),
+    )
+
+
+def redis_key_prefix(service: str) -> str:
+    """The only keys and pub/sub channels the service's Redis user may touch start with this (`REDIS_KEY_PREFIX`)."""
+    return f"{service}:"
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
 def platform_secrets(service_names: Iterable[str]) -> tuple[CatalogSecret, ...]:
-    """Every named secret of a platform running `service_names`: one database password per service."""
-    return (POSTGRES_SUPERUSER_PASSWORD, *(db_password(name) for name in service_names), *SHARED_SECRETS)
+    """Every named secret of a platform running `service_names`: one database password and one Redis password per
+    service."""
+    names = tuple(service_names)
+    return (
+        POSTGRES_SUPERUSER_PASSWORD,
+        *(db_password(name) for name in names),
+        *(redis_password(name) for name in names),
+        *SHARED_SECRETS,
+    )
 
 
 SECRET_VARIABLES: frozenset[str] = frozenset(
-    {DB_PASSWORD_VARIABLE} | {s.variable for s in SHARED_SECRETS if s.variable is not None}
+    {DB_PASSWORD_VARIABLE, REDIS_PASSWORD_VARIABLE} | {s.variable for s in SHARED_SECRETS if s.variable is not None}
 )
 """Every variable that carries a secret into a service container. The policy pack needs the names: under the
 real CLI a stack policy sees secret values in the clear, unmarked, so only the name tells a secret variable."""
@@ -489,10 +526,15 @@ PINNED_IMAGES: Mapping[str, str] = MappingProxyType(
 """Every image the platform runs, by role: the infrastructure and exporter names, `loader` and `demo`. Stack
 config `images.<role>` replaces one (a mirror, or a local build on a machine without a registry)."""
 
+REDIS_DEFAULT_USER = "default"
+"""Redis's built-in user (anonymous connections, `AUTH <password>`): each service's Redis user is named after the
+service, so no service may take this name."""
+
 RESERVED_NAMES: frozenset[str] = frozenset(
-    {i.name for i in INFRASTRUCTURE} | {e.name for e in EXPORTERS} | {DOCKER_API_PROXY}
+    {i.name for i in INFRASTRUCTURE} | {e.name for e in EXPORTERS} | {DOCKER_API_PROXY, REDIS_DEFAULT_USER}
 )
-"""Names a service cannot take: they are infrastructure containers, scrape jobs and cAdvisor's proxy already."""
+"""Names a service cannot take: they are infrastructure containers, scrape jobs and cAdvisor's proxy already, or
+Redis's built-in user."""
 
 MONITORING_ROLE = "payment_monitoring"
 """PostgreSQL role of the metrics exporter: pg_monitor (read-only statistics), nothing else."""

@@ -59,7 +59,7 @@ from stacks.catalog import (
     MONITORING_ROLE,
     PINNED_IMAGES,
     POSTGRES_EXPORTER_PASSWORD,
-    REDIS_PASSWORD,
+    REDIS_EXPORTER_PASSWORD,
     CatalogExporter,
 )
 from stacks.errors import ConfigError
@@ -115,21 +115,23 @@ def test_pg_hba_admits_the_exporter_exactly_as_it_connects() -> None:
     assert f"hostssl  postgres  {MONITORING_ROLE}  all  scram-sha-256" in pg_hba()
 
 
-def test_redis_exporter_speaks_tls_verified_against_the_ca_with_a_password_file() -> None:
+def test_redis_exporter_speaks_tls_verified_against_the_ca_as_the_monitoring_user_with_a_password_file() -> None:
     assert redis_exporter_environment(stack_config("dev").infra("redis")) == {
         "REDIS_ADDR": "rediss://redis.payment-network:6379",
+        "REDIS_USER": "redis-exporter",
         "REDIS_PASSWORD_FILE": "/run/secrets/redis-exporter-passwords.json",
         "REDIS_EXPORTER_TLS_CA_CERT_FILE": "/app/certs/ca/ca-cert.pem",
         "REDIS_EXPORTER_SKIP_TLS_VERIFICATION": "false",
     }
 
 
-def test_redis_password_file_maps_the_scraped_address_to_the_password() -> None:
+def test_redis_password_file_maps_the_scraped_address_and_user_to_the_password() -> None:
     address = redis_address(stack_config("dev").infra("redis"))
-    # redis_exporter looks the password up by the URI it dials (url.Parse(...).String(), which leaves this
-    # address unchanged), so the key must be REDIS_ADDR exactly, and any password must survive JSON.
-    assert json.loads(redis_password_map(address, CANARY)) == {address: CANARY}
-    assert address == redis_exporter_environment(stack_config("dev").infra("redis"))["REDIS_ADDR"]
+    # redis_exporter (lookupPasswordInPasswordMap) puts REDIS_USER into the URI it dials as its user and looks that
+    # up, so the key must be REDIS_ADDR with the user exactly; any password must survive JSON.
+    assert json.loads(redis_password_map(address, "redis-exporter", CANARY)) == {
+        "rediss://redis-exporter@redis.payment-network:6379": CANARY
+    }
 
 
 def test_kafka_exporter_reads_the_internal_listener_at_a_protocol_level_kafka_4_accepts() -> None:
@@ -259,7 +261,7 @@ def observability(config: PlatformConfig) -> Render:
                 docker_socket_group=SOCKET_GROUP,
                 host=host,
                 monitoring_password=secrets.values[POSTGRES_EXPORTER_PASSWORD.name],
-                redis_password=secrets.values[REDIS_PASSWORD.name],
+                redis_password=secrets.values[REDIS_EXPORTER_PASSWORD.name],
                 trust_bundle=pki.trust_bundle,
                 stores=stores,
             ),
@@ -447,7 +449,7 @@ def test_the_files_carry_the_platform_passwords(stack: str) -> None:
     )
     redis = built(stack).uploads(REDIS_EXPORTER, revealed=True)
     assert json.loads(redis[REDIS_PASSWORD_MAP]["content"]) == {
-        redis_address(stack_config("dev").infra("redis")): built(stack).password("redis-password")
+        "rediss://redis-exporter@redis.payment-network:6379": built(stack).password("redis-exporter-password")
     }
     assert built(stack).env(POSTGRES_EXPORTER) == postgres_exporter_environment(stack_config("dev").infra("postgres"))
     assert built(stack).env(REDIS_EXPORTER) == redis_exporter_environment(stack_config("dev").infra("redis"))
@@ -455,7 +457,7 @@ def test_the_files_carry_the_platform_passwords(stack: str) -> None:
 
 @STACKS
 def test_no_secret_in_env_command_healthcheck_or_labels(stack: str) -> None:
-    passwords = [built(stack).password(s) for s in ("postgres-exporter-password", "redis-password")]
+    passwords = [built(stack).password(s) for s in ("postgres-exporter-password", "redis-exporter-password")]
     checked = 0
     for resource in built(stack).render.resources:
         if resource.type != CONTAINER:

@@ -51,7 +51,7 @@ HOUR_MS = 3_600_000
 CATALOG = [t.name for t in TOPICS]
 
 
-def platform_config(stack: str, **values: object) -> PlatformConfig:
+def platform_config(stack: str, **values: Any) -> PlatformConfig:
     return stack_config(stack, **values)
 
 

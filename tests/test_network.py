@@ -120,7 +120,7 @@ def test_prod_publishes_only_kong_and_gives_egress_only_to_switched_on_integrati
     assert edge(prod) == (GRAFANA.name, KONG.name)
     publish = {i.name: i.workload.publish for i in prod.infrastructure}
     assert [name for name, p in publish.items() if p.enabled and not p.address.is_loopback] == [KONG.name]
-    stripe = stack_config("prod", **{"stripe": {"enabled": True}, "secrets": STRIPE_SECRETS})
+    stripe = stack_config("prod", stripe={"enabled": True}, secrets=STRIPE_SECRETS)
     assert edge(stripe) == tuple(sorted((GRAFANA.name, KONG.name, integration_owner(Integration.STRIPE))))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -85,6 +86,37 @@ def test_a_rotation_of_a_secret_delivered_as_a_variable_replaces_its_consumers()
         assert (changes[name].action, changes[name].keys) == ("replace", ("envs",))
 
 
+def test_a_service_redis_password_rotation_replaces_redis_and_that_service_only() -> None:
+    """Redis holds only a hash of the password (its ACL file): no simulated value is left in it, yet the digest of its
+    loader's uploads must change, or the offline plan would miss the Redis restart the real preview shows."""
+    before, after = rendered("prod"), rendered("prod", "rotation.redis-password-order-service=1")
+    changes = by_name(diff(before.to_json(), after.to_json()))
+    holders = ("payment-redis-container", "payment-services-payment-order-service")
+    assert set(changes) == {"payment-secrets-redis-password-order-service"} | {
+        name for holder in holders for name in (holder, f"{holder}-loader")
+    }
+    for holder in holders:
+        assert (changes[holder].action, changes[holder].keys) == ("replace", ("replacementTrigger",))
+        loader = changes[f"{holder}-loader"]
+        assert (loader.action, loader.keys, loader.inferred) == ("replace", ("uploads",), False)
+
+
+def test_a_hash_of_a_secret_set_in_clear_is_never_digested_and_other_real_secrets_change_nothing_else() -> None:
+    """Redis's ACL file holds the SHA-256 of a password set with `--set-secret`: a digest of it could be checked
+    against guesses, so two values leave Redis's digests equal. Stripe keys set in clear do not touch Redis at all."""
+
+    def redis_digests(document: dict[str, Any]) -> object:
+        return next(r for r in document["resources"] if r["name"] == "payment-redis-container-loader")["secretDigests"]
+
+    key = "secrets.redis-password-order-service="
+    first = render("dev", secret_sets=(key + "a" * 40,)).to_json()
+    second = render("dev", secret_sets=(key + "b" * 40,)).to_json()
+    assert redis_digests(first) == redis_digests(second)
+    stripe = ("secrets.stripe-api-key=sk_test_" + "a" * 40, "secrets.stripe-webhook-secret=whsec_" + "w" * 40)
+    changed = diff(rendered("dev").to_json(), render("dev", secret_sets=stripe).to_json()).changes
+    assert changed and not any(c.component == "payment-redis" for c in changed)
+
+
 def _env_consumers(before: Render, after: Render) -> set[str]:
     """The oracle: containers whose variables really changed (it sees through `[secret]`)."""
     old = {r.name: r for r in before.resources}
@@ -126,7 +158,7 @@ def test_a_plaintext_secret_is_never_digested() -> None:
     assert diff(first.to_json(), second.to_json()).changes == ()
 
 
-def test_a_new_catalog_service_adds_its_resources_and_changes_postgres_and_prometheus_only() -> None:
+def test_a_new_catalog_service_adds_its_resources_and_changes_postgres_redis_and_prometheus_only() -> None:
     result = between("dev", *LOYALTY)
     assert result.of("remove") == []
     assert {c.name for c in result.of("add")} == {
@@ -139,20 +171,25 @@ def test_a_new_catalog_service_adds_its_resources_and_changes_postgres_and_prome
         "payment-pki-loyalty-service-csr",
         "payment-pki-loyalty-service-cert",
         "payment-secrets-db-password-loyalty-service",
+        "payment-secrets-redis-password-loyalty-service",
     }
     changed = {c.name: c for c in result.changes if c.action in ("update", "replace")}
     # Not routed through Kong, so the gateway does not change.
     assert set(changed) == {
         "payment-postgres-container",
         "payment-postgres-container-loader",
+        "payment-redis-container",
+        "payment-redis-container-loader",
         "payment-prometheus-container",
         "payment-prometheus-container-loader",
     }
     assert "uploads" in changed["payment-postgres-container-loader"].keys  # the bootstrap SQL
     assert changed["payment-prometheus-container-loader"].keys == ("uploads",)  # the scrape job
+    # Its user in the ACL file: the file is secret, its digest shows the change (plan.engine.secret_digests).
+    assert "uploads" in changed["payment-redis-container-loader"].keys
     assert all(c.action == "replace" for c in changed.values())
     assert not any(c.inferred for c in result.changes)
-    assert {c.component for c in changed.values()} == {"payment-postgres", "payment-prometheus"}
+    assert {c.component for c in changed.values()} == {"payment-postgres", "payment-redis", "payment-prometheus"}
 
 
 def test_secret_values_compare_equal_and_their_surroundings_do_not() -> None:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pytest
@@ -46,7 +47,7 @@ from tests.conftest import uploads as container_uploads
 from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, SECRET, VOLUME
 
 
-def platform_config(stack: str, **values: object) -> PlatformConfig:
+def platform_config(stack: str, **values: Any) -> PlatformConfig:
     return stack_config(stack, **values)
 
 

@@ -1,13 +1,16 @@
-"""Redis: the generated configuration, the component under the engine, and a real redis-server running it.
+"""Redis: the generated configuration and ACL file, the component under the engine, and a real redis-server running
+them.
 
-What users rely on: services reach Redis only over TLS with the password, the password is in no command
-line, healthcheck, label or public file, the data survives on a retained (in prod protected) volume, and
-the container is sized and exposed as the profile says.
+What users rely on: services reach Redis only over TLS, each as its own user confined to its own key prefix and to
+data commands; the exporter reads statistics and no key; the default user answers PING and nothing else; no password
+is in a command line, healthcheck, label or public file (the ACL file holds hashes); the data survives on a retained
+(in prod protected) volume; the container is sized and exposed as the profile says.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import signal
@@ -24,7 +27,18 @@ import pulumi
 import pulumi_docker as docker
 import pytest
 
-from components.data.redis import Redis, RedisArgs, RedisPaths, auth_conf, healthcheck, redis_conf
+from components.data.redis import (
+    MONITORING_RULES,
+    SERVICE_RULES,
+    Redis,
+    RedisArgs,
+    RedisPaths,
+    acl_file,
+    acl_line,
+    healthcheck,
+    redis_conf,
+    service_environment,
+)
 from components.docker.containers import docker_cpus
 from components.docker.files import ContainerFiles
 from components.docker.labels import platform_labels
@@ -32,13 +46,14 @@ from components.pki import Pki, PkiArgs
 from components.secrets import Secrets, SecretsArgs
 from plan.engine import RecordingMonitor, Render, Resource, run_program
 from plan.simulate import SECRET_MARKER
-from stacks.catalog import APP_UID, REDIS_PASSWORD
+from stacks.catalog import APP_UID, REDIS_EXPORTER_PASSWORD, REDIS_PASSWORD, SERVICES, redis_password_secret
+from stacks.errors import ConfigError
 from stacks.models import PlatformConfig, RedisTuning
 from stacks.units import ByteSize
 from tests.conftest import docker_host, free_port, require_tool, stack_config
 from tests.conftest import uploads as container_uploads
 from tests.support.tlsmodel import Faithful
-from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, REMOTE_IMAGE, SECRET, VOLUME
+from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, RANDOM_PASSWORD, REMOTE_IMAGE, SECRET, VOLUME
 
 CANARY = "CANARY-redis-password-0000000000000000000"
 TUNING = RedisTuning(maxmemory=ByteSize.parse("192M"), maxmemory_policy="volatile-lru")
@@ -70,7 +85,7 @@ def test_config_is_tls_only_append_only_and_bounded() -> None:
         "tls-protocols": '"TLSv1.2 TLSv1.3"',
         "bind": "* -::*",
         "protected-mode": "yes",
-        "include": '"/usr/local/etc/redis/auth.conf"',
+        "aclfile": '"/usr/local/etc/redis/users.acl"',
         "appendonly": "yes",
         "appendfsync": "everysec",
         "dir": '"/data"',
@@ -80,11 +95,11 @@ def test_config_is_tls_only_append_only_and_bounded() -> None:
 
 
 def test_config_follows_paths_port_and_tuning() -> None:
-    paths = RedisPaths(config="/t/r.conf", auth="/t/a.conf", cert="/t/c", key="/t/k", ca="/t/ca", data="/t/d")
+    paths = RedisPaths(config="/t/r.conf", acl="/t/u.acl", cert="/t/c", key="/t/k", ca="/t/ca", data="/t/d")
     tuning = RedisTuning(maxmemory=ByteSize.parse("1536M"), maxmemory_policy="allkeys-lfu")
     found = directives(redis_conf(tuning, paths, port=16379))
     assert (found["tls-port"], found["port"]) == ("16379", "0")
-    assert (found["include"], found["dir"]) == ('"/t/a.conf"', '"/t/d"')
+    assert (found["aclfile"], found["dir"]) == ('"/t/u.acl"', '"/t/d"')
     assert (found["tls-cert-file"], found["tls-key-file"], found["tls-ca-cert-file"]) == ('"/t/c"', '"/t/k"', '"/t/ca"')
     assert (found["maxmemory"], found["maxmemory-policy"]) == ("1610612736", "allkeys-lfu")
 
@@ -95,17 +110,59 @@ def test_protected_mode_is_at_the_start_of_a_line() -> None:
     assert "\nprotected-mode yes\n" in redis_conf(TUNING, RedisPaths())
 
 
-def test_the_password_is_only_in_the_auth_include() -> None:
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+DATA_COMMANDS = (
+    "-@all +@string +@hash +@list +@set +@sortedset +@stream +@bitmap +@hyperloglog +@geo +@keyspace +@transaction "
+    "+@scripting +@pubsub +@connection -@admin -@dangerous -scan -randomkey -dbsize -pubsub -function -script|flush "
+    "-script|kill"
+)
+
+
+def test_acl_file_has_one_user_per_client_with_hashes_and_exact_rules() -> None:
+    default, monitoring, order, risk = (f"CANARY-{who}-" + "0" * 30 for who in ("d", "m", "o", "r"))
+    document = acl_file(default, monitoring, {"risk-service": risk, "order-service": order})
+    assert document.splitlines() == [
+        f"user default reset on #{sha256(default)} resetkeys resetchannels -@all +ping",
+        f"user redis-exporter reset on #{sha256(monitoring)} resetkeys resetchannels -@all +ping +info +config|get "
+        "+slowlog|get +slowlog|len +latency|latest +latency|histogram +client|setname",
+        f"user order-service reset on #{sha256(order)} resetkeys resetchannels ~order-service:* &order-service:* "
+        + DATA_COMMANDS,
+        f"user risk-service reset on #{sha256(risk)} resetkeys resetchannels ~risk-service:* &risk-service:* "
+        + DATA_COMMANDS,
+    ]
+    assert document.endswith("\n") and "CANARY" not in document
+    assert "~*" not in document and "allkeys" not in document and "+@all" not in document
+
+
+def test_acl_words_cannot_split_or_vanish() -> None:
+    # Redis splits each line of its ACL file on spaces with no quoting: a space would make a second rule.
+    with pytest.raises(ValueError, match="white space"):
+        acl_line("order service", "x" * 40, SERVICE_RULES, "order service:")
+    with pytest.raises(ValueError, match="empty"):
+        acl_line("", "x" * 40, MONITORING_RULES)
+
+
+def test_no_password_in_the_public_config_or_the_healthcheck() -> None:
     paths = RedisPaths()
-    assert auth_conf(CANARY).splitlines()[-1] == f'requirepass "{CANARY}"'
-    public = redis_conf(TUNING, paths) + json.dumps(healthcheck(paths))
-    assert CANARY not in public
-    assert "requirepass" not in directives(redis_conf(TUNING, paths))
+    found = directives(redis_conf(TUNING, paths))
+    assert "requirepass" not in found and "user" not in found  # every user is in the ACL file
+    assert 'REDISCLI_AUTH="$(cat /run/secrets/redis-password)"' in healthcheck(paths)[1]
 
 
-def test_auth_include_quotes_any_password_for_the_config_parser() -> None:
-    assert auth_conf('a "b" \\c #d').splitlines()[-1] == 'requirepass "a \\"b\\" \\\\c #d"'
-    assert auth_conf("new\nline").splitlines()[-1] == 'requirepass "new\\x0aline"'
+def test_a_service_named_like_redis_default_user_is_refused() -> None:
+    # Its Redis user would be a second `user default` line: the config layer refuses the name first.
+    with pytest.raises(ConfigError, match=r"services\.default: 'default' is not a valid service name"):
+        stack_config("dev", services={"default": {"port": 40031, "database": "payment_default"}})
+
+
+def test_each_service_is_told_its_user_and_prefix() -> None:
+    assert service_environment("order-service") == {
+        "REDIS_USERNAME": "order-service",
+        "REDIS_KEY_PREFIX": "order-service:",
+    }
 
 
 def test_healthcheck_reads_the_password_file_and_verifies_the_server() -> None:
@@ -140,6 +197,15 @@ class Built:
         env = dict(item.split("=", 1) for item in self.render.get(CONTAINER, "probe").revealed_inputs["envs"])
         return env.get
 
+    def password(self, secret: str) -> str:
+        value = self.render.get(RANDOM_PASSWORD, f"payment-secrets-{secret}").revealed_outputs["result"]
+        assert isinstance(value, str)
+        return value
+
+
+PROBED = "order-service"
+"""The service the probe container stands for."""
+
 
 def platform(config: PlatformConfig, monitor: RecordingMonitor | None = None) -> Render:
     """Network, PKI, secrets and Redis, as the platform wires them, plus a service given what Platform gives one."""
@@ -155,12 +221,16 @@ def platform(config: PlatformConfig, monitor: RecordingMonitor | None = None) ->
                 tuning=config.data.redis,
                 host=host,
                 password=secrets.values[REDIS_PASSWORD.name],
+                monitoring_password=secrets.values[REDIS_EXPORTER_PASSWORD.name],
+                service_passwords={s.name: secrets.values[redis_password_secret(s.name)] for s in config.services},
                 certificate=pki.certificates["redis"],
                 trust_bundle=pki.trust_bundle,
             ),
         )
-        # What Platform gives a service of Redis: the connection contract and the password.
-        files = ContainerFiles(env=redis.client_env) + secrets.files(REDIS_PASSWORD.name, APP_UID)
+        # What Platform gives a service of Redis: the connection contract, its user and its own password.
+        files = ContainerFiles(env=redis.client_env | service_environment(PROBED)) + secrets.files(
+            redis_password_secret(PROBED), APP_UID
+        )
         docker.Container(
             "probe",
             image="probe:1",
@@ -219,24 +289,31 @@ def test_uploads_secret_where_secret_readable_where_public(stack: str) -> None:
     uploads = built(stack).uploads()
     assert {file: (u["permissions"], u["owner"]) for file, u in uploads.items()} == {
         "/usr/local/etc/redis/redis.conf": ("0444", "999"),
-        "/usr/local/etc/redis/auth.conf": ("0400", "999"),
+        "/usr/local/etc/redis/users.acl": ("0400", "999"),
         "/run/secrets/redis-password": ("0400", "999"),
         "/usr/local/etc/redis/tls/redis.crt": ("0444", "999"),
         "/usr/local/etc/redis/tls/redis.key": ("0400", "999"),
         "/usr/local/etc/redis/tls/ca.crt": ("0444", "999"),
     }
-    for secret in ("auth.conf", "redis-password", "redis.key"):
+    for secret in ("users.acl", "redis-password", "redis.key"):
         assert next(u for f, u in uploads.items() if f.endswith(secret))["content"] == SECRET
     config = uploads["/usr/local/etc/redis/redis.conf"]["content"]
     assert config == redis_conf(built(stack).config.data.redis, RedisPaths())
     assert uploads["/usr/local/etc/redis/tls/ca.crt"]["content"].startswith("-----BEGIN CERTIFICATE-----")
 
 
-def test_auth_include_and_password_file_carry_the_generated_password() -> None:
-    revealed = {u["file"]: u["content"] for u in built("prod").revealed_uploads()}
+def test_acl_file_carries_the_hash_of_every_generated_password_and_no_password() -> None:
+    built_prod = built("prod")
+    revealed = {u["file"]: u["content"] for u in built_prod.revealed_uploads()}
     password = revealed["/run/secrets/redis-password"]
-    assert password.startswith(SECRET_MARKER)
-    assert revealed["/usr/local/etc/redis/auth.conf"] == auth_conf(password)
+    assert password == built_prod.password(REDIS_PASSWORD.name) and password.startswith(SECRET_MARKER)
+    services = {s.name: built_prod.password(redis_password_secret(s.name)) for s in SERVICES}
+    monitoring = built_prod.password(REDIS_EXPORTER_PASSWORD.name)
+    users = revealed["/usr/local/etc/redis/users.acl"]
+    assert users == acl_file(password, monitoring, services)
+    assert len(users.splitlines()) == 2 + len(SERVICES)
+    for value in (password, monitoring, *services.values()):
+        assert value not in users and f"#{sha256(value)} " in users
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -293,28 +370,32 @@ def test_service_contract_with_files_delivery() -> None:
     env = built_prod.probe_env()
     assert (env("REDIS_HOST"), env("REDIS_PORT"), env("REDIS_TLS")) == ("redis.payment-network", "6379", "true")
     assert env("REDIS_CA_FILE") == "/app/certs/ca/ca-cert.pem"
-    assert env("REDIS_PASSWORD_FILE") == "/run/secrets/redis-password"
+    assert (env("REDIS_USERNAME"), env("REDIS_KEY_PREFIX")) == ("order-service", "order-service:")
+    assert env("REDIS_PASSWORD_FILE") == "/run/secrets/redis-password-order-service"
     assert env("REDIS_PASSWORD") is None
     probe = built_prod.render.get(CONTAINER, "probe")
     assert probe.inputs["uploads"] == [
         {
-            "file": "/run/secrets/redis-password",
+            "file": "/run/secrets/redis-password-order-service",
             "content": SECRET,
             "owner": "10001",
             "group": "10001",
             "permissions": "0400",
         }
     ]
-    redis_password = next(u["content"] for u in built_prod.revealed_uploads() if u["file"].endswith("redis-password"))
-    assert probe.revealed_inputs["uploads"][0]["content"] == redis_password
+    own = built_prod.password(redis_password_secret("order-service"))
+    assert probe.revealed_inputs["uploads"][0]["content"] == own
+    # Its own password, not the default user's, nor another service's.
+    assert own != built_prod.password(REDIS_PASSWORD.name) != built_prod.password(redis_password_secret("risk-service"))
 
 
 def test_service_contract_with_env_delivery() -> None:
     built_dev = built("dev")
     env = built_dev.probe_env()
     assert (env("REDIS_HOST"), env("REDIS_PORT"), env("REDIS_TLS")) == ("redis.payment-network", "6379", "true")
+    assert (env("REDIS_USERNAME"), env("REDIS_KEY_PREFIX")) == ("order-service", "order-service:")
     assert env("REDIS_PASSWORD_FILE") is None
-    assert str(env("REDIS_PASSWORD")).startswith(SECRET_MARKER)
+    assert env("REDIS_PASSWORD") == built_dev.password(redis_password_secret("order-service"))
     probe = built_dev.render.get(CONTAINER, "probe")
     assert SECRET in probe.inputs["envs"] and probe.inputs["uploads"] == []
 
@@ -336,19 +417,42 @@ def faithful_tls(stack: str) -> tuple[str, str, str]:
     return str(cert), str(key), str(render.outputs["trustBundle"])
 
 
+ORDER, RISK = "order-service", "risk-service"
+PASSWORDS = {
+    "default": TRICKY_PASSWORD,
+    "redis-exporter": "monitoring-" + "0" * 29,
+    ORDER: "order-" + "1" * 34,
+    RISK: "risk-" + "2" * 35,
+}
+"""The test server's users and their passwords (the ACL file holds their hashes)."""
+
+
 @dataclass(frozen=True)
 class Server:
     port: int
     paths: RedisPaths
     password: str
+    """The default user's."""
     folder: Path
 
-    def cli(self, *args: str, password: str | None = None, tls: bool = True, ca: str | None = None) -> str:
-        """`redis-cli` against the server (TLS, verifying it against `ca` or the bundle); stdout + stderr."""
+    def cli(
+        self,
+        *args: str,
+        password: str | None = None,
+        user: str | None = None,
+        tls: bool = True,
+        ca: str | None = None,
+    ) -> str:
+        """`redis-cli` against the server (TLS, verifying it against `ca` or the bundle) as `user` (None: the default
+        user, with `password` if given); stdout + stderr. The password goes through `REDISCLI_AUTH`."""
         env = {k: v for k, v in os.environ.items() if k != "REDISCLI_AUTH"}
+        if user is not None:
+            password = PASSWORDS[user] if password is None else password
         if password is not None:
             env["REDISCLI_AUTH"] = password
-        command = ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port)]
+        command = ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "--no-auth-warning"]
+        if user is not None:
+            command += ["--user", user]
         if tls:
             command += ["--tls", "--cacert", ca or self.paths.ca]
         result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=10, env=env, check=False)
@@ -388,7 +492,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("redis")
     paths = RedisPaths(
         config=str(folder / "etc/redis.conf"),
-        auth=str(folder / "etc/auth.conf"),
+        acl=str(folder / "etc/users.acl"),
         cert=str(folder / "etc/tls/redis.crt"),
         key=str(folder / "etc/tls/redis.key"),
         ca=str(folder / "etc/tls/ca.crt"),
@@ -399,7 +503,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     (folder / "data").mkdir()
     _write(paths.config, redis_conf(TUNING, paths, port=port), 0o444)
-    _write(paths.auth, auth_conf(TRICKY_PASSWORD), 0o400)
+    services = {name: PASSWORDS[name] for name in (ORDER, RISK)}
+    _write(paths.acl, acl_file(PASSWORDS["default"], PASSWORDS["redis-exporter"], services), 0o400)
     _write(paths.password, TRICKY_PASSWORD, 0o400)
     _write(paths.cert, cert, 0o444)
     _write(paths.key, key, 0o400)
@@ -436,17 +541,112 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.mark.tool("redis-server")
 def test_real_server_refuses_unauthenticated_commands(server: Server) -> None:
     assert "NOAUTH" in server.cli("ping")
-    assert "NOAUTH" in server.cli("set", "payment:key", "value")
+    assert "NOAUTH" in server.cli("set", f"{ORDER}:key", "value")
 
 
 @pytest.mark.tool("redis-server")
-def test_real_server_accepts_the_password_and_applies_the_config(server: Server) -> None:
-    password = server.password
-    assert server.cli("ping", password=password) == "PONG"
-    assert server.cli("set", "payment:idempotency:1", "done", password=password) == "OK"
-    assert server.cli("get", "payment:idempotency:1", password=password) == "done"
+def test_real_server_default_user_may_only_ping(server: Server) -> None:
+    assert server.cli("ping", password=server.password) == "PONG"
+    for command in (("get", f"{ORDER}:k"), ("set", "k", "v"), ("info",), ("config", "get", "maxmemory"), ("flushall",)):
+        answer = server.cli(*command, password=server.password)
+        assert answer.startswith("NOPERM"), f"default user, {command}: {answer}"
+
+
+@pytest.mark.tool("redis-server")
+def test_real_server_service_user_works_under_its_own_prefix(server: Server) -> None:
+    own = f"{ORDER}:idempotency:1"
+    assert server.cli("set", own, "done", user=ORDER) == "OK"
+    assert server.cli("get", own, user=ORDER) == "done"
+    assert server.cli("acl", "whoami", user=ORDER).startswith("NOPERM")  # not even its own ACL entry
+    assert server.cli("hset", f"{ORDER}:h", "f", "v", user=ORDER) == "1"
+    assert server.cli("expire", own, "60", user=ORDER) == "1"
+    assert server.cli("publish", f"{ORDER}:events", "x", user=ORDER) == "0"
+    # A script may touch the keys it declares under the prefix.
+    assert server.cli("eval", "return redis.call('get', KEYS[1])", "1", own, user=ORDER) == "done"
+    # The write is in the append-only file (Redis 7+ layout: appendonlydir/*.incr.aof) as soon as it is acknowledged.
+    increments = list((server.folder / "data" / "appendonlydir").glob("*.incr.aof"))
+    assert increments and own.encode() in increments[0].read_bytes()
+
+
+REFUSED: tuple[tuple[str, ...], ...] = (
+    # Another tenant's keys and channels, and keys outside any prefix.
+    ("get", f"{RISK}:k"),
+    ("set", f"{RISK}:k", "v"),
+    ("set", "k", "v"),
+    ("del", f"{RISK}:k"),
+    ("rename", f"{ORDER}:a", f"{RISK}:a"),
+    ("publish", f"{RISK}:events", "x"),
+    ("subscribe", f"{RISK}:events"),
+    ("eval", "return redis.call('get', 'risk-service:k')", "0"),
+    # Admin and dangerous commands.
+    ("config", "set", "maxmemory", "1"),
+    ("config", "get", "maxmemory"),
+    ("flushall",),
+    ("flushdb",),
+    ("keys", "*"),
+    ("info",),
+    ("client", "list"),
+    ("client", "kill", "id", "1"),
+    ("acl", "list"),
+    ("shutdown",),
+    ("monitor",),
+    ("sort", f"{ORDER}:l", "by", "nosort"),
+    ("swapdb", "0", "1"),
+    # What key patterns do not filter: other tenants' key names, counts and channels.
+    ("scan", "0"),
+    ("randomkey",),
+    ("dbsize",),
+    ("pubsub", "channels"),
+    # Server-wide state shared by every tenant.
+    ("function", "flush"),
+    ("script", "flush"),
+)
+
+
+def refused_by_acl(answer: str) -> bool:
+    """Redis's answer to a command the user's ACL forbids: NOPERM, or inside a script the error that wraps it (the
+    wording differs between Redis 7.0 and 8)."""
+    return answer.startswith("NOPERM") or (
+        answer.startswith("ERR") and ("ACL failure" in answer or "can't access at least one of the keys" in answer)
+    )
+
+
+@pytest.mark.tool("redis-server")
+def test_real_server_service_user_is_refused_outside_its_prefix_and_on_admin_commands(server: Server) -> None:
+    answers = {command: server.cli(*command, user=ORDER) for command in REFUSED}
+    allowed = {command: answer for command, answer in answers.items() if not refused_by_acl(answer)}
+    assert allowed == {}
+    assert server.cli("get", f"{ORDER}:k", user=RISK).startswith("NOPERM")  # and the other way round
+
+
+@pytest.mark.tool("redis-server")
+def test_real_server_monitoring_user_reads_statistics_and_no_key(server: Server) -> None:
+    user = "redis-exporter"
+    assert "redis_version:" in server.cli("info", "all", user=user)
+    assert server.cli("config", "get", "maxmemory", user=user).splitlines() == ["maxmemory", str(int(TUNING.maxmemory))]
+    statistics: tuple[tuple[str, ...], ...] = (
+        ("slowlog", "get", "128"),
+        ("slowlog", "len"),
+        ("latency", "latest"),
+        ("latency", "histogram"),
+    )
+    for command in statistics:
+        assert "NOPERM" not in server.cli(*command, user=user), command
+    assert server.cli("client", "setname", "redis_exporter", user=user) == "OK"
+    for command in (
+        ("get", f"{ORDER}:k"),
+        ("set", f"{ORDER}:k", "v"),
+        ("config", "set", "maxmemory", "1"),
+        ("scan", "0"),
+        ("client", "list"),
+    ):
+        assert server.cli(*command, user=user).startswith("NOPERM"), command
+
+
+@pytest.mark.tool("redis-server")
+def test_real_server_applies_the_config(server: Server) -> None:
     settings = {
-        name: server.cli("config", "get", name, password=password).splitlines()[-1]
+        name: server.cli("config", "get", name, user="redis-exporter").splitlines()[-1]
         for name in (
             "maxmemory",
             "maxmemory-policy",
@@ -468,16 +668,16 @@ def test_real_server_accepts_the_password_and_applies_the_config(server: Server)
         "tls-protocols": "TLSv1.2 TLSv1.3",
         "protected-mode": "yes",
     }
-    # The write is in the append-only file (Redis 7+ layout: appendonlydir/*.incr.aof) as soon as it is acknowledged.
-    increments = list((server.folder / "data" / "appendonlydir").glob("*.incr.aof"))
-    assert increments and b"payment:idempotency:1" in increments[0].read_bytes()
 
 
 @pytest.mark.tool("redis-server")
 def test_real_server_refuses_a_wrong_password(server: Server) -> None:
-    answer = server.cli("ping", password="not-the-password-" + "0" * 20)
-    assert "WRONGPASS" in answer or "invalid password" in answer
-    assert "PONG" not in answer
+    for user in (None, ORDER, "redis-exporter"):
+        answer = server.cli("ping", password="not-the-password-" + "0" * 20, user=user)
+        assert "WRONGPASS" in answer or "invalid password" in answer, (user, answer)
+        assert "PONG" not in answer
+    # One service's password is not another's.
+    assert "WRONGPASS" in server.cli("ping", password=PASSWORDS[ORDER], user=RISK)
 
 
 @pytest.mark.tool("redis-server")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Callable
 
@@ -20,7 +21,9 @@ from plan.simulate import SECRET_MARKER
 from stacks.catalog import (
     GATEWAY_OPERATOR_KEY,
     KONG,
+    REDIS,
     REDIS_EXPORTER,
+    REDIS_EXPORTER_PASSWORD,
     REDIS_PASSWORD,
     SERVICES,
     SERVICES_CONSUMER,
@@ -32,7 +35,9 @@ from vocabulary import CONTAINER, RANDOM_PASSWORD, SECRET
 GENERATED = [
     "postgres-superuser-password",
     *(f"db-password-{s.name}" for s in SERVICES),
+    *(f"redis-password-{s.name}" for s in SERVICES),
     "redis-password",
+    "redis-exporter-password",
     "jwt-secret",
     "grafana-admin-password",
     "postgres-exporter-password",
@@ -92,9 +97,24 @@ def test_rotating_a_database_password_restarts_the_database_bootstrap() -> None:
     }
 
 
-def test_rotating_the_redis_password_restarts_redis_and_the_services() -> None:
+def test_rotating_the_default_redis_password_restarts_redis_only() -> None:
+    # The default user's password is Redis's own (its healthcheck's): no client holds it.
     diff = changed(rendered("dev"), rendered("dev", "rotation.redis-password=1"))
-    assert diff["changed"] == {"payment-secrets-redis-password", *SERVICE_CONTAINERS} | restarted(
+    assert diff["changed"] == {"payment-secrets-redis-password"} | restarted("payment-redis-container")
+
+
+def test_rotating_a_service_redis_password_restarts_redis_and_that_service_only() -> None:
+    diff = changed(rendered("dev"), rendered("dev", "rotation.redis-password-order-service=1"))
+    assert diff["changed"] == {
+        "payment-secrets-redis-password-order-service",
+        "payment-services-payment-order-service",  # dev: an environment variable
+        *restarted("payment-redis-container"),  # a new hash in its ACL file
+    }
+
+
+def test_rotating_the_redis_monitoring_password_restarts_redis_and_its_exporter_only() -> None:
+    diff = changed(rendered("dev"), rendered("dev", "rotation.redis-exporter-password=1"))
+    assert diff["changed"] == {"payment-secrets-redis-exporter-password"} | restarted(
         "payment-redis-container", "payment-exporters-redis-exporter-container"
     )
 
@@ -245,7 +265,8 @@ def test_without_external_secrets_nothing_external_is_injected() -> None:
     [
         ({"jwt-secret": 1}, {"probe-channel-adapter", "probe-notification-service", "probe-order-service"}),
         ({"tls-order-service": 1}, {"probe-order-service"}),
-        ({"redis-password": 1}, {"probe-channel-adapter", "probe-notification-service", "probe-order-service"}),
+        ({"redis-password": 1}, set()),
+        ({"redis-password-order-service": 1}, {"probe-order-service"}),
         ({"db-password-order-service": 1}, {"probe-order-service"}),
     ],
 )
@@ -291,10 +312,25 @@ def test_each_secret_file_reaches_exactly_the_consumers_the_catalog_names() -> N
         for secret in platform_secrets(names)
     }
     # redis_exporter reads the password from its own address-to-password map, not from the secret's file.
-    expected[REDIS_PASSWORD.name].discard(REDIS_EXPORTER.name)
+    expected[REDIS_EXPORTER_PASSWORD.name].discard(REDIS_EXPORTER.name)
     assert holders.pop(REDIS_EXPORTER_PASSWORD_MAP.rpartition("/")[2]) == {REDIS_EXPORTER.name}
     # Kong's operator key travels inside its declarative file (0400): Kong OSS reads key-auth keys from nowhere else.
     assert expected.pop(GATEWAY_OPERATOR_KEY.name) == {KONG.name}
+    # Redis holds its users' passwords as SHA-256 hashes in its ACL file, and as a file only the default user's (its
+    # healthcheck's): the hashes there are exactly those of the secrets the catalog gives Redis.
+    acl = next(u for u in uploads(render, "payment-redis-container", revealed=True) if u["file"].endswith(".acl"))
+    generated = {
+        r.name.removeprefix("payment-secrets-"): str(r.revealed_outputs["result"])
+        for r in render.by_type(RANDOM_PASSWORD)
+    }
+    hashed = {
+        name for name, value in generated.items() if f"#{hashlib.sha256(value.encode()).hexdigest()} " in acl["content"]
+    }
+    assert hashed == {name for name, members in expected.items() if REDIS.name in members}
+    for name in hashed - {REDIS_PASSWORD.name}:
+        expected[name].discard(REDIS.name)
+    # So the monitoring password is nobody's file: a hash for Redis, an entry of its map for the exporter.
+    assert expected.pop(REDIS_EXPORTER_PASSWORD.name) == set()
     assert holders == expected
     key = str(render.get(RANDOM_PASSWORD, f"payment-secrets-{GATEWAY_OPERATOR_KEY.name}").revealed_outputs["result"])
     given = set()

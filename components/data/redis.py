@@ -1,16 +1,29 @@
-"""Redis for the platform: one TLS-only, password-protected, append-only server with a fixed data volume.
+"""Redis for the platform: one TLS-only, append-only server with a fixed data volume and one ACL user per client.
 
 Creates the pulled image, the `payment-redis-data` volume and the `payment-redis` container (alias
-`redis`), and hands each service its connection contract (`Redis.service_files`). Shaped this way:
+`redis`), and hands each service its connection contract (`client_env` and `service_environment`). Shaped
+this way:
 
-* The password never reaches a command line. The image's usual recipe, `redis-server --requirepass $X`,
-  puts it in `ps` output and `docker inspect`; here the public `redis.conf` `include`s an `auth.conf`
-  upload (0400, owned by the redis user) that holds `requirepass`, and the healthcheck reads a raw
-  password file into `REDISCLI_AUTH` inside its shell, so the command text only names the file. The
-  rendered config, command, healthcheck and labels are therefore safe to show.
+* Least privilege through ACL users (`acl_file`), loaded by Redis at start from its `aclfile`:
+  - each service has a user named after it, with its own password (`redis-password-<service>`), allowed
+    only keys and pub/sub channels under `<service>:` and only data commands (`SERVICE_RULES`): no admin
+    or dangerous command, nothing that lists or counts other tenants' keys or channels, nothing that
+    changes state shared by every tenant (functions, the script cache);
+  - the exporter has a monitoring user (`redis-exporter-password`) with server statistics only, no key;
+  - the `default` user stays, with its own password (`redis-password`), for one command: PING. It exists for
+    the container's healthcheck, which Docker runs inside the container and which gates the start of every
+    client (`wait`): an authenticated PONG proves the server loaded its data and its users, where the
+    NOAUTH answer an anonymous probe gets comes as soon as the port is open. Nothing else receives it,
+    and no user anywhere can run an admin command (users change with a redeploy, not `ACL SETUSER`).
+* No password reaches a command line or a file in clear, except each client's own password file: the ACL
+  file carries SHA-256 hashes (`#<hex>`, Redis's documented form), computed from the secret outputs and
+  kept secret by Pulumi (0400, owned by the redis user). The healthcheck reads the raw `default` password
+  file into `REDISCLI_AUTH` inside its shell, so the command text only names the file. The rendered config,
+  command, healthcheck and labels are therefore safe to show. A rotation changes one hash: Redis and the one
+  client concerned are replaced, nobody else.
 * TLS only: `port 0` closes the plain-text listener; the server presents the certificate the platform
   CA issued to `redis` (valid for `redis.<network>`, localhost and 127.0.0.1). Clients do not need
-  certificates (`tls-auth-clients no`): they authenticate with the password and verify the server.
+  certificates (`tls-auth-clients no`): they authenticate with their user and password and verify the server.
 * Append-only file, fsynced every second: a restart loses at most about one second of writes, which
   idempotency keys and locks can tolerate; the data lives on the named volume mounted at /data.
 * `maxmemory` sits below the container's memory limit (the config checks at most 80%): Redis needs the
@@ -23,7 +36,9 @@ Creates the pulled image, the `payment-redis-data` volume and the `payment-redis
 
 from __future__ import annotations
 
+import hashlib
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -34,11 +49,11 @@ from components.docker.files import PUBLIC_READ, ContainerFiles, upload
 from components.docker.image_contract import ImageContract, PathContract
 from components.pki import CA_FILE, LeafCertificate, tls_uploads
 from components.secrets import secret_path
-from stacks.catalog import REDIS, REDIS_PASSWORD
+from stacks.catalog import REDIS, REDIS_DEFAULT_USER, REDIS_EXPORTER, REDIS_PASSWORD, redis_key_prefix
 from stacks.models import Infrastructure, RedisTuning
 
 REDIS_UID = 999
-"""The image's `redis` user; it must own the key, the auth include and the password file."""
+"""The image's `redis` user; it must own the key, the ACL file and the password file."""
 REDIS_GID = 1000
 """The `redis` group of the Alpine image (uid 999, gid 1000)."""
 
@@ -51,14 +66,14 @@ class RedisPaths:
 
     config: str = f"{CONFIG_DIR}/redis.conf"
     """The main, public configuration file given to `redis-server`."""
-    auth: str = f"{CONFIG_DIR}/auth.conf"
-    """The include that holds `requirepass`; the only configuration file with the password."""
+    acl: str = f"{CONFIG_DIR}/users.acl"
+    """The ACL file: every user, its rules and its password's hash (secret)."""
     cert: str = f"{CONFIG_DIR}/tls/redis.crt"
     key: str = f"{CONFIG_DIR}/tls/redis.key"
     ca: str = f"{CONFIG_DIR}/tls/ca.crt"
     """The platform's trust bundle: what the healthcheck verifies the server against."""
     password: str = secret_path(REDIS_PASSWORD.name)
-    """The raw password, read by the healthcheck only."""
+    """The `default` user's raw password, read by the healthcheck only."""
     data: str = "/data"
     """Working directory for the append-only files; the data volume is mounted here."""
 
@@ -77,8 +92,8 @@ def _quoted(value: str) -> str:
 
 
 def redis_conf(tuning: RedisTuning, paths: RedisPaths, port: int = REDIS.port) -> str:
-    """The public `redis.conf`: TLS only, the auth include, AOF persistence and memory bounds. No secrets."""
-    return f"""# Generated by payment-platform (components/redis.py). Holds no secret: the password is in the include.
+    """The public `redis.conf`: TLS only, the ACL file, AOF persistence and memory bounds. No secrets."""
+    return f"""# Generated by payment-platform (components/data/redis.py). Holds no secret: users are in the ACL file.
 
 # TLS only: no plain-text listener at all; services connect with TLS and verify the server against the
 # platform CA.
@@ -87,7 +102,7 @@ tls-port {port}
 tls-cert-file {_quoted(paths.cert)}
 tls-key-file {_quoted(paths.key)}
 tls-ca-cert-file {_quoted(paths.ca)}
-# Clients authenticate with the password, not with certificates (they still verify the server's).
+# Clients authenticate with their ACL user and password, not with certificates (they still verify the server's).
 tls-auth-clients no
 tls-protocols "TLSv1.2 TLSv1.3"
 
@@ -98,8 +113,9 @@ tls-protocols "TLSv1.2 TLSv1.3"
 bind * -::*
 protected-mode yes
 
-# requirepass lives in a separate 0400 file so this one can be shown, diffed and rendered.
-include {_quoted(paths.auth)}
+# Every user, the default one included, comes from this 0400 file (password hashes, no clear password), so this
+# one can be shown, diffed and rendered. Redis refuses to start if a line of it is wrong.
+aclfile {_quoted(paths.acl)}
 
 # Append-only file, fsynced every second: a restart loses at most about a second of writes.
 appendonly yes
@@ -113,9 +129,98 @@ maxmemory-policy {tuning.maxmemory_policy}
 """
 
 
-def auth_conf(password: str) -> str:
-    """The include with the password: the only configuration file that holds it."""
-    return f"# Generated by payment-platform (components/redis.py). Secret.\nrequirepass {_quoted(password)}\n"
+DEFAULT_USER = REDIS_DEFAULT_USER
+"""Redis's built-in user: what an anonymous connection, and `AUTH <password>` without a name, log in as."""
+MONITORING_USER = REDIS_EXPORTER.name
+"""The exporter's user (redis_exporter's `REDIS_USER`)."""
+
+HEALTHCHECK_RULES: tuple[str, ...] = ("-@all", "+ping")
+"""The `default` user: PING, for the container's healthcheck (AUTH and HELLO need no permission)."""
+
+MONITORING_RULES: tuple[str, ...] = (
+    "-@all",
+    # What redis_exporter 1.x sends on each scrape of a stand-alone server without key checks or scripts (INFO
+    # commandstats after scrapes of 1.69, with no ACL LOG entry). Its README's ACL also grants every command
+    # that reads keys, for `check-keys` and Lua scripts (not used here), and all of `client` and `memory`
+    # (CLIENT KILL, MEMORY PURGE ...); PING is for people checking the user by hand.
+    "+ping",
+    "+info",
+    "+config|get",
+    "+slowlog|get",
+    "+slowlog|len",
+    "+latency|latest",
+    "+latency|histogram",
+    "+client|setname",
+)
+"""The monitoring user: server statistics only. No key and no channel (`resetkeys resetchannels`)."""
+
+SERVICE_RULES: tuple[str, ...] = (
+    "-@all",
+    # The data types, key expiry and renames, transactions, scripts, pub/sub and the connection's own commands.
+    "+@string",
+    "+@hash",
+    "+@list",
+    "+@set",
+    "+@sortedset",
+    "+@stream",
+    "+@bitmap",
+    "+@hyperloglog",
+    "+@geo",
+    "+@keyspace",
+    "+@transaction",
+    "+@scripting",
+    "+@pubsub",
+    "+@connection",
+    # Never an admin or dangerous command: FLUSHALL, FLUSHDB, KEYS, CONFIG, DEBUG, SHUTDOWN, MONITOR, CLIENT
+    # LIST/KILL, INFO, SORT (its BY/GET patterns read any key), MIGRATE, RESTORE, SWAPDB, ACL ...
+    "-@admin",
+    "-@dangerous",
+    # Key patterns do not filter these: they would show other tenants' key names, key counts or channels.
+    "-scan",
+    "-randomkey",
+    "-dbsize",
+    "-pubsub",
+    # Server-wide state every tenant shares: one service could delete another's functions, flush the script
+    # cache under it or kill its running script. EVAL/EVALSHA/FCALL stay (their keys are checked).
+    "-function",
+    "-script|flush",
+    "-script|kill",
+)
+"""A service's commands; its keys and channels are `<service>:*` only (`redis_key_prefix`)."""
+
+
+def password_hash(password: str) -> str:
+    """Redis's stored form of a password: `#` and the SHA-256 of its bytes, in lower-case hex."""
+    return "#" + hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+
+def acl_line(user: str, password: str, rules: tuple[str, ...], prefix: str | None = None) -> str:
+    """One `user` line of the ACL file: reset, switched on, the password's hash, keys and channels under `prefix`
+    (none without one), then `rules`. Redis's ACL file has no quoting and no comments: every part is one word."""
+    keys = ("resetkeys", "resetchannels", *((f"~{prefix}*", f"&{prefix}*") if prefix is not None else ()))
+    parts = ("user", user, "reset", "on", password_hash(password), *keys, *rules)
+    for part in parts:
+        if not part or any(char.isspace() for char in part):
+            raise ValueError(f"ACL word {part!r} of user {user!r} is empty or has white space")
+    return " ".join(parts)
+
+
+def acl_file(default_password: str, monitoring_password: str, service_passwords: Mapping[str, str]) -> str:
+    """The ACL file: the `default` user (PING only), the monitoring user, and one user per service (by name)."""
+    lines = [
+        acl_line(DEFAULT_USER, default_password, HEALTHCHECK_RULES),
+        acl_line(MONITORING_USER, monitoring_password, MONITORING_RULES),
+        *(
+            acl_line(service, service_passwords[service], SERVICE_RULES, redis_key_prefix(service))
+            for service in sorted(service_passwords)
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def service_environment(service: str) -> dict[str, str]:
+    """Who a service is to Redis (no secret): its user and the prefix of every key and channel it may use."""
+    return {"REDIS_USERNAME": service, "REDIS_KEY_PREFIX": redis_key_prefix(service)}
 
 
 def healthcheck(paths: RedisPaths, port: int = REDIS.port) -> list[str]:
@@ -138,7 +243,11 @@ class RedisArgs:
     host: Host
     """The Docker host: platform network, the loader image, the profile's container defaults."""
     password: pulumi.Output[str]
-    """`redis-password` (secret): in the server's auth include, and the file its healthcheck reads."""
+    """`redis-password` (secret): the `default` user's (PING only), the file its healthcheck reads."""
+    monitoring_password: pulumi.Output[str]
+    """`redis-exporter-password` (secret): the monitoring user's."""
+    service_passwords: Mapping[str, pulumi.Output[str]]
+    """Service name -> its `redis-password-<service>` (secret): the password of its user."""
     certificate: LeafCertificate
     """The server certificate the platform CA issued to `redis`."""
     trust_bundle: pulumi.Output[str]
@@ -146,23 +255,28 @@ class RedisArgs:
 
 
 class Redis(pulumi.ComponentResource):
-    """Redis for the platform: image, data volume and a TLS-only, password-protected container."""
+    """Redis for the platform: image, data volume and a TLS-only container with one ACL user per client."""
 
     container: docker.Container
     """The `payment-redis` container."""
     client_env: dict[str, str]
-    """The connection contract services get (`REDIS_HOST`, `REDIS_PORT`, TLS and its CA file); no secret."""
+    """The connection contract every service gets (`REDIS_HOST`, `REDIS_PORT`, TLS and its CA file); no secret.
+    Each service's own user and prefix: `service_environment`."""
 
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:data:Redis", name, None, opts)
         infra = args.infra
         paths = RedisPaths()
-        password = args.password
+        # Hashes only, but derived from secrets: the file stays a secret Output (and 0400) all the same.
+        users: pulumi.Output[str] = pulumi.Output.all(
+            args.password, args.monitoring_password, pulumi.Output.all(**args.service_passwords)
+        ).apply(lambda values: acl_file(values[0], values[1], values[2]))
+        users = pulumi.Output.secret(users)
         files = ContainerFiles(
             uploads=(
                 upload(paths.config, redis_conf(args.tuning, paths, infra.port), REDIS_UID, PUBLIC_READ),
-                upload(paths.auth, password.apply(auth_conf), REDIS_UID),
-                upload(paths.password, password, REDIS_UID),
+                upload(paths.acl, users, REDIS_UID),
+                upload(paths.password, args.password, REDIS_UID),
                 *tls_uploads(
                     args.certificate, args.trust_bundle, REDIS_UID, cert=paths.cert, key=paths.key, ca=paths.ca
                 ),
@@ -182,7 +296,7 @@ class Redis(pulumi.ComponentResource):
             parent=self,
         )
         # What a service needs to reach Redis: where it is and that it speaks TLS. The CA file comes with the
-        # service's mTLS bundle (`Pki.service_files`) at the same path; the password from `Secrets.files`.
+        # service's mTLS bundle (`Pki.service_files`) at the same path; its password from `Secrets.files`.
         self.client_env = {
             "REDIS_HOST": infra.dns_name,
             "REDIS_PORT": str(infra.port),

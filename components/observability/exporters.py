@@ -9,11 +9,13 @@ healthy. Shaped this way:
   an exporter is configured here, not by an image that only reads the seed's variables, so nothing
   forces a password into `docker inspect`. postgres_exporter reads `DATA_SOURCE_PASS_FILE` and builds
   `postgresql://<user>:<password>@<DATA_SOURCE_URI>` itself; redis_exporter's `REDIS_PASSWORD_FILE` is
-  a JSON object from Redis URI to password (its `LoadPwdFile`), looked up by the exact `REDIS_ADDR`.
+  a JSON object from Redis URI to password (its `LoadPwdFile`), looked up by `REDIS_ADDR` with `REDIS_USER`
+  put in as the URI's user (`lookupPasswordInPasswordMap`): `rediss://<user>@<host>:<port>`.
 * Both stores are reached the way services reach them: PostgreSQL as `payment_monitoring` (pg_monitor,
   the `postgres` database only, TLS with SCRAM per pg_hba.conf) with `sslmode=verify-full` against the
-  platform CA; Redis over TLS (`rediss://`) verified against the same CA. The CA file sits at
-  `components.pki.CA_FILE`, the path services use.
+  platform CA; Redis over TLS (`rediss://`) verified against the same CA, as its monitoring user
+  (`REDIS_USER`, statistics only: `components.data.redis.MONITORING_RULES`) with
+  `redis-exporter-password`. The CA file sits at `components.pki.CA_FILE`, the path services use.
 * Kafka's INTERNAL listener is PLAINTEXT (components/data/kafka.py). `--kafka.version` pins the protocol
   level kafka_exporter's client (IBM sarama) speaks: 3.9.0, the newest it knows. Its default (2.0.0)
   predates the request versions Kafka 4 still accepts (KIP-896 removed the pre-2.1 ones).
@@ -48,10 +50,12 @@ import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from urllib.parse import urlsplit, urlunsplit
 
 import pulumi
 import pulumi_docker as docker
 
+from components.data.redis import MONITORING_USER
 from components.docker.containers import ContainerSpec, Host, container, image
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
 from components.docker.hardening import DOCKER_SOCKETS
@@ -83,7 +87,7 @@ DOCKER_API_PROXY_UID = 59081
 POSTGRES_DATABASE = "postgres"
 """The maintenance database: the only one pg_hba.conf lets the monitoring role reach."""
 REDIS_PASSWORD_MAP = f"{SECRETS_DIR}/redis-exporter-passwords.json"
-"""redis_exporter's password file: `{"<REDIS_ADDR>": "<password>"}` (0400)."""
+"""redis_exporter's password file: `{"<REDIS_ADDR with REDIS_USER as its user>": "<password>"}` (0400)."""
 
 KAFKA_PROTOCOL_VERSION = "3.9.0"
 """What `--kafka.version` tells sarama: the newest protocol level it knows, all of it accepted by Kafka 4."""
@@ -164,18 +168,21 @@ def redis_address(redis: Infrastructure) -> str:
 
 
 def redis_exporter_environment(redis: Infrastructure) -> dict[str, str]:
-    """redis_exporter over TLS with the password from its password file. No secret here."""
+    """redis_exporter over TLS as the monitoring user, with the password from its password file. No secret here."""
     return {
         "REDIS_ADDR": redis_address(redis),
+        "REDIS_USER": MONITORING_USER,
         "REDIS_PASSWORD_FILE": REDIS_PASSWORD_MAP,
         "REDIS_EXPORTER_TLS_CA_CERT_FILE": CA_FILE,
         "REDIS_EXPORTER_SKIP_TLS_VERIFICATION": "false",
     }
 
 
-def redis_password_map(address: str, password: str) -> str:
-    """The password file's content: redis_exporter looks the password up by the URI it connects to."""
-    return json.dumps({address: password}) + "\n"
+def redis_password_map(address: str, user: str, password: str) -> str:
+    """The password file's content: redis_exporter looks the password up by the URI it connects to with its user
+    (`REDIS_USER`) as the URI's user; without it in the key the exporter finds no password and logs in as nobody."""
+    parts = urlsplit(address)
+    return json.dumps({urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc}")): password}) + "\n"
 
 
 def kafka_exporter_command(bootstrap_servers: str) -> list[str]:
@@ -234,7 +241,7 @@ class ExportersArgs:
     monitoring_password: pulumi.Output[str]
     """`postgres-exporter-password` (secret): the monitoring role's."""
     redis_password: pulumi.Output[str]
-    """`redis-password` (secret)."""
+    """`redis-exporter-password` (secret): Redis's monitoring user's."""
     trust_bundle: pulumi.Output[str]
     stores: Sequence[pulumi.Resource]
     """The data store containers: each exporter starts once they are healthy."""
@@ -261,7 +268,7 @@ def _postgres(exporter: CatalogExporter, args: ExportersArgs, proxy: DockerApiPr
 
 def _redis(exporter: CatalogExporter, args: ExportersArgs, proxy: DockerApiProxy) -> ExporterSetup:
     address = redis_address(args.redis)
-    password_map = args.redis_password.apply(lambda value: redis_password_map(address, value))
+    password_map = args.redis_password.apply(lambda value: redis_password_map(address, MONITORING_USER, value))
     return ExporterSetup(
         user=f"{REDIS_EXPORTER_UID}:{REDIS_EXPORTER_UID}",
         healthcheck=http_healthcheck(exporter.port, "/health"),

@@ -82,7 +82,8 @@ def services(
                 Problem(
                     path,
                     f"'{name}' is not a valid service name: expected lower-case letters, digits and hyphens, "
-                    "starting with a letter, at most 40 characters, not an infrastructure or exporter name",
+                    "starting with a letter, at most 40 characters, not an infrastructure or exporter name "
+                    "nor `default` (Redis's built-in user)",
                 )
             )
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,10 +20,11 @@ from components.data.redis import RedisPaths
 from components.observability.prometheus import PrometheusPaths
 from components.secrets import secret_path
 from plan.engine import Render, Resource
-from stacks.catalog import REDIS, SERVICES, db_password_secret
+from stacks.catalog import REDIS, REDIS_EXPORTER, SERVICES, db_password_secret, redis_key_prefix, redis_password_secret
 from tests.conftest import faithful, unavailable
 from tests.images.conftest import CONTRACTS, docker, local_ref, shown
 from tests.images.harness import Sandbox, container_named, containers_running, loader_of, sandbox, wait_healthy
+from vocabulary import RANDOM_PASSWORD
 
 HEALTHY_WITHIN = 120
 """Seconds a container may take to pass its healthcheck (PostgreSQL initialises and bootstraps 19 databases)."""
@@ -48,9 +50,10 @@ def needs(*names: str) -> None:
             unavailable(f"{local_ref(CONTRACTS[name])} is not built: run `python3 -m scripts.images {name}`")
 
 
-def start(box: Sandbox, dev: Render, container: Resource, local: str) -> tuple[str, float]:
-    """Start the rendered `container` with the local image `local`; wait for its healthcheck to pass."""
-    name = box.run_rendered(dev, container, local_ref(CONTRACTS[local]), local_ref(CONTRACTS["loader"]))
+def start(box: Sandbox, dev: Render, container: Resource, local: str, *extra: str) -> tuple[str, float]:
+    """Start the rendered `container` with the local image `local` (and `docker run` options `extra`); wait for its
+    healthcheck to pass."""
+    name = box.run_rendered(dev, container, local_ref(CONTRACTS[local]), local_ref(CONTRACTS["loader"]), *extra)
     return name, wait_healthy(name, container.revealed_inputs["healthcheck"]["tests"], HEALTHY_WITHIN)
 
 
@@ -104,24 +107,76 @@ def test_postgres_initialises_bootstraps_and_keeps_its_volume(dev: Render) -> No
     )
 
 
-def test_redis_serves_tls_and_writes_its_append_only_file(dev: Render) -> None:
-    """Redis answers the healthcheck's authenticated TLS PING, takes a write, and persists it under /data."""
+def generated(render: Render, secret: str) -> str:
+    """The (simulated) value the render generated for `secret`: what the rendered containers were given."""
+    value = render.get(RANDOM_PASSWORD, f"payment-secrets-{secret}").revealed_outputs["result"]
+    assert isinstance(value, str)
+    return value
+
+
+def redis_cli(name: str, *lines: str) -> list[str]:
+    """`lines` fed on stdin to redis-cli in the Redis container `name` (TLS, verified against the CA): AUTH lines never
+    reach a command line. Its replies, one per line (redis-cli's exit code only reflects the last reply)."""
+    paths = RedisPaths()
+    cli = ["redis-cli", "--no-auth-warning", "--tls", "--cacert", paths.ca, "-h", "127.0.0.1", "-p", str(REDIS.port)]
+    proc = docker("exec", "-i", name, *cli, stdin="".join(f"{line}\n" for line in lines).encode(), timeout=60)
+    replies = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert replies, shown(proc)
+    return replies
+
+
+def test_redis_serves_tls_and_confines_each_service_user(dev: Render) -> None:
+    """Redis answers the healthcheck's authenticated TLS PING; a service's user writes and reads under its prefix and
+    is refused elsewhere and on admin commands; anonymous commands are refused; the write lands under /data."""
     needs("redis")
     container = containers_running(dev, CONTRACTS["redis"].stands_for)[0]
     paths = RedisPaths()
+    service, other = SERVICES[0].name, SERVICES[1].name
+    key = f"{redis_key_prefix(service)}image-test"
     with sandbox("redis") as box:
         name, elapsed = start(box, dev, container, "redis")
-        cli = (
-            f'REDISCLI_AUTH="$(cat {paths.password})" redis-cli --tls --cacert {paths.ca} -h 127.0.0.1 -p {REDIS.port}'
-        )
-        assert exec_ok(name, f"{cli} SET image-test ok") == "OK"
-        assert exec_ok(name, f"{cli} GET image-test") == "ok"
-        unauthenticated = docker(
-            "exec", name, "sh", "-c", f"redis-cli --tls --cacert {paths.ca} -h 127.0.0.1 -p {REDIS.port} GET image-test"
-        )
-        assert "NOAUTH" in unauthenticated.stdout + unauthenticated.stderr, shown(unauthenticated)
+        auth = f"AUTH {service} {generated(dev, redis_password_secret(service))}"
+        replies = redis_cli(name, auth, f"SET {key} ok", f"GET {key}")
+        assert replies == ["OK", "OK", "ok"], replies
+        refused = ("GET " + redis_key_prefix(other) + "k", "SET unprefixed v", "FLUSHALL", "CONFIG SET maxmemory 1")
+        replies = redis_cli(name, auth, *refused)
+        assert replies[0] == "OK" and len(replies) == 1 + len(refused), replies
+        assert all(reply.startswith("NOPERM") for reply in replies[1:]), replies
+        assert all(reply.startswith("NOAUTH") for reply in redis_cli(name, f"GET {key}", "PING"))
         assert exec_ok(name, f"ls {paths.data}/appendonlydir"), f"no append-only files in {paths.data}"
     print(f"payment-redis: healthy after {elapsed:.1f} s")
+
+
+def test_redis_exporter_scrapes_redis_as_its_monitoring_user(dev: Render) -> None:
+    """The rendered exporter reaches the rendered Redis over TLS as its statistics-only user: `redis_up 1`, no scrape
+    error and no refused command (its log would name NOPERM)."""
+    needs("redis", REDIS_EXPORTER.name)
+    redis = containers_running(dev, CONTRACTS["redis"].stands_for)[0]
+    exporter = containers_running(dev, CONTRACTS[REDIS_EXPORTER.name].stands_for)[0]
+    env = dict(str(item).split("=", 1) for item in exporter.revealed_inputs["envs"])
+    host = urlsplit(env["REDIS_ADDR"]).hostname
+    assert host is not None
+    with sandbox("redis-exporter") as box:
+        network = box.name("net")
+        created = docker("network", "create", "--internal", network)
+        assert created.returncode == 0, shown(created)
+        try:
+            start(box, dev, redis, "redis", f"--network={network}", f"--network-alias={host}")
+            exporter_name, _ = start(box, dev, exporter, REDIS_EXPORTER.name, f"--network={network}")
+            port = CONTRACTS[REDIS_EXPORTER.name].ports[0]
+            deadline, metrics = time.monotonic() + 30, ""
+            while "redis_up 1" not in metrics.splitlines() and time.monotonic() < deadline:
+                scrape = docker("exec", exporter_name, "wget", "-q", "-O", "-", f"http://127.0.0.1:{port}/metrics")
+                metrics = scrape.stdout
+                if "redis_up 1" not in metrics.splitlines():
+                    time.sleep(1)
+            assert "redis_up 1" in metrics.splitlines(), shown(docker("logs", exporter_name))
+            assert 'redis_exporter_last_scrape_error{err=""} 0' in metrics.splitlines()
+            logs = docker("logs", exporter_name)
+            assert "NOPERM" not in logs.stdout + logs.stderr, shown(logs)
+        finally:
+            box.close()
+            docker("network", "rm", network)
 
 
 def test_prometheus_accepts_the_generated_configuration(dev: Render) -> None:
