@@ -129,6 +129,13 @@ def stack_config(stack: str, *, secret_keys: Iterable[str] = (), **values: Any) 
     return resolve(raw, project=project.name, stack=stack, secret_keys=secret)
 
 
+def attachments(stack: str, alias: str) -> list[dict[str, Any]]:
+    """The `networksAdvanced` the container `alias` of `stack` renders with: each of its networks
+    (`PlatformConfig.networks_of`, tested in test_network.py), joined under both its names."""
+    config = stack_config(stack)
+    return [{"name": n, "aliases": [alias, f"{alias}.{config.network.name}"]} for n in config.networks_of(alias)]
+
+
 def docker_host(config: PlatformConfig) -> Host:
     """The Docker host of a component test's program, as `Platform` builds it: the network and the shared defaults.
     Call it inside the program (it creates the network)."""

@@ -39,7 +39,7 @@ from plan.simulate import SECRET_MARKER
 from policy_rules import check_resource
 from stacks.catalog import GRAFANA_ADMIN_PASSWORD, INFRASTRUCTURE
 from stacks.models import PlatformConfig
-from tests.conftest import docker_host, require_tool, stack_config
+from tests.conftest import attachments, docker_host, require_tool, stack_config
 from tests.conftest import uploads as container_uploads
 from vocabulary import CONTAINER, REMOTE_IMAGE, SECRET, VOLUME
 
@@ -391,9 +391,7 @@ def test_container_identity_user_image_and_health(stack: str) -> None:
     inputs = grafana.inputs
     assert inputs["name"] == "payment-grafana"
     assert inputs["hostname"] == "grafana"
-    assert inputs["networksAdvanced"] == [
-        {"name": "payment-network", "aliases": ["grafana", "grafana.payment-network"]}
-    ]
+    assert inputs["networksAdvanced"] == attachments(stack, "grafana")
     assert inputs["user"] == "472:0"
     # curl ships in both variants of the image (Alpine and Ubuntu); wget only in Alpine's busybox.
     check = inputs["healthcheck"]["tests"]

@@ -38,7 +38,7 @@ from plan.simulate import SECRET_MARKER
 from stacks.catalog import INFRASTRUCTURE
 from stacks.models import PlatformConfig
 from stacks.units import ByteSize
-from tests.conftest import docker_host, stack_config
+from tests.conftest import attachments, docker_host, stack_config
 from tests.conftest import uploads as container_uploads
 from vocabulary import CONTAINER, REMOTE_IMAGE, SECRET
 
@@ -188,7 +188,7 @@ def test_container_identity_user_image_command_and_health(stack: str) -> None:
     inputs = jaeger.inputs
     assert inputs["name"] == "payment-jaeger"
     assert inputs["hostname"] == "jaeger"
-    assert inputs["networksAdvanced"] == [{"name": "payment-network", "aliases": ["jaeger", "jaeger.payment-network"]}]
+    assert inputs["networksAdvanced"] == attachments(stack, "jaeger")
     assert inputs["user"] == f"{JAEGER_UID}:{JAEGER_UID}"
     assert inputs["command"] == ["--config", CONFIG_PATH]
     assert "entrypoints" not in inputs  # the image's entrypoint, the jaeger binary
@@ -242,7 +242,7 @@ def test_hardened_read_only_non_root_without_capabilities(stack: str) -> None:
     assert inputs["capabilities"] == {"drops": ["ALL"]}
     assert inputs["securityOpts"] == ["no-new-privileges:true"]
     assert inputs["privileged"] is False
-    assert inputs["networkMode"] == "payment-network"
+    assert inputs["networkMode"] == attachments(stack, "jaeger")[0]["name"]
     # Only the configuration file's folder comes from the files volume, read-only; no host path.
     assert [(m["type"], m["target"], m["readOnly"]) for m in inputs["mounts"]] == [("volume", "/etc/jaeger", True)]
     assert inputs.get("volumes", []) == []

@@ -49,7 +49,7 @@ from plan.simulate import SECRET_MARKER
 from stacks.catalog import GATEWAY_OPERATOR_KEY, ROUTES, Integration
 from stacks.errors import ConfigError
 from stacks.models import PlatformConfig
-from tests.conftest import docker_host, stack_config
+from tests.conftest import attachments, docker_host, stack_config
 from tests.conftest import uploads as container_uploads
 from tests.support.tlsmodel import Faithful
 from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, REMOTE_IMAGE, SECRET
@@ -404,7 +404,7 @@ def test_container_identity_user_image_and_health(stack: str) -> None:
     inputs = kong.inputs
     assert inputs["name"] == "payment-kong"
     assert inputs["hostname"] == "kong"
-    assert inputs["networksAdvanced"] == [{"name": "payment-network", "aliases": ["kong", "kong.payment-network"]}]
+    assert inputs["networksAdvanced"] == attachments(stack, "kong")
     assert inputs["user"] == "1001:1001"
     assert "command" not in inputs and "entrypoints" not in inputs  # the image's entrypoint and `kong docker-start`
     image = built(stack).render.get(REMOTE_IMAGE, "payment-kong-image")

@@ -46,7 +46,7 @@ from plan.engine import RecordingMonitor, Render, Resource, run_program
 from stacks.catalog import EXPORTERS, SERVICES
 from stacks.errors import ConfigError
 from stacks.models import PlatformConfig
-from tests.conftest import docker_host, require_tool, stack_config
+from tests.conftest import attachments, docker_host, require_tool, stack_config
 from tests.conftest import uploads as container_uploads
 from tests.support.tlsmodel import Faithful
 from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, REMOTE_IMAGE, SECRET, VOLUME
@@ -580,9 +580,7 @@ def test_container_identity_user_command_and_health(stack: str, retention: str) 
     inputs = prometheus.inputs
     assert inputs["name"] == "payment-prometheus"
     assert inputs["hostname"] == "prometheus"
-    assert inputs["networksAdvanced"] == [
-        {"name": "payment-network", "aliases": ["prometheus", "prometheus.payment-network"]}
-    ]
+    assert inputs["networksAdvanced"] == attachments(stack, "prometheus")
     assert inputs["user"] == "65534:65534"
     # The image's entrypoint is /bin/prometheus: the command is its flags.
     assert inputs["command"] == [

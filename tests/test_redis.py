@@ -50,7 +50,7 @@ from stacks.catalog import APP_UID, REDIS_EXPORTER_PASSWORD, REDIS_PASSWORD, SER
 from stacks.errors import ConfigError
 from stacks.models import PlatformConfig, RedisTuning
 from stacks.units import ByteSize
-from tests.conftest import docker_host, free_port, require_tool, stack_config
+from tests.conftest import attachments, docker_host, free_port, require_tool, stack_config
 from tests.conftest import uploads as container_uploads
 from tests.support.tlsmodel import Faithful
 from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, RANDOM_PASSWORD, REMOTE_IMAGE, SECRET, VOLUME
@@ -255,7 +255,7 @@ def test_container_identity_user_and_command(stack: str) -> None:
     inputs = redis.inputs
     assert inputs["name"] == "payment-redis"
     assert inputs["hostname"] == "redis"
-    assert inputs["networksAdvanced"] == [{"name": "payment-network", "aliases": ["redis", "redis.payment-network"]}]
+    assert inputs["networksAdvanced"] == attachments(stack, "redis")
     assert inputs["user"] == "999:1000"
     assert inputs["command"] == ["redis-server", "/usr/local/etc/redis/redis.conf"]
     assert "entrypoints" not in inputs  # the image's entrypoint, which execs the command as given
