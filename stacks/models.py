@@ -228,6 +228,19 @@ class GatewaySettings(Model):
     max_request_megabytes: Annotated[int, Field(ge=1, le=100)] | None = None
 
 
+JwtAlgorithm = Literal["HS256", "ES256"]
+KeyOverlap = Literal["none", "next", "previous"]
+
+
+class JwtSettings(Model):
+    """`jwt.*`: how services sign and verify tokens."""
+
+    algorithm: JwtAlgorithm | None = None
+    """`HS256` (default, the seed's shared `jwt-secret`) or `ES256` (issuers sign, everyone else verifies)."""
+    overlap: KeyOverlap | None = None
+    """Accept a second key generation beside the signing one during a rotation, like `pki.caOverlap`."""
+
+
 class StackSettings(Model):
     """Everything under the `payment-platform:` config namespace."""
 
@@ -258,6 +271,7 @@ class StackSettings(Model):
     docker_data_root: AbsolutePath | None = None
     gateway: GatewaySettings | None = None
     observability: ObservabilitySettings | None = None
+    jwt: JwtSettings | None = None
 
 
 # --- profiles and the resolved configuration ----------------------------------------------------
@@ -596,6 +610,31 @@ class Secrets(Model):
     smtp: Smtp | None
 
 
+class Jwt(Model):
+    """Token signing keys, resolved: the algorithm, the signing generation and the one accepted beside it."""
+
+    algorithm: JwtAlgorithm
+    generation: int
+    """The generation that signs: `rotation.jwt-secret` plus `rotation.all` (0 for a secret set in config)."""
+    overlap: KeyOverlap
+    issuers: tuple[str, ...]
+    """Services that sign (`stacks.catalog.JWT_ISSUERS`): under ES256 only they hold the private key."""
+    value: SecretStr | None
+    """`secrets.jwt-secret` when set in config (HS256 only); otherwise each generation is generated."""
+    length: int
+    """Length of a generated HS256 secret."""
+
+    @property
+    def generations(self) -> tuple[int, ...]:
+        """Generations services accept, the signing one first (the CA's `trusted_generations`, for tokens)."""
+        extra = {"none": (), "next": (self.generation + 1,), "previous": (self.generation - 1,)}
+        return (self.generation, *extra[self.overlap])
+
+    def kid(self, generation: int) -> str:
+        """The key id tokens of `generation` carry (`es256-3`): deterministic, so renders and previews agree."""
+        return f"{self.algorithm.lower()}-{generation}"
+
+
 class PlatformConfig(Model):
     """The whole platform for one stack; the only thing components are given."""
 
@@ -618,6 +657,8 @@ class PlatformConfig(Model):
     """Every image by role (`stacks.catalog.PINNED_IMAGES` with the stack's `images.*` applied)."""
     docker_data_root: str
     """The Docker engine's data root on the host (`docker info`'s DockerRootDir), which cAdvisor reads."""
+    jwt: Jwt
+    """How services sign and verify tokens (`jwt.*`, `rotation.jwt-secret`)."""
 
     def service(self, name: str) -> Service:
         for service in self.services:

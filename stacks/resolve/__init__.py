@@ -30,6 +30,7 @@ from stacks.models import (
 )
 from stacks.profiles import PROFILES
 from stacks.resolve.data import data_tier
+from stacks.resolve.jwt import jwt
 from stacks.resolve.merge import overlay
 from stacks.resolve.pki import pki
 from stacks.resolve.secrets import SECRET_PREFIXES, check_rotation, secrets
@@ -96,6 +97,7 @@ def resolve(
     named = secrets(settings, profile, apps, "secrets" in secret, problems)
     check_rotation(settings, certificates, named, problems)
     data = data_tier(settings, profile, infra, problems)
+    tokens = jwt(settings, problems)
     if problems:
         raise ConfigError(project, stack, problems)
     return PlatformConfig(
@@ -115,6 +117,7 @@ def resolve(
         demo=bool(settings.demo),
         images=images,
         docker_data_root=settings.docker_data_root or DOCKER_DATA_ROOT,
+        jwt=tokens,
     )
 
 
