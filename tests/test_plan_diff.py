@@ -192,7 +192,8 @@ def test_cli_prints_markdown_and_json_without_secrets(tmp_path: Path) -> None:
     assert markdown.stdout.startswith("**Plan diff** payment-platform/prod → payment-platform/prod: ")
     assert markdown.stdout.splitlines()[0].endswith(" to replace")
     assert "### payment-secrets" in markdown.stdout
-    assert "| `payment-secrets-grafana-admin-password` (random:RandomPassword) | replace | `keepers` |" in markdown.stdout
+    row = "| `payment-secrets-grafana-admin-password` (random:RandomPassword) | replace | `keepers` |"
+    assert row in markdown.stdout
 
     as_json = run_cli("diff", str(before), str(after), "--format", "json")
     assert as_json.returncode == 0, as_json.stderr
