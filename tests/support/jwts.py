@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +55,34 @@ def new_es256_key() -> str:
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return pem.decode()
+
+
+def verify_in(container: str, token: str, timeout: int = 60) -> subprocess.CompletedProcess[str]:
+    """`jwt_verify.sh` run inside `container` by `docker exec`, with the container's own environment and files; the
+    token goes in on stdin. Exit 0 and `valid <kid>`, or exit 1 and `invalid: <why>`."""
+    return subprocess.run(
+        ["docker", "exec", "-i", container, "sh", "-c", VERIFIER.read_text()],
+        input=token,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def sign_in(container: str, claims: dict[str, Any] = CLAIMS, timeout: int = 60) -> str:
+    """An ES256 token signed inside the issuer `container` with the key it was given (`JWT_PRIVATE_KEY_FILE`) under
+    the kid it was given (`JWT_KID`): what the issuing service itself would hand out. The key never leaves."""
+    printenv = ["docker", "exec", container, "printenv", "JWT_KID"]
+    kid = subprocess.run(printenv, capture_output=True, text=True, timeout=timeout, check=True).stdout.strip()
+    data = _signing_input("ES256", kid, claims)
+    out = subprocess.run(
+        ["docker", "exec", "-i", container, "sh", "-c", 'openssl dgst -sha256 -sign "$JWT_PRIVATE_KEY_FILE" | base64'],
+        input=data.decode(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert out.returncode == 0, f"{container} could not sign with its JWT_PRIVATE_KEY_FILE: {out.stderr.strip()}"
+    return f"{data.decode()}.{b64url(raw_signature(base64.b64decode(out.stdout)))}"
