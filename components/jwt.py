@@ -49,10 +49,7 @@ def public_key_bundle(keys: Sequence[tuple[str, str]]) -> str:
 
     RFC 7468 (section 5.2) lets text stand outside the encapsulation boundaries and PEM readers skip it, so the file
     is a plain PEM bundle to any tool, and a verifier that reads the lines finds each key's id next to it."""
-    parts = []
-    for kid, pem in keys:
-        parts.append(f"kid: {kid}\n{pem if pem.endswith(chr(10)) else pem + chr(10)}")
-    return "".join(parts)
+    return "".join(f"kid: {kid}\n{pem.rstrip()}\n" for kid, pem in keys)
 
 
 def _overlap_key(config: JwtConfig, generation: int) -> CatalogJwtKey:
@@ -70,15 +67,19 @@ class JwtArgs:
 class SigningKeys(pulumi.ComponentResource):
     """Every accepted generation of the token signing key, and what each service is given of them."""
 
+    secrets: dict[int, pulumi.Output[str]]
+    """HS256: generation -> its secret (secret)."""
+    private_keys: dict[int, pulumi.Output[str]]
+    """ES256: generation -> its private key, PKCS#8 PEM (secret)."""
+    public_keys: pulumi.Output[str] | None
+    """ES256: the bundle every service verifies with (`public_key_bundle`, public); None under HS256."""
+
     def __init__(self, name: str, args: JwtArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payment:jwt:SigningKeys", name, None, opts)
         self.config = args.config
         self.delivery = args.delivery
         child = pulumi.ResourceOptions(parent=self)
-        self.secrets: dict[int, pulumi.Output[str]] = {}
-        """HS256: generation -> secret (Output, secret)."""
-        self.private_keys: dict[int, pulumi.Output[str]] = {}
-        """ES256: generation -> private key, PKCS#8 PEM (secret)."""
+        self.secrets, self.private_keys = {}, {}
         public_keys: list[pulumi.Output[str]] = []
         for generation in self.config.generations:
             if self.config.algorithm == "ES256":
@@ -102,12 +103,11 @@ class SigningKeys(pulumi.ComponentResource):
                 )
                 self.secrets[generation] = password.result
         kids = [self.config.kid(g) for g in self.config.generations]
-        self.public_keys: pulumi.Output[str] | None = (
+        self.public_keys = (
             pulumi.Output.all(*public_keys).apply(lambda pems: public_key_bundle(list(zip(kids, pems, strict=True))))
             if public_keys
             else None
         )
-        """ES256: the bundle every service verifies with (public)."""
         self.register_outputs({})
 
     def files(self, service: str, uid: int) -> ContainerFiles:

@@ -229,7 +229,8 @@ class GatewaySettings(Model):
 
 
 JwtAlgorithm = Literal["HS256", "ES256"]
-KeyOverlap = Literal["none", "next", "previous"]
+KeyOverlap = CaOverlap
+"""A rotation's overlap: the same three steps for the CA and the JWT keys (`overlapping`)."""
 
 
 class JwtSettings(Model):
@@ -541,6 +542,13 @@ class DataTier(Model):
     protect_data: bool
 
 
+def overlapping(generation: int, overlap: CaOverlap) -> tuple[int, ...]:
+    """The generations in use during a rotation's overlap: the signing `generation` first, then the one `overlap`
+    keeps beside it (`next`: announced before it signs; `previous`: still accepted after it stopped signing)."""
+    extra = {"none": (), "next": (generation + 1,), "previous": (generation - 1,)}
+    return (generation, *extra[overlap])
+
+
 class Certificate(Model):
     """A leaf certificate the private CA issues to one service or piece of infrastructure."""
 
@@ -571,8 +579,7 @@ class Pki(Model):
     @property
     def trusted_generations(self) -> tuple[int, ...]:
         """CA generations in the trust bundle, the signing one first."""
-        extra = {"none": (), "next": (self.ca_generation + 1,), "previous": (self.ca_generation - 1,)}
-        return (self.ca_generation, *extra[self.ca_overlap])
+        return overlapping(self.ca_generation, self.ca_overlap)
 
     def certificate(self, subject: str) -> Certificate:
         for certificate in self.certificates:
@@ -627,8 +634,7 @@ class Jwt(Model):
     @property
     def generations(self) -> tuple[int, ...]:
         """Generations services accept, the signing one first (the CA's `trusted_generations`, for tokens)."""
-        extra = {"none": (), "next": (self.generation + 1,), "previous": (self.generation - 1,)}
-        return (self.generation, *extra[self.overlap])
+        return overlapping(self.generation, self.overlap)
 
     def kid(self, generation: int) -> str:
         """The key id tokens of `generation` carry (`es256-3`): deterministic, so renders and previews agree."""
