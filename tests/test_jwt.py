@@ -9,11 +9,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from components.docker.labels import SERVICE_LABEL
 from components.jwt import PUBLIC_KEYS_PATH, public_key_bundle
 from components.secrets import SECRETS_DIR
 from plan import Render
 from plan.simulate import SECRET_MARKER
-from stacks.catalog import JWT_ISSUERS, SECRET_VARIABLES, SERVICES
+from stacks.catalog import JWT_ISSUERS, JWT_KEYS, JWT_PUBLIC_KEYS, SECRET_VARIABLES, SERVICES, SERVICES_CONSUMER
 from stacks.errors import ConfigError
 from tests.conftest import changed, faithful, rendered, require_tool, stack_config, uploads
 from tests.support.jwts import new_es256_key
@@ -231,3 +232,28 @@ def test_the_three_step_rotation_never_replaces_a_generation_still_accepted(algo
         "removed": set(),
         "changed": set(),
     }
+
+
+@pytest.mark.parametrize("sets", [ES256_OVERLAP, HS256_OVERLAP, ("jwt.overlap=next",)])
+def test_each_jwt_key_file_reaches_exactly_the_consumers_the_catalog_names(sets: tuple[str, ...]) -> None:
+    """As `test_secrets` for the named secrets: every file of JWT key material in the prod render (files delivery)
+    is held by the catalog's consumers of it (`CatalogJwtKey.consumers`), and by no other container."""
+    render = rendered("prod", *sets)
+    names = [s.name for s in SERVICES]
+    paths = {f"{SECRETS_DIR}/{key.name}": key for key in JWT_KEYS if key.secret} | {PUBLIC_KEYS_PATH: JWT_PUBLIC_KEYS}
+    loaded = {r.name.removesuffix("-loader") for r in render.by_type(CONTAINER) if r.name.endswith("-loader")}
+    holders: dict[str, set[str]] = {}
+    for resource in render.by_type(CONTAINER):
+        if resource.name not in loaded:
+            continue
+        labels = {item["label"]: item["value"] for item in resource.inputs.get("labels") or []}
+        consumer = labels.get(SERVICE_LABEL) or str(resource.inputs["name"]).removeprefix("payment-")
+        for path in files(render, resource.name):
+            if path in paths:
+                holders.setdefault(path, set()).add(consumer)
+    expected = {
+        path: {c for consumer in key.consumers for c in (names if consumer == SERVICES_CONSUMER else [consumer])}
+        for path, key in paths.items()
+        if path in holders
+    }
+    assert holders and holders == expected
