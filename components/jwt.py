@@ -97,7 +97,7 @@ class SigningKeys(pulumi.ComponentResource):
                     min_lower=1,
                     min_upper=1,
                     min_numeric=1,
-                    # The name already holds the generation; the keeper makes a bare rename impossible to miss.
+                    # Fixed per generation: a generation's value never changes while any service accepts it.
                     keepers={"generation": str(generation)},
                     opts=child,
                 )
