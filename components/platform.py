@@ -23,6 +23,7 @@ from components.docker.containers import Host, image
 from components.docker.files import ContainerFiles
 from components.docker.labels import platform_labels
 from components.gateway.kong import Kong, KongArgs, routed, routes
+from components.jwt import JwtArgs, SigningKeys
 from components.network import Network, NetworkArgs
 from components.observability.exporters import DOCKER_API_PROXY, Exporters, ExportersArgs
 from components.observability.grafana import Grafana, GrafanaArgs
@@ -67,6 +68,7 @@ class Platform(pulumi.ComponentResource):
     network: Network
     pki: Pki
     secrets: Secrets
+    jwt: SigningKeys
     postgres: Postgres
     redis: Redis
     kafka: Kafka
@@ -93,7 +95,13 @@ class Platform(pulumi.ComponentResource):
         self.network = Network(f"{name}-network", NetworkArgs(segments=config.segments, labels=labels), opts=child)
         host = docker_host(config, self.network, image(f"{name}-loader-image", config.images[LOADER], self))
         self.pki = Pki(f"{name}-pki", PkiArgs(config=config.pki, domain=config.network.name), opts=child)
-        self.secrets = Secrets(f"{name}-secrets", SecretsArgs(config=config.secrets), opts=child)
+        # The JWT key's generations are SigningKeys' (`jwt.*`): the named secret stays in config for its value and
+        # rotation counter only.
+        named = tuple(s for s in config.secrets.items if s.name != JWT_SECRET.name)
+        self.secrets = Secrets(
+            f"{name}-secrets", SecretsArgs(config=config.secrets.model_copy(update={"items": named})), opts=child
+        )
+        self.jwt = SigningKeys(f"{name}-jwt", JwtArgs(config=config.jwt, delivery=config.secrets.delivery), opts=child)
         secret = self.secrets.values
         certificates, trust_bundle = self.pki.certificates, self.pki.trust_bundle
 
@@ -234,13 +242,14 @@ class Platform(pulumi.ComponentResource):
 
     def _bundle(self, service: Service, config: PlatformConfig, postgres: Infrastructure) -> ContainerFiles:
         """What one service container is given besides its own settings: its mTLS key pair and the trust bundle,
-        the JWT key, its database (contract and password), Redis (contract, its own user, prefix and password) and
-        Kafka, and the credentials and settings of the integrations it owns that the stack switched on (the catalog's
-        `consumers`; a test holds the render to them). Listed in a fixed order, not derived: the order of the uploads
-        is part of the loader's inputs, and a new order would restart every service once for nothing."""
+        the JWT keys of its role (issuer or verifier), its database (contract and password), Redis (contract, its own
+        user, prefix and password) and Kafka, and the credentials and settings of the integrations it owns that the
+        stack switched on (the catalog's `consumers`; a test holds the render to them). Listed in a fixed order, not
+        derived: the order of the uploads is part of the loader's inputs, and a new order would restart every service
+        once for nothing."""
         files = (
             self.pki.service_files(service.name, APP_UID)
-            + self.secrets.files(JWT_SECRET.name, APP_UID)
+            + self.jwt.files(service.name, APP_UID)
             + ContainerFiles(env=service_environment(service, postgres))
             + self.secrets.files(db_password_secret(service.name), APP_UID)
             + ContainerFiles(env=self.redis.client_env | redis_service_environment(service.name))

@@ -20,6 +20,7 @@ import pulumi_random as random
 
 from components.docker.files import ContainerFiles, upload
 from stacks.catalog import SecretKind
+from stacks.models import SecretDelivery
 from stacks.models import Secrets as SecretsConfig
 
 SECRETS_DIR = "/run/secrets"
@@ -27,6 +28,17 @@ SECRETS_DIR = "/run/secrets"
 
 def secret_path(name: str) -> str:
     return f"{SECRETS_DIR}/{name}"
+
+
+def secret_files(
+    variable: str, name: str, value: pulumi.Output[str], delivery: SecretDelivery, uid: int
+) -> ContainerFiles:
+    """The one way a secret reaches a container: `<variable>_FILE` naming a 0400 file `/run/secrets/<name>` owned by
+    `uid`, or (`env` delivery) the value in `<variable>` itself."""
+    if delivery == "env":
+        return ContainerFiles(env={variable: value})
+    path = secret_path(name)
+    return ContainerFiles(env={f"{variable}_FILE": path}, uploads=(upload(path, value, uid),))
 
 
 @dataclass(frozen=True)
@@ -66,9 +78,4 @@ class Secrets(pulumi.ComponentResource):
 
     def files(self, secret: str, uid: int) -> ContainerFiles:
         """Give a container `secret` as `<variable>_FILE` + a 0400 file, or as `<variable>` (its catalog variable)."""
-        variable = self.variables[secret]
-        value = self.values[secret]
-        if self.delivery == "env":
-            return ContainerFiles(env={variable: value})
-        path = secret_path(secret)
-        return ContainerFiles(env={f"{variable}_FILE": path}, uploads=(upload(path, value, uid),))
+        return secret_files(self.variables[secret], secret, self.values[secret], self.delivery, uid)

@@ -404,6 +404,47 @@ SHARED_SECRETS: tuple[CatalogSecret, ...] = (
 )
 """The secrets there is one of, whatever the services (besides the PostgreSQL superuser's)."""
 
+# --- JWT signing keys (`jwt.*` in stack config) ---------------------------------------------------------------
+# The seed's contract, and the default (`jwt.algorithm: HS256`), is `jwt-secret` above: one shared HMAC secret that
+# every service both signs and verifies with. Under `ES256` only the issuers below hold a private key; every other
+# service holds public keys only, so a compromised verifier cannot mint tokens.
+
+JWT_ISSUERS: tuple[str, ...] = ("admin-bff-service", "merchant-auth-service")
+"""The services that sign tokens: merchant-auth-service issues merchants' tokens (merchant login and API credentials),
+admin-bff-service the admin portal's session tokens. Every service verifies."""
+
+
+@dataclass(frozen=True)
+class CatalogJwtKey:
+    """Key material of `jwt.*` besides the seed's `jwt-secret`; never set in config, always generated."""
+
+    name: str
+    """File name (under /run/secrets for secret material)."""
+    variable: str
+    """The variable a service reads it from (`<variable>`, or `<variable>_FILE` naming its file)."""
+    consumers: tuple[str, ...]
+    """Service names, or `services` (every one)."""
+    secret: bool = True
+    kid_variable: str | None = None
+    """HS256 overlap secrets: the variable holding the key id of tokens that secret signed."""
+
+
+JWT_PREVIOUS_SECRET = CatalogJwtKey(
+    "jwt-previous-secret", "JWT_PREVIOUS_SECRET", (SERVICES_CONSUMER,), kid_variable="JWT_PREVIOUS_KID"
+)
+"""HS256, `jwt.overlap: previous`: the generation before the signing one, still accepted."""
+JWT_NEXT_SECRET = CatalogJwtKey("jwt-next-secret", "JWT_NEXT_SECRET", (SERVICES_CONSUMER,), kid_variable="JWT_NEXT_KID")
+"""HS256, `jwt.overlap: next`: the generation after the signing one, already accepted."""
+JWT_PRIVATE_KEY = CatalogJwtKey("jwt-private-key", "JWT_PRIVATE_KEY", JWT_ISSUERS)
+"""ES256: the signing generation's private key (PKCS#8 PEM), always a file: issuers only."""
+JWT_PUBLIC_KEYS = CatalogJwtKey("public-keys.pem", "JWT_PUBLIC_KEYS", (SERVICES_CONSUMER,), secret=False)
+"""ES256: every accepted generation's public key, each PEM block preceded by a `kid: <kid>` line; always a file."""
+JWT_ALGORITHM_VARIABLE = "JWT_ALGORITHM"
+"""`HS256` or `ES256`: a verifier refuses a token whose header names another algorithm."""
+JWT_KID_VARIABLE = "JWT_KID"
+"""The key id a token signed now carries in its header (`kid`); HS256 adds `JWT_PREVIOUS_KID`/`JWT_NEXT_KID`."""
+JWT_KEYS: tuple[CatalogJwtKey, ...] = (JWT_PREVIOUS_SECRET, JWT_NEXT_SECRET, JWT_PRIVATE_KEY, JWT_PUBLIC_KEYS)
+
 
 def db_password(service: str) -> CatalogSecret:
     """`db-password-<service>`: the service's own database role's password; PostgreSQL holds it too."""
@@ -458,7 +499,9 @@ def platform_secrets(service_names: Iterable[str]) -> tuple[CatalogSecret, ...]:
 
 
 SECRET_VARIABLES: frozenset[str] = frozenset(
-    {DB_PASSWORD_VARIABLE, REDIS_PASSWORD_VARIABLE} | {s.variable for s in SHARED_SECRETS if s.variable is not None}
+    {DB_PASSWORD_VARIABLE, REDIS_PASSWORD_VARIABLE}
+    | {s.variable for s in SHARED_SECRETS if s.variable is not None}
+    | {k.variable for k in JWT_KEYS if k.secret}
 )
 """Every variable that carries a secret into a service container. The policy pack needs the names: under the
 real CLI a stack policy sees secret values in the clear, unmarked, so only the name tells a secret variable."""

@@ -253,6 +253,20 @@ class GatewaySettings(Model):
     tls: GatewayTlsSettings | None = None
 
 
+JwtAlgorithm = Literal["HS256", "ES256"]
+KeyOverlap = CaOverlap
+"""A rotation's overlap: the same three steps for the CA and the JWT keys (`overlapping`)."""
+
+
+class JwtSettings(Model):
+    """`jwt.*`: how services sign and verify tokens."""
+
+    algorithm: JwtAlgorithm | None = None
+    """`HS256` (default, the seed's shared `jwt-secret`) or `ES256` (issuers sign, everyone else verifies)."""
+    overlap: KeyOverlap | None = None
+    """Accept a second key generation beside the signing one during a rotation, like `pki.caOverlap`."""
+
+
 class StackSettings(Model):
     """Everything under the `payment-platform:` config namespace."""
 
@@ -285,6 +299,7 @@ class StackSettings(Model):
     """`dockerSocketGroup`: gid owning the engine's socket; cAdvisor's Docker API proxy runs in it."""
     gateway: GatewaySettings | None = None
     observability: ObservabilitySettings | None = None
+    jwt: JwtSettings | None = None
 
 
 # --- profiles and the resolved configuration ----------------------------------------------------
@@ -597,6 +612,13 @@ class DataTier(Model):
     protect_data: bool
 
 
+def overlapping(generation: int, overlap: CaOverlap) -> tuple[int, ...]:
+    """The generations in use during a rotation's overlap: the signing `generation` first, then the one `overlap`
+    keeps beside it (`next`: announced before it signs; `previous`: still accepted after it stopped signing)."""
+    extra = {"none": (), "next": (generation + 1,), "previous": (generation - 1,)}
+    return (generation, *extra[overlap])
+
+
 class Certificate(Model):
     """A leaf certificate the private CA issues to one service or piece of infrastructure."""
 
@@ -627,8 +649,7 @@ class Pki(Model):
     @property
     def trusted_generations(self) -> tuple[int, ...]:
         """CA generations in the trust bundle, the signing one first."""
-        extra = {"none": (), "next": (self.ca_generation + 1,), "previous": (self.ca_generation - 1,)}
-        return (self.ca_generation, *extra[self.ca_overlap])
+        return overlapping(self.ca_generation, self.ca_overlap)
 
     def certificate(self, subject: str) -> Certificate:
         for certificate in self.certificates:
@@ -666,6 +687,30 @@ class Secrets(Model):
     smtp: Smtp | None
 
 
+class Jwt(Model):
+    """Token signing keys, resolved: the algorithm, the signing generation and the one accepted beside it."""
+
+    algorithm: JwtAlgorithm
+    generation: int
+    """The generation that signs: `rotation.jwt-secret` plus `rotation.all` (0 for a secret set in config)."""
+    overlap: KeyOverlap
+    issuers: tuple[str, ...]
+    """Services that sign (`stacks.catalog.JWT_ISSUERS`): under ES256 only they hold the private key."""
+    value: SecretStr | None
+    """`secrets.jwt-secret` when set in config (HS256 only); otherwise each generation is generated."""
+    length: int
+    """Length of a generated HS256 secret."""
+
+    @property
+    def generations(self) -> tuple[int, ...]:
+        """Generations services accept, the signing one first (the CA's `trusted_generations`, for tokens)."""
+        return overlapping(self.generation, self.overlap)
+
+    def kid(self, generation: int) -> str:
+        """The key id tokens of `generation` carry (`es256-3`): deterministic, so renders and previews agree."""
+        return f"{self.algorithm.lower()}-{generation}"
+
+
 class PlatformConfig(Model):
     """The whole platform for one stack; the only thing components are given."""
 
@@ -692,6 +737,8 @@ class PlatformConfig(Model):
     """The Docker engine's data root on the host (`docker info`'s DockerRootDir), which cAdvisor reads."""
     docker_socket_group: int
     """The gid owning the engine's socket (`stat -c %g /var/run/docker.sock`): the Docker API proxy's group."""
+    jwt: Jwt
+    """How services sign and verify tokens (`jwt.*`, `rotation.jwt-secret`)."""
 
     def service(self, name: str) -> Service:
         for service in self.services:

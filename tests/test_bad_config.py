@@ -297,6 +297,19 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
         "at most caValidityHours",
     ),
     ("country in lower case", ["--set", "pki.country=cn"], 'pki.country = "cn"', "two-letter ISO 3166"),
+    ("unknown JWT algorithm", ["--set", "jwt.algorithm=RS256"], 'jwt.algorithm = "RS256"', "'HS256' or 'ES256'"),
+    (
+        "JWT overlap before the first key",
+        ["--set", "jwt.overlap=previous"],
+        'jwt.overlap = "previous"',
+        "no key before generation 0",
+    ),
+    (
+        "JWT key pairs with a shared secret set",
+        ["--set-secret", "secrets.jwt-secret=" + "x" * 64, "--set", "jwt.algorithm=ES256"],
+        'jwt.algorithm = "ES256"',
+        "unset it with `pulumi config rm --path secrets.jwt-secret`",
+    ),
     ("unknown secret delivery", ["--set", "secretDelivery=vault"], 'secretDelivery = "vault"', "'files' or 'env'"),
     (
         "replicas sharing a published port",

@@ -1,8 +1,9 @@
 """The folder tree of `components/` is its architecture, and no import runs upward through it.
 
 Layers, bottom up: `docker/` (the hardened container and its helpers), the foundation (`network`, `pki`,
-`secrets`), the concerns (`data/`, `app/`, `gateway/`, `observability/`, which never import each other: what one
-needs of another reaches it through `platform.py` as an argument), and `platform.py` on top.
+`secrets`), the concerns (`data/`, `app/`, `gateway/`, `observability/`, and `jwt`, the token keys built on the
+secrets' delivery; they never import each other: what one needs of another reaches it through `platform.py` as an
+argument), and `platform.py` on top.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ LAYERS: dict[str, int] = {
     "app": 2,
     "gateway": 2,
     "observability": 2,
+    "jwt": 2,
     "platform": 3,
 }
 

@@ -38,7 +38,8 @@ def test_one_services_memory_is_an_in_place_update_of_that_container_only() -> N
 
 
 def test_a_rotation_replaces_the_password_and_exactly_its_consumer_containers() -> None:
-    before, after = rendered("prod"), rendered("prod", "rotation.jwt-secret=1")
+    # A password rotated in place (its keepers); the JWT key has one resource per generation instead.
+    before, after = rendered("prod"), rendered("prod", "rotation.db-password-order-service=1")
     # The oracle sees through `[secret]`: the loaders whose files really changed.
     old = {r.name: r for r in before.resources}
     consumers = {
@@ -47,11 +48,12 @@ def test_a_rotation_replaces_the_password_and_exactly_its_consumer_containers() 
         if r.name.endswith("-loader") and r.revealed_inputs != old[r.name].revealed_inputs
     }
     assert consumers, "the rotated secret reaches no container"
-    assert all(name.startswith("payment-services-") for name in consumers)
+    assert consumers == {"payment-services-payment-order-service", "payment-postgres-container"}
 
     changes = by_name(diff(before.to_json(), after.to_json()))
-    assert set(changes) == {"payment-secrets-jwt-secret"} | consumers | {f"{c}-loader" for c in consumers}
-    password = changes["payment-secrets-jwt-secret"]
+    password_name = "payment-secrets-db-password-order-service"
+    assert set(changes) == {password_name} | consumers | {f"{c}-loader" for c in consumers}
+    password = changes[password_name]
     assert (password.action, password.keys) == ("replace", ("keepers",))
     for name in consumers:
         assert (changes[name].action, changes[name].keys) == ("replace", ("replacementTrigger",))
@@ -81,9 +83,12 @@ def test_a_rotation_of_a_secret_delivered_as_a_variable_replaces_its_consumers()
     }
     assert len(consumers) == 19, "every service receives the JWT secret"
     changes = by_name(diff(before.to_json(), after.to_json()))
-    assert set(changes) == {"payment-secrets-jwt-secret"} | consumers
+    # One resource per JWT generation (components/jwt.py): without an overlap, generation 1 takes 0's place.
+    assert set(changes) == {"payment-jwt-secret-0", "payment-jwt-secret-1"} | consumers
+    assert (changes["payment-jwt-secret-0"].action, changes["payment-jwt-secret-1"].action) == ("remove", "add")
     for name in consumers:
-        assert (changes[name].action, changes[name].keys) == ("replace", ("envs",))
+        # `dependencies`: the variable's value now comes from generation 1's resource
+        assert (changes[name].action, changes[name].keys) == ("replace", ("envs", "dependencies"))
 
 
 def test_a_service_redis_password_rotation_replaces_redis_and_that_service_only() -> None:
@@ -217,14 +222,15 @@ def test_identical_renders_have_an_empty_diff() -> None:
 def test_cli_prints_markdown_and_json_without_secrets(tmp_path: Path) -> None:
     before, after = tmp_path / "before.json", tmp_path / "after.json"
     before.write_text(json.dumps(rendered("prod").to_json()))
-    after.write_text(json.dumps(rendered("prod", "rotation.jwt-secret=1").to_json()))
+    after.write_text(json.dumps(rendered("prod", "rotation.grafana-admin-password=1").to_json()))
 
     markdown = run_cli("diff", str(before), str(after))
     assert markdown.returncode == 0, markdown.stderr
     assert markdown.stdout.startswith("**Plan diff** payment-platform/prod → payment-platform/prod: ")
     assert markdown.stdout.splitlines()[0].endswith(" to replace")
     assert "### payment-secrets" in markdown.stdout
-    assert "| `payment-secrets-jwt-secret` (random:RandomPassword) | replace | `keepers` |" in markdown.stdout
+    row = "| `payment-secrets-grafana-admin-password` (random:RandomPassword) | replace | `keepers` |"
+    assert row in markdown.stdout
 
     as_json = run_cli("diff", str(before), str(after), "--format", "json")
     assert as_json.returncode == 0, as_json.stderr

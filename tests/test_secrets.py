@@ -56,13 +56,16 @@ SMTP = ["smtp.host=smtp.example.com", "smtp.username=noreply@example.com", "smtp
 def test_every_named_secret_is_generated_with_a_safe_alphabet(dev: Render, prod: Render) -> None:
     for render in (dev, prod):
         passwords = {r.name.removeprefix("payment-secrets-"): r for r in render.by_type(RANDOM_PASSWORD)}
-        assert sorted(passwords) == sorted(GENERATED)
+        # The JWT secret is one resource per generation (components/jwt.py), keyed by it.
+        jwt = passwords.pop("payment-jwt-secret-0")
+        assert sorted([*passwords, "jwt-secret"]) == sorted(GENERATED)
         for name, password in passwords.items():
             assert password.inputs["length"] >= 32
             assert password.inputs["special"] is False  # letters and digits: safe in DSNs and URLs
             assert password.inputs["keepers"] == {"rotation": "0", "rotationAll": "0"}
             assert name in password.name
-        assert passwords["jwt-secret"].inputs["length"] == 64
+        assert jwt.inputs["length"] == 64 and jwt.inputs["special"] is False
+        assert jwt.inputs["keepers"] == {"generation": "0"}
         assert not render.by_type("random:index/randomString:RandomString")
 
 
@@ -81,10 +84,11 @@ SERVICE_CONTAINERS = [f"payment-services-payment-{s.name}" for s in SERVICES]
 def test_rotating_one_secret_changes_that_secret_and_its_consumers_only() -> None:
     diff = changed(rendered("dev"), rendered("dev", "rotation.jwt-secret=1"))
     assert diff == {
-        "added": set(),
-        "removed": set(),
+        # one resource per JWT generation: without an overlap, generation 1 replaces generation 0
+        "added": {"payment-jwt-secret-1"},
+        "removed": {"payment-jwt-secret-0"},
         # dev delivers secrets as environment variables: the containers change, their file loaders do not
-        "changed": {"payment-secrets-jwt-secret", *SERVICE_CONTAINERS},
+        "changed": {*SERVICE_CONTAINERS},
     }
 
 
@@ -139,8 +143,8 @@ def test_rotation_all_regenerates_every_generated_secret_and_nothing_else() -> N
         "payment-kong-container",  # the operator key, in its declarative file
         *services,
     )
-    assert diff["changed"] == {f"payment-secrets-{name}" for name in GENERATED} | consumers
-    assert diff["added"] == diff["removed"] == set()
+    assert diff["changed"] == {f"payment-secrets-{name}" for name in GENERATED if name != "jwt-secret"} | consumers
+    assert (diff["added"], diff["removed"]) == ({"payment-jwt-secret-1"}, {"payment-jwt-secret-0"})
 
 
 def test_canaries_never_reach_the_render() -> None:

@@ -19,6 +19,10 @@ from stacks.catalog import (
     DB_PASSWORD_VARIABLE,
     EXPORTERS,
     INFRASTRUCTURE,
+    JWT_ALGORITHM_VARIABLE,
+    JWT_ISSUERS,
+    JWT_KEYS,
+    JWT_KID_VARIABLE,
     ROUTES,
     SERVICES,
     Integration,
@@ -66,6 +70,14 @@ def facts() -> dict[str | int, str]:
             found[secret.variable] = f"the variable of {secret.name}"
             found[f"{secret.variable}_FILE"] = f"the file variable of {secret.name}"
     found[DB_PASSWORD_VARIABLE] = "the variable of each service's database password"
+    for key in JWT_KEYS:
+        found[key.name] = f"the file name of {key.variable}"
+        found[key.variable] = found[f"{key.variable}_FILE"] = f"the variable of {key.name}"
+        if key.kid_variable is not None:
+            found[key.kid_variable] = f"the key id variable of {key.name}"
+    found[JWT_ALGORITHM_VARIABLE] = found[JWT_KID_VARIABLE] = "a JWT variable of the catalog"
+    for issuer in JWT_ISSUERS:
+        found.setdefault(issuer, "a JWT issuer of the catalog")
     for integration in Integration:
         found[integration_owner(integration)] = f"the owner of the {integration.value} integration"
     return found

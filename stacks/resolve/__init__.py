@@ -31,6 +31,7 @@ from stacks.models import (
 from stacks.profiles import PROFILES
 from stacks.resolve.data import data_tier
 from stacks.resolve.gateway import gateway
+from stacks.resolve.jwt import jwt
 from stacks.resolve.merge import overlay
 from stacks.resolve.networks import segments
 from stacks.resolve.pki import pki
@@ -102,6 +103,7 @@ def resolve(
     check_rotation(settings, certificates, named, problems)
     data = data_tier(settings, profile, infra, problems)
     edge = gateway(settings, profile, "gateway" in secret, problems)
+    tokens = jwt(settings, problems)
     if problems:
         raise ConfigError(project, stack, problems)
     return PlatformConfig(
@@ -125,6 +127,7 @@ def resolve(
         docker_socket_group=(
             DOCKER_SOCKET_GROUP if settings.docker_socket_group is None else settings.docker_socket_group
         ),
+        jwt=tokens,
     )
 
 
