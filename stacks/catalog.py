@@ -572,6 +572,8 @@ config `images.<role>` replaces one (a mirror, or a local build on a machine wit
 REDIS_DEFAULT_USER = "default"
 """Redis's built-in user (anonymous connections, `AUTH <password>`): each service's Redis user is named after the
 service, so no service may take this name."""
+REDIS_MONITORING_USER = REDIS_EXPORTER.name
+"""The Redis ACL user redis_exporter logs in as (its `REDIS_USER`): statistics only, no key."""
 
 RESERVED_NAMES: frozenset[str] = frozenset(
     {i.name for i in INFRASTRUCTURE} | {e.name for e in EXPORTERS} | {DOCKER_API_PROXY, REDIS_DEFAULT_USER}

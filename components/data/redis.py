@@ -49,7 +49,13 @@ from components.docker.files import PUBLIC_READ, ContainerFiles, upload
 from components.docker.image_contract import ImageContract, PathContract
 from components.pki import CA_FILE, LeafCertificate, tls_uploads
 from components.secrets import secret_path
-from stacks.catalog import REDIS, REDIS_DEFAULT_USER, REDIS_EXPORTER, REDIS_PASSWORD, redis_key_prefix
+from stacks.catalog import (
+    REDIS,
+    REDIS_DEFAULT_USER,
+    REDIS_MONITORING_USER,
+    REDIS_PASSWORD,
+    redis_key_prefix,
+)
 from stacks.models import Infrastructure, RedisTuning
 
 REDIS_UID = 999
@@ -131,8 +137,7 @@ maxmemory-policy {tuning.maxmemory_policy}
 
 DEFAULT_USER = REDIS_DEFAULT_USER
 """Redis's built-in user: what an anonymous connection, and `AUTH <password>` without a name, log in as."""
-MONITORING_USER = REDIS_EXPORTER.name
-"""The exporter's user (redis_exporter's `REDIS_USER`)."""
+MONITORING_USER = REDIS_MONITORING_USER
 
 HEALTHCHECK_RULES: tuple[str, ...] = ("-@all", "+ping")
 """The `default` user: PING, for the container's healthcheck (AUTH and HELLO need no permission)."""

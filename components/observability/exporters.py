@@ -55,7 +55,6 @@ from urllib.parse import urlsplit, urlunsplit
 import pulumi
 import pulumi_docker as docker
 
-from components.data.redis import MONITORING_USER
 from components.docker.containers import ContainerSpec, Host, container, image
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
 from components.docker.hardening import DOCKER_SOCKETS
@@ -63,7 +62,13 @@ from components.docker.image_contract import ImageContract, PathContract
 from components.pki import CA_FILE
 from components.secrets import SECRETS_DIR, secret_path
 from stacks import catalog
-from stacks.catalog import EXPORTERS, MONITORING_ROLE, POSTGRES_EXPORTER_PASSWORD, CatalogExporter
+from stacks.catalog import (
+    EXPORTERS,
+    MONITORING_ROLE,
+    POSTGRES_EXPORTER_PASSWORD,
+    REDIS_MONITORING_USER,
+    CatalogExporter,
+)
 from stacks.models import Infrastructure, Workload
 
 POSTGRES_EXPORTER = catalog.POSTGRES_EXPORTER.name
@@ -171,7 +176,7 @@ def redis_exporter_environment(redis: Infrastructure) -> dict[str, str]:
     """redis_exporter over TLS as the monitoring user, with the password from its password file. No secret here."""
     return {
         "REDIS_ADDR": redis_address(redis),
-        "REDIS_USER": MONITORING_USER,
+        "REDIS_USER": REDIS_MONITORING_USER,
         "REDIS_PASSWORD_FILE": REDIS_PASSWORD_MAP,
         "REDIS_EXPORTER_TLS_CA_CERT_FILE": CA_FILE,
         "REDIS_EXPORTER_SKIP_TLS_VERIFICATION": "false",
@@ -268,7 +273,7 @@ def _postgres(exporter: CatalogExporter, args: ExportersArgs, proxy: DockerApiPr
 
 def _redis(exporter: CatalogExporter, args: ExportersArgs, proxy: DockerApiProxy) -> ExporterSetup:
     address = redis_address(args.redis)
-    password_map = args.redis_password.apply(lambda value: redis_password_map(address, MONITORING_USER, value))
+    password_map = args.redis_password.apply(lambda value: redis_password_map(address, REDIS_MONITORING_USER, value))
     return ExporterSetup(
         user=f"{REDIS_EXPORTER_UID}:{REDIS_EXPORTER_UID}",
         healthcheck=http_healthcheck(exporter.port, "/health"),
