@@ -455,24 +455,27 @@ current=$(printf '%s
 has() { printf '%s
 ' "$current" | grep -Fxq -e "$1"; }
 # remove_acl TYPE PATTERN NAME PRINCIPAL HOST OPERATION PERMISSION: one binding that is no longer declared.
+# Every value stays quoted: a name or host of `*` must reach the tool as it is, not as a list of file names.
 remove_acl() {
-  case "$1" in
-    TOPIC) resource="--topic $3" ;;
-    GROUP) resource="--group $3" ;;
-    TRANSACTIONAL_ID) resource="--transactional-id $3" ;;
-    CLUSTER) resource="--cluster" ;;
-    *)
-      echo "payment-start: warning: ACL on a $1 resource is not the catalog's and is left in place" >&2
-      return 0 ;;
-  esac
-  case "$7" in
-    ALLOW) who="--allow-principal $4 --allow-host $5" ;;
-    *) who="--deny-principal $4 --deny-host $5" ;;
-  esac
   echo "payment-start: removing an ACL the catalog no longer declares: $*" >&2
-  # Word splitting of $resource and $who is intended: names hold no blanks (topic and group names cannot).
-  # shellcheck disable=SC2086
-  kafka_acls --remove --force --resource-pattern-type "$2" $resource $who --operation "$6"
+  case "$7" in
+    ALLOW) side=allow ;;
+    *) side=deny ;;
+  esac
+  case "$1" in
+    TOPIC) remove_binding "$@" --topic "$3" ;;
+    GROUP) remove_binding "$@" --group "$3" ;;
+    TRANSACTIONAL_ID) remove_binding "$@" --transactional-id "$3" ;;
+    CLUSTER) remove_binding "$@" --cluster ;;
+    *) echo "payment-start: warning: an ACL on a $1 resource is not the platform's kind; left in place" >&2 ;;
+  esac
+}
+# remove_binding TYPE PATTERN NAME PRINCIPAL HOST OPERATION PERMISSION RESOURCE-OPTION...
+remove_binding() {
+  pattern=$2 who=$4 host=$5 operation=$6
+  shift 7
+  kafka_acls --remove --force --resource-pattern-type "$pattern" "$@" \
+    "--$side-principal" "$who" "--$side-host" "$host" --operation "$operation"
 }
 """
 
@@ -490,12 +493,14 @@ def acls_script(grants: Sequence[AclGrant], bootstrap: str = BOOTSTRAP, paths: K
     for grant in grants:
         missing = " || ".join(f"! has {shlex.quote(acl.line())}" for acl in grant.bindings())
         lines.append(f"if {missing}; then kafka_acls {shlex.join(grant.arguments())} >/dev/null || exit 1; fi")
+    # `grep -e ''` would match every line: with no bindings declared, every listed one is extra.
+    select = "grep -Fxv -e \"$desired\" | grep -v '^$' || true" if desired else "grep -v '^$' || true"
     lines += [
         f"desired={shlex.quote(desired)}",
-        "extra=$(printf '%s\\n' \"$current\" | grep -Fxv -e \"$desired\" | grep -v '^$' || true)",
+        f"extra=$(printf '%s\\n' \"$current\" | {select})",
         'while IFS="$tab" read -r type pattern name who host operation permission; do',
         '  [ -n "$type" ] || continue',
-        '  remove_acl "$type" "$pattern" "$name" "$who" "$host" "$operation" "$permission" >/dev/null || exit 1',
+        '  remove_acl "$type" "$pattern" "$name" "$who" "$host" "$operation" "$permission" || exit 1',
         "done <<EOF",
         "$extra",
         "EOF",
