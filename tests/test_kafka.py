@@ -696,12 +696,13 @@ def test_the_real_paths_are_the_images() -> None:
     script = start_script(catalog_topics(3, 72))
     client = "--bootstrap-server localhost:9092 --command-config /etc/kafka/secrets/client.properties"
     assert '\n/etc/kafka/docker/run "$@" &\n' in script
-    assert f"KAFKA_HEAP_OPTS=-Xmx128m /opt/kafka/bin/kafka-topics.sh {client}" in script
-    assert f"KAFKA_HEAP_OPTS=-Xmx128m /opt/kafka/bin/kafka-acls.sh {client}" in script
+    jvm = "'-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true'"
+    tool = f"KAFKA_HEAP_OPTS=-Xmx128m KAFKA_JVM_PERFORMANCE_OPTS={jvm}"
+    assert f"{tool} /opt/kafka/bin/kafka-topics.sh {client}" in script
+    assert f"{tool} /opt/kafka/bin/kafka-acls.sh {client}" in script
     assert "touch /tmp/payment-topics.done" in script
     assert healthcheck()[1] == (
-        "test -f /tmp/payment-topics.done && KAFKA_HEAP_OPTS=-Xmx128m "
-        f"/opt/kafka/bin/kafka-broker-api-versions.sh {client} >/dev/null"
+        f"test -f /tmp/payment-topics.done && {tool} /opt/kafka/bin/kafka-broker-api-versions.sh {client} >/dev/null"
     )
     assert CLIENT_CONFIG == "/etc/kafka/secrets/client.properties"
 
