@@ -422,7 +422,7 @@ class CatalogTopic:
     producers: tuple[str, ...] = ()
     """Services that write to it: their Kafka principal (`User:<service>`) gets WRITE and DESCRIBE on it."""
     consumers: tuple[str, ...] = ()
-    """Services that read it: READ and DESCRIBE on it, and READ on their own consumer group (`<service>`)."""
+    """Services that read it: READ and DESCRIBE on it and on their own consumer group, named after the service."""
 
 
 # Event streams between services. Created by the deployment (auto-create is off), so a typo in a

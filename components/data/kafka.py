@@ -1,7 +1,8 @@
-"""Kafka for the platform: one KRaft node (broker and controller), its topics, and a fixed data volume.
+"""Kafka for the platform: one KRaft node (broker and controller), its topics, its ACLs, and a fixed data volume.
 
 Creates the pulled image, the `payment-kafka-data` volume and the `payment-kafka` container (alias
-`kafka`), and hands each service its bootstrap address (`Kafka.service_files`). Shaped this way:
+`kafka`), and hands each service its bootstrap address and TLS client contract (`Kafka.client_files`).
+Shaped this way:
 
 * KRaft, single node: one process is both broker and the only controller voter, so there is no
   ZooKeeper and nothing to keep in quorum. Every internal topic (consumer offsets, transaction state,

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from components.data.kafka import (
     BOOTSTRAP,
@@ -35,7 +36,7 @@ from components.data.kafka import (
     client_key_path,
 )
 from components.docker.containers import STAGE
-from components.observability.exporters import KAFKA_EXPORTER
+from components.observability.exporters import KAFKA_EXPORTER, KAFKA_EXPORTER_CERT, KAFKA_EXPORTER_KEY
 from components.observability.metrics import KAFKA_EXPORTER as KAFKA_EXPORTER_METRICS
 from components.pki import service_cert_paths
 from plan.engine import Render
@@ -84,13 +85,21 @@ def uploaded(render: Render, path: str) -> str:
 
 def identity(kafka: str, render: Render, service: str | None) -> str:
     """A client.properties in the broker's container for `service`'s rendered certificate and PKCS#8 key (None:
-    TLS with no certificate at all); returns its path. Written with umask 077, as an operator would."""
-    folder = f"/tmp/id-{service or 'anonymous'}"
+    TLS with no certificate at all); returns its path."""
+    if service is None:
+        return client_files(kafka, "anonymous", None)
+    cert, _ = service_cert_paths(service)
+    return client_files(kafka, service, (uploaded(render, cert), uploaded(render, client_key_path(service))))
+
+
+def client_files(kafka: str, who: str, pair: tuple[str, str] | None) -> str:
+    """client.properties (and the certificate and key of `pair`) under /tmp in the broker's container, written with
+    umask 077 as an operator would; returns its path."""
+    folder = f"/tmp/id-{who}"
     lines = ["security.protocol=SSL", "ssl.truststore.type=PEM", f"ssl.truststore.location={CA_PATH}"]
     files: dict[str, str] = {}
-    if service is not None:
-        cert, _ = service_cert_paths(service)
-        files = {"cert.pem": uploaded(render, cert), "key.pem": uploaded(render, client_key_path(service))}
+    if pair is not None:
+        files = {"cert.pem": pair[0], "key.pem": pair[1]}
         lines += [
             "config.providers=dir",
             "config.providers.dir.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider",
@@ -234,6 +243,35 @@ def test_a_client_without_a_certificate_cannot_connect(kafka: tuple[Sandbox, Ren
     _, dev, name = kafka
     out = as_client(name, identity(name, dev, None), "kafka-broker-api-versions.sh", "")
     assert "SslAuthenticationException" in out, out
+
+
+def test_the_exporter_identity_reads_and_writes_no_message(kafka: tuple[Sandbox, Render, str]) -> None:
+    """kafka-exporter's own certificate (its key as PKCS#8 for the Java tools) may describe, never consume or
+    produce."""
+    _, dev, name = kafka
+    key = serialization.load_pem_private_key(uploaded(dev, KAFKA_EXPORTER_KEY).encode(), password=None)
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    config = client_files(name, KAFKA_EXPORTER, (uploaded(dev, KAFKA_EXPORTER_CERT), pkcs8))
+    listed = as_client(name, config, "kafka-topics.sh", "--list")
+    assert TOPIC.name in listed.split(), listed  # DESCRIBE: it sees the topics
+    read = as_client(
+        name,
+        config,
+        "kafka-console-consumer.sh",
+        f"--topic {TOPIC.name} --group {KAFKA_EXPORTER} --from-beginning --max-messages 1 --timeout-ms 20000",
+    )
+    assert "AuthorizationException" in read, read
+    written = as_client(
+        name,
+        config,
+        "kafka-console-producer.sh",
+        f"--topic {TOPIC.name} --producer-property max.block.ms=20000",
+        stdin=b"must not land\n",
+    )
+    # Refused at the cluster (no idempotent-write right) or at the topic, whichever the producer asks first.
+    assert "AuthorizationException" in written and "Error when sending" in written, written
 
 
 def test_kafka_exporter_exports_what_the_dashboards_read(
