@@ -81,6 +81,8 @@ class LeafCertificate:
     cert_pem: pulumi.Output[str]
     private_key_pem: pulumi.Output[str]
     """Secret."""
+    private_key_pem_pkcs8: pulumi.Output[str] | None = None
+    """Secret: the same key as PKCS#8 (`BEGIN PRIVATE KEY`), the only PEM key form Kafka's Java clients read."""
 
 
 def tls_uploads(
@@ -151,7 +153,11 @@ class Pki(pulumi.ComponentResource):
                 set_subject_key_id=True,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            self.certificates[subject] = LeafCertificate(cert_pem=cert.cert_pem, private_key_pem=key.private_key_pem)
+            self.certificates[subject] = LeafCertificate(
+                cert_pem=cert.cert_pem,
+                private_key_pem=key.private_key_pem,
+                private_key_pem_pkcs8=key.private_key_pem_pkcs8,
+            )
         self.register_outputs({"caCertPem": self.ca_cert_pem, "trustBundle": self.trust_bundle})
 
     def _ca(self, name: str, config: PkiConfig, generation: int) -> tuple[tls.PrivateKey, tls.SelfSignedCert]:

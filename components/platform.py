@@ -40,6 +40,7 @@ from stacks.catalog import (
     JAEGER,
     JWT_SECRET,
     KAFKA,
+    KAFKA_EXPORTER,
     KONG,
     LOADER,
     POSTGRES,
@@ -142,6 +143,10 @@ class Platform(pulumi.ComponentResource):
                 topics=config.data.topics,
                 cluster_id=cluster_id(config.project, config.stack),
                 host=host,
+                certificate=certificates[KAFKA.name],
+                trust_bundle=trust_bundle,
+                services=tuple(service.name for service in config.services),
+                exporter=KAFKA_EXPORTER.name,
             ),
             opts=child,
         )
@@ -208,6 +213,7 @@ class Platform(pulumi.ComponentResource):
                 postgres=postgres,
                 redis=redis,
                 kafka_bootstrap=self.kafka.bootstrap_servers,
+                kafka_certificate=certificates[KAFKA_EXPORTER.name],
                 images={
                     **{e.name: config.images[e.name] for e in EXPORTERS},
                     DOCKER_API_PROXY: config.images[DOCKER_API_PROXY],
@@ -254,7 +260,7 @@ class Platform(pulumi.ComponentResource):
             + self.secrets.files(db_password_secret(service.name), APP_UID)
             + ContainerFiles(env=self.redis.client_env | redis_service_environment(service.name))
             + self.secrets.files(redis_password_secret(service.name), APP_UID)
-            + ContainerFiles(env=self.kafka.client_env)
+            + self.kafka.client_files(service.name, self.pki.certificates[service.name], APP_UID)
         )
         for integration in sorted(config.secrets.integrations & service.integrations):
             for catalog_secret in SECRETS_BY_INTEGRATION[integration]:

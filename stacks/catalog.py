@@ -185,6 +185,8 @@ KAFKA = CatalogInfrastructure(
     # A bootstrap server, not a URL. The host listener (advertised as localhost:40092) is what it maps to:
     # the internal listener advertises the network name, which the host cannot resolve.
     "{host}:{port}",
+    # TLS with required client certificates on every listener; the certificate's subject is the principal.
+    tls=True,
     image="apache/kafka:4.3.1",
     ports=MappingProxyType({"host": 29092, "controller": 9093}),
     published_from="host",
@@ -543,17 +545,60 @@ APP_UID = 10001
 class CatalogTopic:
     name: str
     description: str
+    producers: tuple[str, ...] = ()
+    """Services that write to it: their Kafka principal (`User:<service>`) gets WRITE and DESCRIBE on it."""
+    consumers: tuple[str, ...] = ()
+    """Services that read it: READ and DESCRIBE on it and on their own consumer group, named after the service."""
 
 
 # Event streams between services. Created by the deployment (auto-create is off), so a typo in a
-# producer fails loudly instead of silently creating a one-partition topic.
+# producer fails loudly instead of silently creating a one-partition topic. Who produces and consumes each
+# is the Kafka ACL list (components/data/kafka.py): a service may touch only the topics named here for it.
+# The flow follows the seed's trace: the gateway and the channel adapter report payment state, order,
+# risk, accounting and settlement publish their own lifecycle, and notification and analytics listen.
 TOPICS: tuple[CatalogTopic, ...] = (
-    CatalogTopic("payment.events", "payment lifecycle: created, authorised, captured, failed, refunded"),
-    CatalogTopic("order.events", "order lifecycle"),
-    CatalogTopic("risk.events", "risk decisions"),
-    CatalogTopic("accounting.events", "ledger postings"),
-    CatalogTopic("settlement.events", "settlement batches and payouts"),
-    CatalogTopic("notification.events", "notifications to send to merchants and users"),
+    CatalogTopic(
+        "payment.events",
+        "payment lifecycle: created, authorised, captured, failed, refunded",
+        producers=("payment-gateway", "channel-adapter"),
+        consumers=(
+            "order-service",
+            "accounting-service",
+            "analytics-service",
+            "notification-service",
+            "reconciliation-service",
+        ),
+    ),
+    CatalogTopic(
+        "order.events",
+        "order lifecycle",
+        producers=("order-service",),
+        consumers=("accounting-service", "analytics-service", "notification-service"),
+    ),
+    CatalogTopic(
+        "risk.events",
+        "risk decisions",
+        producers=("risk-service",),
+        consumers=("payment-gateway", "analytics-service", "dispute-service"),
+    ),
+    CatalogTopic(
+        "accounting.events",
+        "ledger postings",
+        producers=("accounting-service",),
+        consumers=("settlement-service", "reconciliation-service", "analytics-service"),
+    ),
+    CatalogTopic(
+        "settlement.events",
+        "settlement batches and payouts",
+        producers=("settlement-service",),
+        consumers=("withdrawal-service", "notification-service", "analytics-service"),
+    ),
+    CatalogTopic(
+        "notification.events",
+        "notifications to send to merchants and users",
+        producers=("payment-gateway", "settlement-service", "withdrawal-service", "dispute-service", "kyc-service"),
+        consumers=("notification-service",),
+    ),
 )
 
 

@@ -602,6 +602,10 @@ class Topic(Model):
     name: str
     partitions: int
     retention_hours: int
+    producers: tuple[str, ...] = ()
+    """The catalog's producers (`CatalogTopic.producers`); a topic declared only in stack config has none."""
+    consumers: tuple[str, ...] = ()
+    """The catalog's consumers (`CatalogTopic.consumers`)."""
 
 
 class DataTier(Model):

@@ -138,6 +138,11 @@ def test_kafka_exporter_reads_the_internal_listener_at_a_protocol_level_kafka_4_
     assert kafka_exporter_command(KAFKA_BOOTSTRAP) == [
         "--kafka.server=kafka.payment-network:9092",
         "--kafka.version=3.9.0",
+        # The broker requires a client certificate: its own, verified against the platform CA.
+        "--tls.enabled",
+        "--tls.ca-file=/app/certs/ca/ca-cert.pem",
+        "--tls.cert-file=/app/certs/kafka-exporter/kafka-exporter.crt",
+        "--tls.key-file=/app/certs/kafka-exporter/kafka-exporter.key",
     ]
 
 
@@ -254,6 +259,7 @@ def observability(config: PlatformConfig) -> Render:
                 postgres=config.infra("postgres"),
                 redis=config.infra("redis"),
                 kafka_bootstrap=KAFKA_BOOTSTRAP,
+                kafka_certificate=pki.certificates[KAFKA_EXPORTER],
                 images=config.images,
                 workload=config.observability.exporter,
                 scrape_interval_seconds=config.observability.scrape_interval_seconds,
@@ -286,7 +292,7 @@ def test_one_container_per_exporter_named_and_aliased_from_the_catalog(stack: st
     render = built(stack).render
     names = {r.inputs["name"] for r in render.by_type(CONTAINER) if r.name.startswith("payment-exporters-")}
     assert names == {f"payment-{e.name}" for e in EXPORTERS} | {
-        f"payment-{e}-files" for e in (POSTGRES_EXPORTER, REDIS_EXPORTER)
+        f"payment-{e}-files" for e in (POSTGRES_EXPORTER, REDIS_EXPORTER, KAFKA_EXPORTER)
     } | {f"payment-{DOCKER_API_PROXY}"}
     for exporter in EXPORTERS:
         inputs = built(stack).container(exporter.name).inputs
@@ -436,7 +442,15 @@ def test_store_exporters_get_the_ca_and_their_password_as_owner_only_files(stack
         assert uploads[CA_FILE]["content"] == bundle
     assert postgres["/run/secrets/postgres-exporter-password"]["content"] == SECRET
     assert redis[REDIS_PASSWORD_MAP]["content"] == SECRET
-    for without_files in (KAFKA_EXPORTER, CADVISOR, DOCKER_API_PROXY):
+    kafka = built(stack).uploads(KAFKA_EXPORTER)
+    assert {f: (u["owner"], u["group"], u["permissions"]) for f, u in kafka.items()} == {
+        "/app/certs/kafka-exporter/kafka-exporter.crt": ("65534", "65534", "0444"),
+        "/app/certs/kafka-exporter/kafka-exporter.key": ("65534", "65534", "0400"),
+        CA_FILE: ("65534", "65534", "0444"),
+    }
+    assert kafka["/app/certs/kafka-exporter/kafka-exporter.key"]["content"] == SECRET
+    assert kafka[CA_FILE]["content"] == bundle
+    for without_files in (CADVISOR, DOCKER_API_PROXY):
         assert built(stack).uploads(without_files) == {}, without_files
 
 

@@ -28,9 +28,17 @@ import pulumi
 import pytest
 
 from components.data.kafka import (
+    CLIENT_CONFIG,
+    Acl,
+    AclGrant,
     Kafka,
     KafkaArgs,
     KafkaPaths,
+    acl_bindings,
+    acl_grants,
+    client_environment,
+    client_key_path,
+    client_properties,
     cluster_id,
     healthcheck,
     kafka_environment,
@@ -38,10 +46,11 @@ from components.data.kafka import (
     start_script,
 )
 from components.docker.startup import WRAPPER_PATH
+from components.pki import LeafCertificate
 from plan import Render
 from plan.engine import run_program
 from plan.simulate import image_id
-from stacks.catalog import TOPICS
+from stacks.catalog import KAFKA_EXPORTER, SERVICES, TOPICS
 from stacks.models import PlatformConfig, Topic
 from tests.conftest import docker_host, stack_config
 from tests.conftest import uploads as container_uploads
@@ -49,6 +58,8 @@ from vocabulary import CONTAINER, REMOTE_IMAGE, SECRET, VOLUME
 
 HOUR_MS = 3_600_000
 CATALOG = [t.name for t in TOPICS]
+EXPORTER = KAFKA_EXPORTER.name
+ALL_SERVICES = tuple(s.name for s in SERVICES)
 
 
 def platform_config(stack: str, **values: Any) -> PlatformConfig:
@@ -99,11 +110,8 @@ def test_dev_broker_is_a_single_kraft_node_with_a_host_listener() -> None:
         "INTERNAL://kafka.payment-network:9092",
         "HOST://localhost:40092",
     ]
-    assert sorted(props["listener.security.protocol.map"].split(",")) == [
-        "CONTROLLER:PLAINTEXT",
-        "HOST:PLAINTEXT",
-        "INTERNAL:PLAINTEXT",
-    ]
+    # TLS on every listener, the controller's and the published one included.
+    assert sorted(props["listener.security.protocol.map"].split(",")) == ["CONTROLLER:SSL", "HOST:SSL", "INTERNAL:SSL"]
     assert props["inter.broker.listener.name"] == "INTERNAL"
     assert props["auto.create.topics.enable"] == "false"
     assert props["log.dirs"] == "/var/lib/kafka/data"
@@ -142,6 +150,103 @@ def test_the_host_listener_follows_publish_settings() -> None:
     assert published["advertised.listeners"].endswith(",HOST://localhost:40092")
     on_lan = properties(platform_config("dev", kafka={"publish": {"address": "192.168.10.5"}}))
     assert on_lan["advertised.listeners"].endswith(",HOST://192.168.10.5:40092")
+
+
+def test_every_listener_requires_a_client_certificate_and_acls_decide_the_rest() -> None:
+    props = properties(platform_config("dev"))
+    assert props["ssl.client.auth"] == "required"
+    assert props["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:kafka"  # the broker itself, nobody else
+    # Key material by reference only: the dir provider, restricted to the secrets folder, reads the files.
+    assert props["config.providers"] == "dir"
+    assert props["config.providers.dir.class"] == "org.apache.kafka.common.config.provider.DirectoryConfigProvider"
+    assert props["config.providers.dir.param.allowed.paths"] == "/etc/kafka/secrets"
+    assert props["ssl.keystore.type"] == props["ssl.truststore.type"] == "PEM"
+    assert props["ssl.keystore.key"] == "${dir:/etc/kafka/secrets:kafka.key}"
+    assert props["ssl.keystore.certificate.chain"] == "${dir:/etc/kafka/secrets:kafka.crt}"
+    assert props["ssl.truststore.location"] == "/etc/kafka/secrets/ca.pem"
+    # The official image demands JKS-style file names and password files when a listener name holds "SSL".
+    assert "SSL://" not in props["advertised.listeners"]
+    # The in-container tools speak the same TLS as the broker's own identity.
+    tools = dict(line.split("=", 1) for line in client_properties().splitlines() if not line.startswith("#"))
+    assert tools == {
+        "security.protocol": "SSL",
+        **{k: v for k, v in props.items() if k.startswith(("ssl.keystore", "ssl.truststore", "config.providers"))},
+    }
+
+
+@pytest.mark.parametrize(
+    ("subject", "principal"),
+    [
+        ("CN=order-service,OU=payment-platform,O=Payment Platform", "order-service"),
+        ("CN=kafka-exporter", "kafka-exporter"),
+        ("OU=payment-platform,O=Payment Platform", None),  # no CN: no rule applies, the connection is refused
+    ],
+)
+def test_the_principal_is_the_certificate_common_name(subject: str, principal: str | None) -> None:
+    rule = properties(platform_config("dev"))["ssl.principal.mapping.rules"]
+    match = re.fullmatch(r"RULE:(.*)/(.*)/", rule)
+    assert match, rule
+    found = re.match(match.group(1), subject)
+    mapped = found.expand(match.group(2).replace("$", "\\")) if found else None
+    assert mapped == principal
+
+
+def resolved_topics(stack: str = "dev") -> tuple[Topic, ...]:
+    return platform_config(stack).data.topics
+
+
+def test_the_catalog_names_real_services_and_every_topic_has_a_producer_and_a_consumer() -> None:
+    for topic in TOPICS:
+        assert topic.producers and topic.consumers, topic.name
+        assert set(topic.producers) | set(topic.consumers) <= set(ALL_SERVICES), topic.name
+    assert {t.name: (t.producers, t.consumers) for t in resolved_topics()} == {
+        t.name: (t.producers, t.consumers) for t in TOPICS
+    }
+
+
+def test_producers_write_consumers_read_their_own_group_and_the_exporter_only_describes() -> None:
+    bindings = acl_bindings(acl_grants(resolved_topics(), ALL_SERVICES, EXPORTER))
+    allowed = {(a.principal, a.resource_type, a.resource, a.operation) for a in bindings}
+    assert ("User:payment-gateway", "TOPIC", "payment.events", "WRITE") in allowed
+    assert ("User:payment-gateway", "TOPIC", "order.events", "WRITE") not in allowed
+    assert ("User:order-service", "TOPIC", "payment.events", "READ") in allowed
+    assert ("User:order-service", "GROUP", "order-service", "READ") in allowed
+    assert ("User:order-service", "TOPIC", "payment.events", "WRITE") not in allowed
+    for topic in TOPICS:
+        writers = {a.principal for a in bindings if (a.resource, a.operation) == (topic.name, "WRITE")}
+        readers = {a.principal for a in bindings if (a.resource, a.operation) == (topic.name, "READ")}
+        assert writers == {f"User:{p}" for p in topic.producers}, topic.name
+        assert readers == {f"User:{c}" for c in topic.consumers}, topic.name
+    groups = {(a.principal, a.resource) for a in bindings if a.resource_type == "GROUP" and a.operation == "READ"}
+    assert groups == {(f"User:{c}", c) for c in {c for t in TOPICS for c in t.consumers}}  # each its own group only
+    exporter = {(a.resource_type, a.resource, a.operation) for a in bindings if a.principal == f"User:{EXPORTER}"}
+    assert exporter == {
+        ("TOPIC", "*", "DESCRIBE"),
+        ("GROUP", "*", "DESCRIBE"),
+        ("CLUSTER", "kafka-cluster", "DESCRIBE"),
+    }
+    # Nothing creates, deletes or alters; nothing is granted to every principal; nothing is a deny.
+    assert {a.operation for a in bindings} == {"READ", "WRITE", "DESCRIBE"}
+    assert all(a.principal.startswith("User:") and a.principal != "User:*" for a in bindings)
+    assert {(a.host, a.permission, a.pattern_type) for a in bindings} == {("*", "ALLOW", "LITERAL")}
+
+
+def test_only_deployed_services_get_grants() -> None:
+    deployed = ("payment-gateway", "order-service")
+    principals = {a.principal for a in acl_bindings(acl_grants(resolved_topics(), deployed, EXPORTER))}
+    assert principals == {"User:payment-gateway", "User:order-service", f"User:{EXPORTER}"}
+
+
+def test_services_get_the_tls_client_contract() -> None:
+    assert client_environment("order-service") == {
+        "KAFKA_SECURITY_PROTOCOL": "SSL",
+        "KAFKA_SSL_CA_LOCATION": "/app/certs/ca/ca-cert.pem",
+        "KAFKA_SSL_CERTIFICATE_LOCATION": "/app/certs/services/order-service/order-service.crt",
+        "KAFKA_SSL_KEY_LOCATION": "/app/certs/services/order-service/order-service.pkcs8.key",
+    }
+    assert client_key_path("order-service") == "/app/certs/services/order-service/order-service.pkcs8.key"
 
 
 # --- the generated scripts, run by sh against stub tools ---------------------------------------------
@@ -247,6 +352,59 @@ topics[name]["configs"][key] = val
 print(f"Completed updating config for topic {name}.")
 """
 
+ACLS_STUB = """\
+import json, sys
+from pathlib import Path
+
+state = Path(STATE)
+args = sys.argv[1:]
+log(args)
+assert args[args.index("--bootstrap-server") + 1] == "localhost:9092"
+path = state / "acls.json"
+acls = [tuple(a) for a in json.loads(path.read_text())] if path.exists() else []
+
+
+def values(option):
+    return [args[i + 1] for i, a in enumerate(args) if a == option]
+
+
+def resources():
+    found = [("TOPIC", t) for t in values("--topic")] + [("GROUP", g) for g in values("--group")]
+    return found + ([("CLUSTER", "kafka-cluster")] if "--cluster" in args else [])
+
+
+if "--list" in args:
+    fail_if("acl-list")
+    for kind, pattern, name in sorted({a[:3] for a in acls}):
+        print(f"Current ACLs for resource `ResourcePattern(resourceType={kind}, name={name}, patternType={pattern})`:")
+        for a in acls:
+            if a[:3] == (kind, pattern, name):
+                print(f"\t(principal={a[3]}, host={a[4]}, operation={a[5]}, permissionType={a[6]})")
+        print()
+elif "--add" in args:
+    fail_if("acl-add")
+    for kind, name in resources():
+        for who in values("--allow-principal"):
+            for operation in values("--operation"):
+                acl = (kind, "LITERAL", name, who, "*", operation.upper(), "ALLOW")
+                if acl not in acls:
+                    acls.append(acl)
+    path.write_text(json.dumps(acls))
+elif "--remove" in args:
+    fail_if("acl-remove")
+    assert "--force" in args
+    pattern = values("--resource-pattern-type")[0]
+    allow, deny = values("--allow-principal"), values("--deny-principal")
+    who, permission = (allow, "ALLOW") if allow else (deny, "DENY")
+    hosts = values("--allow-host") or values("--deny-host")
+    gone = {(kind, pattern, name, p, h, o, permission) for kind, name in resources() for p in who for h in hosts
+            for o in values("--operation")}
+    assert gone & set(acls), f"stub: nothing matches {args}"
+    path.write_text(json.dumps([a for a in acls if a not in gone]))
+else:
+    sys.exit(f"stub: unexpected arguments {args}")
+"""
+
 STUB_PRELUDE = """\
 #!{python}
 import json, os, sys
@@ -301,6 +459,7 @@ class FakeKafka:
         for name, body in (
             ("kafka-topics.sh", TOPICS_STUB),
             ("kafka-configs.sh", CONFIGS_STUB),
+            ("kafka-acls.sh", ACLS_STUB),
             ("kafka-broker-api-versions.sh", "log(sys.argv[1:])\n"),
         ):
             (bin_dir / name).write_text(prelude + body)
@@ -308,7 +467,10 @@ class FakeKafka:
         server = root / "server"
         server.write_text(SERVER_STUB.format(pidfile=shlex.quote(str(self.pidfile))))
         server.chmod(0o755)
-        self.paths = KafkaPaths(bin_dir=str(bin_dir), server=(str(server),), marker=str(self.marker))
+        self.client_config = root / "client.properties"
+        self.paths = KafkaPaths(
+            bin_dir=str(bin_dir), server=(str(server),), marker=str(self.marker), client_config=str(self.client_config)
+        )
         self.topics = {}
 
     @property
@@ -333,13 +495,28 @@ class FakeKafka:
     def calls_with(self, flag: str) -> list[list[str]]:
         return [c["args"] for c in self.calls() if flag in c["args"]]
 
+    @property
+    def acls(self) -> set[Acl]:
+        path = self.state / "acls.json"
+        rows = json.loads(path.read_text()) if path.exists() else []
+        return {
+            Acl(k, p, name, who, operation=op, host=host, permission=allow) for k, p, name, who, host, op, allow in rows
+        }
+
+    @acls.setter
+    def acls(self, value: set[Acl]) -> None:
+        rows = [
+            [a.resource_type, a.pattern_type, a.resource, a.principal, a.host, a.operation, a.permission] for a in value
+        ]
+        (self.state / "acls.json").write_text(json.dumps(rows))
+
     def fail(self, operation: str) -> None:
         (self.state / f"fail-{operation}").touch()
 
-    def run(self, topics: list[Topic]) -> Outcome:
+    def run(self, topics: list[Topic], grants: tuple[AclGrant, ...] = ()) -> Outcome:
         """Run the wrapper until it writes the marker or exits; then stop it like `docker stop` would."""
         script = self.root / "payment-start"
-        script.write_text(start_script(topics, self.paths))
+        script.write_text(start_script(topics, grants, self.paths))
         self.pidfile.unlink(missing_ok=True)
         if self.marker.exists():
             os.utime(self.marker, (0, 0))  # left by an earlier start: the wrapper must remove it first
@@ -420,7 +597,8 @@ def test_a_restart_with_nothing_to_change_only_reads(kafka: FakeKafka) -> None:
     assert outcome.marker_written, outcome.stderr
     assert kafka.topics == before
     assert not kafka.calls_with("--create") and not kafka.calls_with("--alter")
-    assert [c["tool"] for c in kafka.calls()] == ["kafka-topics.sh", "kafka-topics.sh"]  # ready, describe
+    # ready, describe, the ACL list
+    assert [c["tool"] for c in kafka.calls()] == ["kafka-topics.sh", "kafka-topics.sh", "kafka-acls.sh"]
 
 
 def test_existing_topics_get_more_partitions_and_new_retention_but_never_fewer(kafka: FakeKafka) -> None:
@@ -504,20 +682,84 @@ def test_healthcheck_requires_the_marker_and_an_answering_broker(kafka: FakeKafk
     kafka.marker.touch()
     assert check() == 0
     assert [c["tool"] for c in kafka.calls()] == ["kafka-broker-api-versions.sh"]
-    assert kafka.calls()[0]["args"] == ["--bootstrap-server", "localhost:9092"]
+    assert kafka.calls()[0]["args"] == [
+        "--bootstrap-server",
+        "localhost:9092",
+        "--command-config",
+        str(kafka.client_config),
+    ]
     Path(kafka.paths.bin_dir, "kafka-broker-api-versions.sh").write_text("#!/bin/sh\nexit 1\n")
     assert check() != 0
 
 
 def test_the_real_paths_are_the_images() -> None:
     script = start_script(catalog_topics(3, 72))
+    client = "--bootstrap-server localhost:9092 --command-config /etc/kafka/secrets/client.properties"
     assert '\n/etc/kafka/docker/run "$@" &\n' in script
-    assert "KAFKA_HEAP_OPTS=-Xmx128m /opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092" in script
+    jvm = "'-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true'"
+    tool = f"KAFKA_HEAP_OPTS=-Xmx128m KAFKA_JVM_PERFORMANCE_OPTS={jvm}"
+    assert f"{tool} /opt/kafka/bin/kafka-topics.sh {client}" in script
+    assert f"{tool} /opt/kafka/bin/kafka-acls.sh {client}" in script
     assert "touch /tmp/payment-topics.done" in script
     assert healthcheck()[1] == (
-        "test -f /tmp/payment-topics.done && KAFKA_HEAP_OPTS=-Xmx128m "
-        "/opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server localhost:9092 >/dev/null"
+        f"test -f /tmp/payment-topics.done && {tool} /opt/kafka/bin/kafka-broker-api-versions.sh {client} >/dev/null"
     )
+    assert CLIENT_CONFIG == "/etc/kafka/secrets/client.properties"
+
+
+def catalog_grants(services: tuple[str, ...] = ALL_SERVICES) -> tuple[AclGrant, ...]:
+    return acl_grants(resolved_topics(), services, EXPORTER)
+
+
+def test_first_start_applies_every_catalog_acl_before_the_marker(kafka: FakeKafka) -> None:
+    grants = catalog_grants()
+    outcome = kafka.run(catalog_topics(3, 72), grants)
+    assert outcome.marker_written, outcome.stderr
+    assert kafka.acls == set(acl_bindings(grants))
+    acl_calls = [c for c in kafka.calls() if c["tool"] == "kafka-acls.sh"]
+    assert len(acl_calls) == 1 + len(grants)  # one list, one add per grant
+    assert not any(c["marker"] for c in acl_calls)
+    assert all(c["args"][c["args"].index("--command-config") + 1] == str(kafka.client_config) for c in acl_calls)
+
+
+def test_a_restart_adds_only_what_is_missing_and_removes_what_is_no_longer_declared(kafka: FakeKafka) -> None:
+    grants = catalog_grants()
+    declared = set(acl_bindings(grants))
+    stale = Acl("TOPIC", "LITERAL", "payment.events", "User:order-service", "WRITE")  # once declared, now not
+    by_hand = Acl("GROUP", "LITERAL", "*", "User:operator", "READ")
+    missing = Acl("TOPIC", "LITERAL", "risk.events", "User:risk-service", "WRITE")
+    kafka.acls = (declared - {missing}) | {stale, by_hand}
+    outcome = kafka.run(catalog_topics(3, 72), grants)
+    assert outcome.marker_written, outcome.stderr
+    assert kafka.acls == declared
+    added = kafka.calls_with("--add")
+    assert len(added) == 1 and added[0][added[0].index("--topic") + 1] == "risk.events"
+    assert len(kafka.calls_with("--remove")) == 2
+    assert "removing an ACL the catalog no longer declares" in outcome.stderr
+
+
+def test_no_grants_at_all_removes_every_acl(kafka: FakeKafka) -> None:
+    kafka.acls = {Acl("TOPIC", "LITERAL", "payment.events", "User:order-service", "READ")}
+    outcome = kafka.run(catalog_topics(3, 72), ())
+    assert outcome.marker_written, outcome.stderr
+    assert kafka.acls == set()
+
+
+def test_a_restart_with_every_acl_in_place_only_lists(kafka: FakeKafka) -> None:
+    grants = catalog_grants()
+    kafka.acls = set(acl_bindings(grants))
+    assert kafka.run(catalog_topics(3, 72), grants).marker_written
+    assert [c["args"][-1] for c in kafka.calls() if c["tool"] == "kafka-acls.sh"] == ["--list"]
+
+
+@pytest.mark.parametrize("operation", ["acl-list", "acl-add", "acl-remove"])
+def test_a_failing_acl_step_stops_the_server(kafka: FakeKafka, operation: str) -> None:
+    kafka.acls = {Acl("TOPIC", "LITERAL", "legacy.events", "User:order-service", "READ")}
+    kafka.fail(operation)
+    outcome = kafka.run(catalog_topics(3, 72), catalog_grants())
+    assert not outcome.marker_written
+    assert outcome.returncode == 1, outcome.stderr
+    assert "applying desired state failed; stopping" in outcome.stderr
 
 
 # --- the component under the engine -------------------------------------------------------------------
@@ -532,6 +774,14 @@ def build(config: PlatformConfig) -> Render:
                 topics=config.data.topics,
                 cluster_id=cluster_id(config.project, config.stack),
                 host=docker_host(config),
+                certificate=LeafCertificate(
+                    cert_pem=pulumi.Output.from_input("KAFKA CERT"),
+                    private_key_pem=pulumi.Output.secret("KAFKA SEC1 KEY"),
+                    private_key_pem_pkcs8=pulumi.Output.secret("KAFKA PKCS8 KEY"),
+                ),
+                trust_bundle="CA BUNDLE",
+                services=tuple(s.name for s in config.services),
+                exporter=EXPORTER,
             ),
         )
         pulumi.export("serviceEnv", kafka.client_env)
@@ -548,10 +798,33 @@ def container_inputs(render: Render) -> dict[str, Any]:
     return dict(render.get(CONTAINER, "payment-kafka-container").inputs)
 
 
+def files(render: Render) -> dict[str, dict[str, Any]]:
+    return {u["file"]: u for u in container_uploads(render, "payment-kafka-container")}
+
+
 def wrapper(render: Render) -> str:
-    uploads = {u["file"]: u for u in container_uploads(render, "payment-kafka-container")}
-    assert list(uploads) == [WRAPPER_PATH]
-    return str(uploads[WRAPPER_PATH]["content"])
+    return str(files(render)[WRAPPER_PATH]["content"])
+
+
+def test_the_broker_gets_its_key_pair_the_trust_bundle_and_the_tools_config() -> None:
+    uploads = {
+        path: (u["content"], u["permissions"], u["owner"], u["group"]) for path, u in files(built("dev")).items()
+    }
+    assert list(uploads) == [
+        WRAPPER_PATH,
+        "/etc/kafka/secrets/kafka.key",
+        "/etc/kafka/secrets/kafka.crt",
+        "/etc/kafka/secrets/ca.pem",
+        "/etc/kafka/secrets/client.properties",
+    ]
+    assert uploads["/etc/kafka/secrets/kafka.key"] == (SECRET, "0400", "1000", "1000")  # PKCS#8, secret
+    assert uploads["/etc/kafka/secrets/kafka.crt"] == ("KAFKA CERT", "0444", "1000", "1000")
+    assert uploads["/etc/kafka/secrets/ca.pem"] == ("CA BUNDLE", "0444", "1000", "1000")
+    assert uploads["/etc/kafka/secrets/client.properties"] == (client_properties(), "0444", "1000", "1000")
+    revealed = {
+        u["file"]: u["content"] for u in container_uploads(built("dev"), "payment-kafka-container", revealed=True)
+    }
+    assert revealed["/etc/kafka/secrets/kafka.key"] == "KAFKA PKCS8 KEY"
 
 
 def env_of(render: Render) -> dict[str, str]:
@@ -595,6 +868,7 @@ def test_everything_hangs_off_the_component() -> None:
         (VOLUME, "kafka-data"),
         (CONTAINER, "payment-kafka-container"),
         (VOLUME, "payment-kafka-container-files-opt-payment"),
+        (VOLUME, "payment-kafka-container-files-etc-kafka-secrets"),
         (CONTAINER, "payment-kafka-container-loader"),
     }
     assert render.get(CONTAINER, "payment-kafka-container").delete_before_replace
@@ -611,7 +885,8 @@ def test_data_volume_is_retained_everywhere_and_protected_in_prod() -> None:
 def test_topics_follow_the_profile() -> None:
     for stack, partitions, hours in (("dev", 3, 72), ("prod", 12, 168)):
         script = wrapper(built(stack))
-        assert script == start_script(catalog_topics(partitions, hours))
+        topics = [t.model_copy(update={"partitions": partitions, "retention_hours": hours}) for t in resolved_topics()]
+        assert script == start_script(topics, catalog_grants())
         for name in CATALOG:
             pattern = name.replace(".", "\\.")
             assert f"\napply_topic {name} '{pattern}' {partitions} {hours * HOUR_MS} || exit 1\n" in script
@@ -626,6 +901,10 @@ def test_a_topic_override_changes_the_wrapper_and_so_replaces_the_container() ->
     assert changed != default
 
 
-def test_nothing_is_secret() -> None:
+def test_only_the_key_is_secret() -> None:
     for stack in ("dev", "prod"):
-        assert SECRET not in json.dumps(built(stack).to_json())
+        render = built(stack)
+        key = [u for u in container_uploads(render, "payment-kafka-container") if u["content"] == SECRET]
+        assert [u["file"] for u in key] == ["/etc/kafka/secrets/kafka.key"]
+        env = json.dumps(container_inputs(render)["envs"])
+        assert SECRET not in env and "PKCS8 KEY" not in env  # the environment names files, never key material

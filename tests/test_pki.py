@@ -7,12 +7,13 @@ from stacks.catalog import INFRASTRUCTURE, SERVICES
 from tests.conftest import changed, faithful, rendered
 from vocabulary import CERT_REQUEST, CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, SECRET, SELF_SIGNED_CERT
 
-TLS_INFRASTRUCTURE = ["postgres", "redis", "prometheus", "kong"]
+TLS_INFRASTRUCTURE = ["postgres", "redis", "kafka", "prometheus", "kong"]
 
 
 def test_one_certificate_per_service_and_tls_infrastructure(dev: Render, prod: Render) -> None:
     assert [i.name for i in INFRASTRUCTURE if i.tls] == TLS_INFRASTRUCTURE
-    expected = {f"payment-pki-{name}-cert" for name in [*(s.name for s in SERVICES), *TLS_INFRASTRUCTURE, "operator"]}
+    clients = ["operator", "kafka-exporter"]  # client-only identities: people and tools, the Kafka exporter
+    expected = {f"payment-pki-{name}-cert" for name in [*(s.name for s in SERVICES), *TLS_INFRASTRUCTURE, *clients]}
     for render in (dev, prod):
         assert {r.name for r in render.by_type(LOCALLY_SIGNED_CERT)} == expected
         assert [r.name for r in render.by_type(SELF_SIGNED_CERT)] == ["payment-pki-ca0"]

@@ -16,7 +16,10 @@ healthy. Shaped this way:
   platform CA; Redis over TLS (`rediss://`) verified against the same CA, as its monitoring user
   (`REDIS_USER`, statistics only: `components.data.redis.MONITORING_RULES`) with
   `redis-exporter-password`. The CA file sits at `components.pki.CA_FILE`, the path services use.
-* Kafka's INTERNAL listener is PLAINTEXT (components/data/kafka.py). `--kafka.version` pins the protocol
+* Kafka's listeners are TLS with required client certificates (components/data/kafka.py): kafka_exporter
+  connects with its own certificate (`kafka-exporter`, so `User:kafka-exporter`, whose ACLs only describe
+  topics, groups and the cluster) through kafka_exporter's `--tls.*` flags, verified against the platform
+  CA and the broker's name. `--kafka.version` pins the protocol
   level kafka_exporter's client (IBM sarama) speaks: 3.9.0, the newest it knows. Its default (2.0.0)
   predates the request versions Kafka 4 still accepts (KIP-896 removed the pre-2.1 ones).
 * Healthchecks are `CMD` probes of each exporter's own HTTP endpoint with the image's busybox `wget`
@@ -59,7 +62,7 @@ from components.docker.containers import ContainerSpec, Host, container, image
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
 from components.docker.hardening import DOCKER_SOCKETS
 from components.docker.image_contract import ImageContract, PathContract
-from components.pki import CA_FILE
+from components.pki import CA_FILE, CERTS_DIR, LeafCertificate
 from components.secrets import SECRETS_DIR, secret_path
 from stacks import catalog
 from stacks.catalog import (
@@ -190,9 +193,21 @@ def redis_password_map(address: str, user: str, password: str) -> str:
     return json.dumps({urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc}")): password}) + "\n"
 
 
+KAFKA_EXPORTER_CERT = f"{CERTS_DIR}/{KAFKA_EXPORTER}/{KAFKA_EXPORTER}.crt"
+"""kafka-exporter's client certificate (0444) and key (0400, SEC1 PEM as issued: Go reads it as is)."""
+KAFKA_EXPORTER_KEY = f"{CERTS_DIR}/{KAFKA_EXPORTER}/{KAFKA_EXPORTER}.key"
+
+
 def kafka_exporter_command(bootstrap_servers: str) -> list[str]:
-    """kafka_exporter's flags: the INTERNAL listener and the protocol level to speak."""
-    return [f"--kafka.server={bootstrap_servers}", f"--kafka.version={KAFKA_PROTOCOL_VERSION}"]
+    """kafka_exporter's flags: the INTERNAL listener over TLS with its own certificate, and the protocol level."""
+    return [
+        f"--kafka.server={bootstrap_servers}",
+        f"--kafka.version={KAFKA_PROTOCOL_VERSION}",
+        "--tls.enabled",
+        f"--tls.ca-file={CA_FILE}",
+        f"--tls.cert-file={KAFKA_EXPORTER_CERT}",
+        f"--tls.key-file={KAFKA_EXPORTER_KEY}",
+    ]
 
 
 def cadvisor_command(scrape_interval_seconds: int) -> list[str]:
@@ -231,6 +246,8 @@ class ExportersArgs:
     """What redis_exporter connects to (TLS, verified against the CA)."""
     kafka_bootstrap: str
     """`Kafka.bootstrap_servers`: what kafka-exporter connects to."""
+    kafka_certificate: LeafCertificate
+    """kafka-exporter's client certificate: its Kafka identity."""
     images: Mapping[str, str]
     """Exporter name -> image (the catalog's pinned one, or the stack's `images.<name>`)."""
     workload: Workload
@@ -292,6 +309,13 @@ def _kafka(exporter: CatalogExporter, args: ExportersArgs, proxy: DockerApiProxy
         user=f"{NOBODY}:{NOBODY}",
         healthcheck=http_healthcheck(exporter.port, "/healthz"),
         command=kafka_exporter_command(args.kafka_bootstrap),
+        files=ContainerFiles(
+            uploads=(
+                upload(KAFKA_EXPORTER_CERT, args.kafka_certificate.cert_pem, NOBODY, PUBLIC_READ),
+                upload(KAFKA_EXPORTER_KEY, args.kafka_certificate.private_key_pem, NOBODY),
+                _ca(args.trust_bundle, NOBODY),
+            )
+        ),
     )
 
 

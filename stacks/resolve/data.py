@@ -39,6 +39,7 @@ def data_tier(
         )
     overrides = settings.kafka.topics if settings.kafka else {}
     names = [t.name for t in TOPICS] + sorted(set(overrides) - {t.name for t in TOPICS})
+    grants = {t.name: {"producers": t.producers, "consumers": t.consumers} for t in TOPICS}
     topics = []
     for name in names:
         if not TOPIC_NAME.match(name):
@@ -48,7 +49,7 @@ def data_tier(
                     "expected a topic name of lower-case letters, digits, '.', '_' or '-'",
                 )
             )
-        default = Topic(name=name, **profile.topics.model_dump())
+        default = Topic(name=name, **grants.get(name, {}), **profile.topics.model_dump())
         topics.append(overlay(default, overrides.get(name, TopicSettings())))
     return DataTier(
         postgres=postgres, redis=redis, topics=tuple(topics), health=profile.health, protect_data=profile.protect_data

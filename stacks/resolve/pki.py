@@ -1,9 +1,9 @@
 """The private CA and the certificates it issues: one per service, per piece of infrastructure that speaks TLS
-(the catalog's `tls`), and the operator's."""
+(the catalog's `tls`), the operator's, and kafka-exporter's Kafka client identity."""
 
 from __future__ import annotations
 
-from stacks.catalog import OPERATOR
+from stacks.catalog import KAFKA_EXPORTER, OPERATOR
 from stacks.errors import Problem
 from stacks.models import Certificate, Infrastructure, Pki, PkiSettings, Profile, Service, StackSettings
 from stacks.resolve.merge import overlay
@@ -44,6 +44,8 @@ def pki(
                 if i.tls
             ),
             Certificate(subject=OPERATOR, rotation=rotation.get(f"tls-{OPERATOR}", 0)),
+            # kafka-exporter's Kafka client identity (`User:kafka-exporter`, read-only ACLs).
+            Certificate(subject=KAFKA_EXPORTER.name, rotation=rotation.get(f"tls-{KAFKA_EXPORTER.name}", 0)),
         ),
     )
     resolved = overlay(defaults, settings.pki or PkiSettings())

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from components.data.kafka import CLIENT_CONFIG
 from stacks.catalog import TOPICS, db_password_secret
 from tests.conftest import require_tool
 from tests.e2e.live import Live, docker_exec, psql, published_port
@@ -85,7 +86,9 @@ def test_every_prometheus_service_target_is_up(deployed: Live, ca_file: Path, tm
 def test_kafka_has_every_declared_topic(deployed: Live) -> None:
     out = docker_exec(
         "payment-kafka", "sh", "-c",
-        "KAFKA_HEAP_OPTS=-Xmx64m /opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092 --list",
+        # TLS as the broker itself: the listener requires a client certificate (components/data/kafka.py).
+        f"KAFKA_HEAP_OPTS=-Xmx64m /opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092 "
+        f"--command-config {CLIENT_CONFIG} --list",
         timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr

@@ -10,11 +10,17 @@
 //	kafka_consumergroup_{current_offset,lag}[_sum], kafka_consumergroup_members
 //
 // Flags are kafka_exporter's (`--kafka.server` repeatable, `--kafka.version`, `--web.listen-address`,
-// `--web.telemetry-path`, topic and group filters); /healthz answers "ok". Everything else kafka_exporter
-// offers (SASL, TLS, ZooKeeper lag, per-broker offsets, ...) is absent: the platform uses none of it.
+// `--web.telemetry-path`, topic and group filters, and its TLS flags: `--tls.enabled`, `--tls.server-name`,
+// `--tls.ca-file`, `--tls.cert-file`, `--tls.key-file`, `--tls.insecure-skip-tls-verify` for the Kafka
+// connection, `--server.tls.enabled`, `--server.tls.mutual-auth-enabled`, `--server.tls.ca-file`,
+// `--server.tls.cert-file`, `--server.tls.key-file` for the web server); /healthz answers "ok". Everything
+// else kafka_exporter offers (SASL, ZooKeeper lag, per-broker offsets, ...) is absent: the platform uses
+// none of it.
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"log"
@@ -209,6 +215,32 @@ func (e *Exporter) collectGroups(ch chan<- prometheus.Metric, newest map[string]
 	}
 }
 
+// tlsConfig builds a TLS client or server configuration as kafka_exporter does: the CA file (when given)
+// is the only trust anchor, the certificate and key (when given) are presented.
+func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
+	config := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate in it", caFile)
+		}
+		config.RootCAs = pool
+		config.ClientCAs = pool
+	}
+	if certFile != "" || keyFile != "" {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		config.Certificates = []tls.Certificate{pair}
+	}
+	return config, nil
+}
+
 func boolValue(b bool) float64 {
 	if b {
 		return 1
@@ -227,6 +259,17 @@ func main() {
 	groupFilter := flag.String("group.filter", ".*", "Regex that determines which consumer groups to collect.")
 	groupExclude := flag.String("group.exclude", "^$", "Regex that determines which consumer groups to exclude.")
 	clientID := flag.String("kafka.client-id", "kafka_exporter", "Client ID used to connect to Kafka.")
+	useTLS := flag.Bool("tls.enabled", false, "Connect to Kafka using TLS.")
+	tlsServerName := flag.String("tls.server-name", "", "Used to verify the hostname on the returned certificates unless tls.insecure-skip-tls-verify is given. The kafka server's name should be given.")
+	tlsCAFile := flag.String("tls.ca-file", "", "The optional certificate authority file for Kafka TLS client authentication.")
+	tlsCertFile := flag.String("tls.cert-file", "", "The optional certificate file for Kafka client authentication.")
+	tlsKeyFile := flag.String("tls.key-file", "", "The optional key file for Kafka client authentication.")
+	tlsInsecure := flag.Bool("tls.insecure-skip-tls-verify", false, "If true, the server's certificate will not be checked for validity. This will make your HTTPS connections insecure.")
+	serverTLS := flag.Bool("server.tls.enabled", false, "Enable TLS for web server.")
+	serverMutualTLS := flag.Bool("server.tls.mutual-auth-enabled", false, "Enable TLS client mutual authentication.")
+	serverCAFile := flag.String("server.tls.ca-file", "", "The certificate authority file for the web server.")
+	serverCertFile := flag.String("server.tls.cert-file", "", "The certificate file for the web server.")
+	serverKeyFile := flag.String("server.tls.key-file", "", "The key file for the web server.")
 	showVersion := flag.Bool("version", false, "Show version and exit.")
 	flag.Parse()
 	if *showVersion {
@@ -248,6 +291,16 @@ func main() {
 	config.Version = version
 	config.Metadata.Full = true
 	config.Net.DialTimeout = 10 * time.Second
+	if *useTLS {
+		clientTLS, err := tlsConfig(*tlsCAFile, *tlsCertFile, *tlsKeyFile)
+		if err != nil {
+			log.Fatalf("Kafka TLS configuration: %v", err)
+		}
+		clientTLS.ServerName = *tlsServerName // empty: the host of each broker address, as Go's tls.Dial does
+		clientTLS.InsecureSkipVerify = *tlsInsecure
+		config.Net.TLS.Enable = true
+		config.Net.TLS.Config = clientTLS
+	}
 	client, err := sarama.NewClient(servers, config)
 	if err != nil {
 		// As kafka_exporter: no broker at start is fatal; the container's restart policy retries.
@@ -284,5 +337,16 @@ func main() {
 			"<h1>Kafka Exporter (payment-platform stand-in)</h1><p><a href=%q>Metrics</a></p></body></html>", *metricsPath)
 	})
 	log.Printf("listening on %s", *listen)
-	log.Fatal(http.ListenAndServe(*listen, nil))
+	if !*serverTLS {
+		log.Fatal(http.ListenAndServe(*listen, nil))
+	}
+	webTLS, err := tlsConfig(*serverCAFile, "", "")
+	if err != nil {
+		log.Fatalf("web server TLS configuration: %v", err)
+	}
+	if *serverMutualTLS {
+		webTLS.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	server := &http.Server{Addr: *listen, TLSConfig: webTLS}
+	log.Fatal(server.ListenAndServeTLS(*serverCertFile, *serverKeyFile))
 }
