@@ -20,7 +20,7 @@ import pulumi_docker as docker
 import pytest
 
 from components.data.postgres import pg_hba
-from components.docker.containers import docker_cpus
+from components.docker.containers import NETWORKED, docker_cpus
 from components.docker.hardening import exposes_docker_socket
 from components.docker.labels import platform_labels
 from components.observability import metrics
@@ -357,7 +357,7 @@ def test_hardened_and_sized_by_the_exporter_profile(stack: str) -> None:
         assert inputs["capabilities"] == {"drops": ["ALL"]}, exporter.name
         assert inputs["securityOpts"] == ["no-new-privileges:true"], exporter.name
         assert inputs["privileged"] is False, exporter.name
-        assert inputs["networkMode"] == (config.networks_of(exporter.name) or ("none",))[0], exporter.name
+        assert inputs["networkMode"] == (NETWORKED if config.networks_of(exporter.name) else "none"), exporter.name
         assert (inputs["memory"], inputs["memoryReservation"], inputs["cpus"]) == (
             workload.limits.memory.mebibytes,
             workload.reservations.memory.mebibytes,

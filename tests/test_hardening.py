@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from components.docker.containers import docker_cpus
+from components.docker.containers import NETWORKED, docker_cpus
 from components.docker.hardening import EXCEPTIONS, LOADER
 from plan import Render
 from policy_rules import RULES, check, identity
@@ -78,8 +78,11 @@ def test_the_invariant_items_hold_everywhere(stack: Render) -> None:
     for container in containers(stack):
         name = container["name"]
         assert "no-new-privileges:true" in container["securityOpts"], name
-        # One of the stack's own networks (`stacks.resolve.networks`), or none (the loaders).
-        assert container.get("networkMode") in (*STACK_NETWORKS, "none"), name
+        # On the stack's own networks only (`stacks.resolve.networks`), never Docker's default bridge beyond the
+        # provider's create-time default it leaves before the start; or on none (loaders, the Docker API proxy).
+        joined = [n["name"] for n in container.get("networksAdvanced") or []]
+        assert set(joined) <= set(STACK_NETWORKS), name
+        assert container.get("networkMode") == (NETWORKED if joined else "none"), name
         assert container.get("ipcMode") in (None, "private"), name
         assert container["logDriver"] == "json-file", name
         assert container["logOpts"] == {"max-file": "3", "max-size": "10m"}, name

@@ -16,7 +16,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.docker.containers import docker_cpus
+from components.docker.containers import NETWORKED, docker_cpus
 from components.docker.labels import platform_labels
 from components.observability.jaeger import (
     CONFIG_PATH,
@@ -242,7 +242,7 @@ def test_hardened_read_only_non_root_without_capabilities(stack: str) -> None:
     assert inputs["capabilities"] == {"drops": ["ALL"]}
     assert inputs["securityOpts"] == ["no-new-privileges:true"]
     assert inputs["privileged"] is False
-    assert inputs["networkMode"] == attachments(stack, "jaeger")[0]["name"]
+    assert inputs["networkMode"] == NETWORKED
     # Only the configuration file's folder comes from the files volume, read-only; no host path.
     assert [(m["type"], m["target"], m["readOnly"]) for m in inputs["mounts"]] == [("volume", "/etc/jaeger", True)]
     assert inputs.get("volumes", []) == []

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from components.docker.containers import NETWORKED
 from components.network import ICC_OPTION
 from plan import Render
 from stacks.catalog import (
@@ -154,6 +155,6 @@ def test_the_render_creates_each_network_and_joins_each_container_with_its_alias
         alias = name.removeprefix("payment-")
         joined = [n["name"] for n in inputs["networksAdvanced"]]
         assert joined == list(config.networks_of(alias))
-        assert inputs["networkMode"] == joined[0]
+        assert inputs["networkMode"] == NETWORKED
         for attachment in inputs["networksAdvanced"]:
             assert attachment["aliases"] == [alias, f"{alias}.{APP_NETWORK.name}"]

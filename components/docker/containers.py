@@ -63,6 +63,9 @@ def files_volume_name(name: str, root: str) -> str:
 
 LOADER_CAPABILITIES = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 """All the loader keeps: read the staged files whatever their owner, and give them their owners and modes."""
+NETWORKED = "bridge"
+"""`network_mode` of every container on a network: the provider's default, which it leaves before the first start
+(`container` says why not the container's own network)."""
 STOP_GRACE_SECONDS = 30
 """SIGTERM, then this long before SIGKILL: data stores flush and services drain on replacement."""
 
@@ -261,8 +264,13 @@ def container(resource_name: str, spec: ContainerSpec, parent: pulumi.Resource) 
         name=spec.container_name,
         image=spec.image,
         hostname=spec.alias,
-        # Only its own networks, never Docker's default bridge; a container placed on none gets no network at all.
-        network_mode=(host.joins(spec.alias) or ["none"])[0],
+        # Only its own networks, and a container placed on none gets no network at all. Not `network_mode=<its first
+        # network>`: the engine drops the aliases of the network a container was created on (seen on 20.10 and 26.1;
+        # `<name>` still resolved through the hostname and `<name>.payment-network` through the engine's
+        # `<container>.<network>` rule only while there was one network). With `bridge`, the provider's default, the
+        # container is created on Docker's default bridge, disconnected from it before it ever starts, and then
+        # joins each of its networks with both aliases.
+        network_mode=NETWORKED if host.joins(spec.alias) else "none",
         networks_advanced=host.attach(spec.alias) or None,
         envs=spec.files.envs(),
         mounts=mounts,

@@ -73,6 +73,12 @@ def test_hardening_took_effect_as_declared(deployed: Live, expected: Render) -> 
         check("init", host["Init"], True)
         check("IPC", host["IpcMode"], "private")
         check("network", host["NetworkMode"], want["networkMode"])
+        # Exactly its declared networks, with both aliases each: never Docker's default bridge it was created on.
+        joined: dict[str, list[str]] = {
+            n: sorted(e.get("Aliases") or []) for n, e in c["NetworkSettings"]["Networks"].items()
+        }
+        networks: dict[str, list[str]] = {n["name"]: sorted(n["aliases"]) for n in want.get("networksAdvanced") or []}
+        check("networks and their aliases", joined, networks or {"none": []})
         check("tmpfs", host.get("Tmpfs") or {}, want.get("tmpfs") or {})
         published = {
             f"{p['internal']}/tcp": [{"HostIp": p["ip"], "HostPort": str(p["external"])}]
