@@ -19,7 +19,7 @@ pulumi.export(
         "name": platform.network.network_name,
         "subnet": str(config.network.subnet),
         # Who is on which network: the segmentation a reviewer checks (stacks/resolve/networks.py).
-        "segments": {s.name: list(s.members) for s in config.segments},
+        "segments": {s.name: {"internal": s.internal, "members": list(s.members)} for s in config.segments},
     },
 )
 pulumi.export(

@@ -1,17 +1,13 @@
 """The platform's Docker networks: the seed's `payment-network` (172.28.0.0/16) and the segments beside it.
 
 Every network is a user-defined bridge (unlike Docker's default one, it gives containers DNS by name). Who joins
-which is decided in `stacks.resolve.networks` from the catalog; this component only creates them:
-
-* All but one are `internal`: no route off the host. `payment-edge` is the exception, because the engine publishes
-  ports and masquerades outbound traffic only for containers on a network that is not internal; its bridge has
-  inter-container traffic switched off (`enable_icc=false`), so sharing it links nobody.
-* Each container joins each of its networks with two aliases, `<name>` and `<name>.payment-network`, so both the
-  short names of the seed's examples (`postgres`) and the fully qualified ones of its service URLs
-  (`https://order-service.payment-network:40004`) resolve wherever the container is reachable. The fully
-  qualified name is also what each certificate carries, so mTLS hostname checks pass on it.
-* Only the seed's network has a fixed subnet; the others take theirs from the engine's address pools (the
-  daemon's `default-address-pools` is where an operator steers them clear of the site's ranges).
+which, and which are `internal`, is decided in `stacks.resolve.networks` from the catalog; this component only
+creates them. Each container joins each of its networks with two aliases, `<name>` and `<name>.payment-network`
+(`Host.attach`), so both the short names of the seed's examples (`postgres`) and the fully qualified ones of its
+service URLs (`https://order-service.payment-network:40004`) resolve wherever the container is reachable; the fully
+qualified name is also what each certificate carries, so mTLS hostname checks pass on it. Only the seed's network
+has a fixed subnet; the others take theirs from the engine's address pools (the daemon's `default-address-pools` is
+where an operator steers them clear of the site's ranges).
 """
 
 from __future__ import annotations
@@ -23,9 +19,6 @@ import pulumi_docker as docker
 
 from stacks.models import Segment
 
-ICC_OPTION = "com.docker.network.bridge.enable_icc"
-"""The bridge driver's switch for traffic between containers on the same bridge."""
-
 
 @dataclass(frozen=True)
 class NetworkArgs:
@@ -33,11 +26,6 @@ class NetworkArgs:
     """Every network of the stack, the seed's first (`PlatformConfig.segments`)."""
     labels: dict[str, str]
     """Labels common to everything the stack creates (project, stack, profile)."""
-
-
-def bridge_options(segment: Segment) -> dict[str, str]:
-    """Driver options of the segment's bridge: inter-container traffic off where the segment is `isolated`."""
-    return {ICC_OPTION: "false"} if segment.isolated else {}
 
 
 class Network(pulumi.ComponentResource):
@@ -64,7 +52,6 @@ class Network(pulumi.ComponentResource):
                 name=segment.name,
                 driver="bridge",
                 internal=segment.internal,
-                options=bridge_options(segment) or None,
                 ipam_configs=ipam,
                 labels=labels,
                 opts=pulumi.ResourceOptions(parent=self),

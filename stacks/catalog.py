@@ -639,11 +639,6 @@ class CatalogNetwork:
     """Docker network name."""
     title: str
     """What it carries."""
-    internal: bool = True
-    """Docker `internal`: no route off the host, so nothing on it reaches the internet or is reached from it."""
-    isolated: bool = False
-    """Inter-container traffic off (the bridge's `enable_icc=false`): containers on it cannot open connections to
-    each other. It carries only published ports and outbound connections."""
 
 
 # Segmentation. A plain Docker bridge cannot filter by port or by pair, so the unit of isolation is the network:
@@ -651,14 +646,16 @@ class CatalogNetwork:
 # the catalog says must reach it; a container that has no reason to reach a server shares no network with it.
 APP_NETWORK = CatalogNetwork("payment-network", "services, the gateway's upstream calls and Prometheus's scrapes")
 """The seed's network (172.28.0.0/16): every `<name>.payment-network` a service uses resolves on it."""
-EDGE_NETWORK = CatalogNetwork(
-    "payment-edge", "published ports and outbound connections only", internal=False, isolated=True
-)
-"""The only network with a route off the host. Docker publishes ports and masquerades egress only for containers on
-a network that is not internal, so the published containers (prod: Kong alone) and the integration owners (Stripe,
-SMTP) join it; with inter-container traffic off it links nobody to anybody."""
 TRACING_NETWORK = CatalogNetwork("payment-tracing", "spans from services to Jaeger's OTLP receiver")
 MONITORING_NETWORK = CatalogNetwork("payment-monitoring", "Prometheus, Grafana, Jaeger's query API and the exporters")
+
+
+def edge_network(member: str) -> CatalogNetwork:
+    """`payment-edge-<member>`: the one network of a container with a route off the host, and the container alone.
+    The engine publishes ports and masquerades outbound traffic only for a container on a network that is not
+    internal; a network of its own carries that without linking it to anyone (`stacks.resolve.networks` says why
+    not one shared edge network)."""
+    return CatalogNetwork(f"payment-edge-{member}", f"{member}'s published ports and outbound connections")
 
 
 def store_network(store: CatalogInfrastructure) -> CatalogNetwork:

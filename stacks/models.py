@@ -455,6 +455,9 @@ class Profile(Model):
     observability: ObservabilityDefaults
     secret_delivery: SecretDelivery
     """How secrets reach containers: files (never visible in `docker inspect`) or environment variables."""
+    internal_networks: bool
+    """The tier networks are `internal` (no route off the host), and whatever is published or needs egress gets an
+    edge network of its own (`stacks.resolve.networks`)."""
 
 
 class Network(Model):
@@ -471,8 +474,6 @@ class Segment(Model):
     title: str
     internal: bool
     """No route off the host."""
-    isolated: bool
-    """Inter-container traffic off: its members cannot reach each other through it."""
     members: tuple[str, ...]
     """DNS names (`Service.name`, `Infrastructure.name`, exporter names) of the containers on it, sorted."""
     subnet: IPv4Network | None = None

@@ -110,6 +110,12 @@ DEV = Profile(
     ),
     # Environment variables, as the seed's .env did: images that only read DB_PASSWORD work unchanged.
     secret_delivery="env",
+    # The seed publishes every port on the developer's 127.0.0.1, and the engine publishes ports only for a container
+    # on a network that is not internal. One edge network per published container would be 26 networks, more than
+    # the engine's default address pools hold, and one shared edge network breaks name resolution (see
+    # stacks/resolve/networks.py). So dev keeps the segmentation (who shares a network with whom) and gives up the
+    # no-egress part: its tier networks are not internal and carry the published ports themselves.
+    internal_networks=False,
 )
 
 # 16 cores / 32 GB: 21 service containers (payment-gateway x3) reserve 10.5 CPU-shares and 10.5G, the
@@ -161,6 +167,7 @@ PROD = Profile(
     ),
     # Files: a secret in an environment variable shows in `docker inspect` and in crash dumps.
     secret_delivery="files",
+    internal_networks=True,
 )
 
 PROFILES: MappingProxyType[str, Profile] = MappingProxyType({"dev": DEV, "prod": PROD})

@@ -16,20 +16,19 @@ from components.docker.containers import NETWORKED, docker_cpus
 from components.docker.hardening import EXCEPTIONS, LOADER
 from plan import Render
 from policy_rules import RULES, check, identity
-from stacks.catalog import APP_NETWORK, DATA_STORES, EDGE_NETWORK, MONITORING_NETWORK, TRACING_NETWORK, store_network
+from stacks.catalog import APP_NETWORK, DATA_STORES, MONITORING_NETWORK, TRACING_NETWORK, edge_network, store_network
 from stacks.units import Cpus
 from tests.conftest import rendered
 from vocabulary import CONTAINER
 
 ITEM = {rule.id: rule.item for rule in RULES}
+"""Rule id -> the baseline item (`EXCEPTIONS` key) it checks."""
 STACK_NETWORKS = (
     APP_NETWORK.name,
-    EDGE_NETWORK.name,
     MONITORING_NETWORK.name,
     TRACING_NETWORK.name,
     *(store_network(store).name for store in DATA_STORES),
 )
-"""Rule id -> the baseline item (`EXCEPTIONS` key) it checks."""
 
 
 @pytest.fixture(params=["dev", "prod"], scope="module")
@@ -81,7 +80,7 @@ def test_the_invariant_items_hold_everywhere(stack: Render) -> None:
         # On the stack's own networks only (`stacks.resolve.networks`), never Docker's default bridge beyond the
         # provider's create-time default it leaves before the start; or on none (loaders, the Docker API proxy).
         joined = [n["name"] for n in container.get("networksAdvanced") or []]
-        assert set(joined) <= set(STACK_NETWORKS), name
+        assert set(joined) <= {*STACK_NETWORKS, edge_network(str(container.get("hostname"))).name}, name
         assert container.get("networkMode") == (NETWORKED if joined else "none"), name
         assert container.get("ipcMode") in (None, "private"), name
         assert container["logDriver"] == "json-file", name

@@ -111,7 +111,7 @@ def resolve(
         stack=stack,
         profile=profile.name,
         network=network,
-        segments=segments(network, apps, infra, named.integrations),
+        segments=segments(network, apps, infra, named.integrations, internal=profile.internal_networks),
         services=apps,
         infrastructure=infra,
         logging=logging,

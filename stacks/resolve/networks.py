@@ -11,8 +11,18 @@ plus exactly the clients the catalog gives a reason to reach them:
   database, a key prefix and topics) and the store's exporter.
 * `payment-tracing`: Jaeger's OTLP receiver and every service (each is given `OTEL_EXPORTER_OTLP_ENDPOINT`).
 * `payment-monitoring`: Prometheus, Jaeger's query API and the exporters, with Grafana (its two data sources).
-* `payment-edge`, the only one with a route off the host: whatever the stack publishes on the host, and the owners
-  of switched-on integrations (egress to Stripe, SMTP). Its bridge drops traffic between its members.
+* `payment-edge-<name>` (prod): one per container that is published on the host (Kong; Grafana on 127.0.0.1) or
+  talks to the outside (the owners of switched-on integrations: Stripe, SMTP), with that container alone. These are
+  the only networks with a route off the host; the tier networks above are `internal`.
+
+Why an edge network per container, not one shared with inter-container traffic off: the engine's DNS answers a
+name from the asking container's networks in a fixed order, networks that are not internal first. On a shared edge
+network Kong would get channel-adapter's edge address (where traffic between members is dropped) for the Stripe
+webhook route, and in dev every service would get every other's. A network holding one container resolves nobody.
+
+The dev profile (`Profile.internal_networks`) keeps the segmentation but not the no-egress part: its tier networks
+are not internal and carry the published ports themselves, because the seed publishes every port on the
+developer's 127.0.0.1 and 26 edge networks would exhaust the engine's default address pools.
 
 What this does not separate: the members of one network reach each other. Two services on `payment-network` that
 have no call between them are kept apart by mTLS authorization (each service accepts only its callers'
@@ -26,7 +36,6 @@ from collections.abc import Iterable
 from stacks.catalog import (
     APP_NETWORK,
     DATA_STORES,
-    EDGE_NETWORK,
     EXPORTERS,
     GRAFANA,
     JAEGER,
@@ -36,6 +45,7 @@ from stacks.catalog import (
     TRACING_NETWORK,
     CatalogNetwork,
     Integration,
+    edge_network,
     store_network,
 )
 from stacks.models import Infrastructure, Network, Segment, Service
@@ -46,22 +56,18 @@ def segments(
     services: Iterable[Service],
     infrastructure: Iterable[Infrastructure],
     integrations: frozenset[Integration],
+    *,
+    internal: bool,
 ) -> tuple[Segment, ...]:
-    """Every network of the stack with its members, the seed's `network` first. `integrations`: those switched on."""
+    """Every network of the stack with its members, the seed's `network` first. `integrations`: those switched on;
+    `internal`: the profile's `internal_networks`."""
     services, infrastructure = tuple(services), tuple(infrastructure)
     names = [s.name for s in services]
     deployed = {i.name for i in infrastructure}
-    published = [s.name for s in services if s.workload.publish.enabled]
-    published += [i.name for i in infrastructure if i.workload.publish.enabled]
-    egress = [s.name for s in services if s.integrations & integrations]
 
-    def segment(spec: CatalogNetwork, members: Iterable[str]) -> Segment:
+    def segment(spec: CatalogNetwork, members: Iterable[str], *, tier: bool = True) -> Segment:
         return Segment(
-            name=spec.name,
-            title=spec.title,
-            internal=spec.internal,
-            isolated=spec.isolated,
-            members=tuple(sorted(set(members))),
+            name=spec.name, title=spec.title, internal=internal and tier, members=tuple(sorted(set(members)))
         )
 
     app = segment(APP_NETWORK, [*names, KONG.name, PROMETHEUS.name]).model_copy(
@@ -74,6 +80,9 @@ def segments(
     ]
     tracing = segment(TRACING_NETWORK, [JAEGER.name, *names])
     monitoring = segment(MONITORING_NETWORK, [PROMETHEUS.name, GRAFANA.name, JAEGER.name, *(e.name for e in EXPORTERS)])
-    edge = segment(EDGE_NETWORK, [*published, *egress])
-    found = (app, *stores, tracing, monitoring, edge)
-    return tuple(s for s in found if s.members)
+    edges: list[Segment] = []
+    if internal:
+        outside = [s.name for s in services if s.workload.publish.enabled or s.integrations & integrations]
+        outside += [i.name for i in infrastructure if i.workload.publish.enabled]
+        edges = [segment(edge_network(name), [name], tier=False) for name in sorted(set(outside))]
+    return (app, *stores, tracing, monitoring, *edges)

@@ -30,7 +30,7 @@ def _probe(live: Live, network: str, names: list[str]) -> dict[str, bool]:
 def test_each_network_resolves_its_members_and_no_one_else(deployed: Live) -> None:
     outputs = deployed.outputs()
     domain = outputs["network"]["name"]
-    segments: dict[str, list[str]] = outputs["network"]["segments"]
+    segments = {name: segment["members"] for name, segment in outputs["network"]["segments"].items()}
     everyone = sorted({*outputs["services"], "postgres", "redis", "kafka", "prometheus", "grafana", "jaeger", "kong"})
     everyone += [e.name for e in EXPORTERS]
     assert {m for members in segments.values() for m in members} == set(everyone)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from stacks.catalog import EDGE_NETWORK, POSTGRES, POSTGRES_EXPORTER
+from stacks.catalog import POSTGRES, POSTGRES_EXPORTER
 from tests.e2e.live import Live, docker, docker_exec, inspect
 
 CONNECT = 'exec 3<>"/dev/tcp/$0/$1"'
@@ -45,8 +45,7 @@ def test_the_probe_itself_works(deployed: Live) -> None:
 @pytest.mark.parametrize(
     ("client", "target", "port"),
     [
-        # Data tier: Kafka has no reason to reach PostgreSQL (in dev both are also on the published edge network,
-        # whose bridge drops traffic between its members).
+        # Data tier: Kafka has no reason to reach PostgreSQL.
         ("payment-kafka", "payment-postgres", POSTGRES.port),
         ("payment-redis", "payment-postgres", POSTGRES.port),
         # Monitoring: services never reach an exporter, Grafana never reaches a data store.
@@ -61,24 +60,22 @@ def test_a_container_cannot_reach_what_it_has_no_reason_to(deployed: Live, clien
     deployed.results.setdefault("segmentationRefusals", []).append(f"{client} -> {target}:{port}")
 
 
-def test_only_the_edge_network_leaves_the_host_and_its_bridge_links_nobody(deployed: Live) -> None:
+def test_each_network_is_internal_as_declared(deployed: Live) -> None:
+    # prod: every tier network internal, an edge network per published container; dev: none internal (profile).
     segments = deployed.outputs()["network"]["segments"]
-    for name in segments:
-        network = inspect_network(name)
-        if name == EDGE_NETWORK.name:
-            assert network["Internal"] is False
-            assert network["Options"].get("com.docker.network.bridge.enable_icc") == "false"
-        else:
-            assert network["Internal"] is True, f"{name} has a route off the host"
+    found = {name: inspect_network(name)["Internal"] for name in segments}
+    assert found == {name: segment["internal"] for name, segment in segments.items()}
 
 
-def test_a_container_on_internal_networks_only_has_no_route_off_the_host(deployed: Live) -> None:
-    container = f"payment-{POSTGRES_EXPORTER.name}"
-    routes = docker_exec(container, "cat", "/proc/net/route")
+def test_a_container_has_a_route_off_the_host_only_through_a_network_that_is_not_internal(deployed: Live) -> None:
+    segments = deployed.outputs()["network"]["segments"]
+    exporter = POSTGRES_EXPORTER.name
+    routes = docker_exec(f"payment-{exporter}", "cat", "/proc/net/route")
     assert routes.returncode == 0, routes.stderr
     # /proc/net/route: Iface, Destination (hex), Gateway, ...; a default route has destination 00000000.
     destinations = [line.split()[1] for line in routes.stdout.splitlines()[1:] if line.strip()]
-    assert destinations and "00000000" not in destinations
+    outside = any(not s["internal"] for s in segments.values() if exporter in s["members"])
+    assert destinations and ("00000000" in destinations) is outside
 
 
 def inspect_network(name: str) -> dict[str, Any]:
