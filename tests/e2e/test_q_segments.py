@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from stacks.catalog import POSTGRES, POSTGRES_EXPORTER
+from stacks.catalog import CADVISOR, GRAFANA, POSTGRES, POSTGRES_EXPORTER
 from tests.e2e.live import Live, docker, docker_exec, inspect
 
 CONNECT = 'exec 3<>"/dev/tcp/$0/$1"'
@@ -48,8 +48,10 @@ def test_the_probe_itself_works(deployed: Live) -> None:
         # Data tier: Kafka has no reason to reach PostgreSQL.
         ("payment-kafka", "payment-postgres", POSTGRES.port),
         ("payment-redis", "payment-postgres", POSTGRES.port),
-        # Monitoring: services never reach an exporter, Grafana never reaches a data store.
-        ("payment-order-service", f"payment-{POSTGRES_EXPORTER.name}", POSTGRES_EXPORTER.port),
+        # Monitoring: services never reach Grafana or cAdvisor (they do share their stores' networks with the stores'
+        # exporters), Grafana never reaches a data store.
+        ("payment-order-service", f"payment-{GRAFANA.name}", GRAFANA.port),
+        ("payment-order-service", f"payment-{CADVISOR.name}", CADVISOR.port),
         ("payment-grafana", "payment-postgres", POSTGRES.port),
         # The gateway reaches services, not the stores behind them.
         ("payment-kong", "payment-postgres", POSTGRES.port),
