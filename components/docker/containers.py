@@ -91,14 +91,15 @@ class Host:
     """Data volumes are `protect`ed (prod)."""
 
     def joins(self, alias: str) -> list[pulumi.Input[str]]:
-        """The Docker networks the container with DNS name `alias` joins; the first is its `network_mode`."""
+        """The Docker networks the container with DNS name `alias` joins (`PlatformConfig.placements`); none for a
+        container placed on no network."""
         if alias not in self.memberships:
             raise ValueError(f"{alias}: not placed on any network; stacks.resolve.networks decides who joins which")
         return [self.networks[segment] for segment in self.memberships[alias]]
 
     def attach(self, alias: str) -> list[docker.ContainerNetworksAdvancedArgs]:
         """How a container with DNS name `alias` joins each of its networks: as `<alias>` and `<alias>.<domain>`.
-        The aliases must be given as it joins (a real engine drops aliases added to a network it is already on)."""
+        Given as it joins each network; never as its `network_mode`, whose aliases the engine drops (`container`)."""
         return [
             docker.ContainerNetworksAdvancedArgs(name=network, aliases=[alias, dns_name(alias, self.domain)])
             for network in self.joins(alias)
