@@ -205,10 +205,8 @@ class _Kong(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def kong() -> Iterator[int]:
-    """A plain-HTTP endpoint on loopback, like Kong's published proxy."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Kong)
+def _serving(server: ThreadingHTTPServer) -> Iterator[int]:
+    """Serve `server` on a thread for one test; its port, then shut down."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -217,6 +215,13 @@ def kong() -> Iterator[int]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def kong() -> Iterator[int]:
+    """A plain-HTTP endpoint on loopback, like Kong's published proxy."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Kong)
+    yield from _serving(server)
 
 
 def test_plain_http_endpoints_are_checked_too(kong: int) -> None:
@@ -236,14 +241,7 @@ def tls_gateway() -> Iterator[int]:
         context.load_cert_chain(files["cert"], files["key"])
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Kong)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    yield from _serving(server)
 
 
 def test_the_https_gateway_is_verified_against_the_platform_ca(tls_gateway: int) -> None:
