@@ -21,11 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_random as random
 import pulumi_tls as tls
 
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
-from components.secrets import secret_files
+from components.secrets import generated_password, secret_files
 from stacks.catalog import (
     JWT_ALGORITHM_VARIABLE,
     JWT_KID_VARIABLE,
@@ -90,18 +89,10 @@ class SigningKeys(pulumi.ComponentResource):
                 # Set in config: one generation only (stacks.resolve.jwt refuses an overlap with it).
                 self.secrets[generation] = pulumi.Output.secret(self.config.value.get_secret_value())
             else:
-                password = random.RandomPassword(
-                    f"{name}-secret-{generation}",
-                    length=self.config.length,
-                    special=False,
-                    min_lower=1,
-                    min_upper=1,
-                    min_numeric=1,
-                    # Fixed per generation: a generation's value never changes while any service accepts it.
-                    keepers={"generation": str(generation)},
-                    opts=child,
+                # Fixed per generation: a generation's value never changes while any service accepts it.
+                self.secrets[generation] = generated_password(
+                    f"{name}-secret-{generation}", self.config.length, {"generation": str(generation)}, self
                 )
-                self.secrets[generation] = password.result
         kids = [self.config.kid(g) for g in self.config.generations]
         self.public_keys = (
             pulumi.Output.all(*public_keys).apply(lambda pems: public_key_bundle(list(zip(kids, pems, strict=True))))

@@ -46,6 +46,21 @@ class SecretsArgs:
     config: SecretsConfig
 
 
+def generated_password(name: str, length: int, keepers: dict[str, str], parent: pulumi.Resource) -> pulumi.Output[str]:
+    """A generated secret's value: letters and digits, at least one of each kind; a new one whenever `keepers`
+    change (the rotation counters)."""
+    return random.RandomPassword(
+        name,
+        length=length,
+        special=False,
+        min_lower=1,
+        min_upper=1,
+        min_numeric=1,
+        keepers=keepers,
+        opts=pulumi.ResourceOptions(parent=parent),
+    ).result
+
+
 class Secrets(pulumi.ComponentResource):
     """Every named secret of the platform, as secret Outputs."""
 
@@ -63,17 +78,12 @@ class Secrets(pulumi.ComponentResource):
             if secret.value is not None:
                 self.values[secret.name] = pulumi.Output.secret(secret.value.get_secret_value())
             elif secret.kind is SecretKind.GENERATED:
-                password = random.RandomPassword(
+                self.values[secret.name] = generated_password(
                     f"{name}-{secret.name}",
-                    length=secret.length,
-                    special=False,
-                    min_lower=1,
-                    min_upper=1,
-                    min_numeric=1,
-                    keepers={"rotation": str(secret.rotation), "rotationAll": str(args.config.rotation_all)},
-                    opts=pulumi.ResourceOptions(parent=self),
+                    secret.length,
+                    {"rotation": str(secret.rotation), "rotationAll": str(args.config.rotation_all)},
+                    self,
                 )
-                self.values[secret.name] = password.result
         self.register_outputs({})
 
     def files(self, secret: str, uid: int) -> ContainerFiles:
