@@ -17,6 +17,13 @@ The loader is replaced whenever a file changes, and the container is replaced wi
 `replacement_trigger` is the loader's id), so a rotation restarts exactly the containers that hold the
 rotated file.
 
+The loader deletes its staged uploads once it has copied them (`loader_script`), so its writable layer keeps no
+copy of a key or password; the exited container itself stays. Removing it instead (`rm`, or deleting it after the
+copy) would undo the design above: the provider reads a container that is gone as deleted and creates it again on
+the next `pulumi up`, with a new id, and that id is the trigger that replaces the container using the files, so
+every `up` would restart every container with files. The loader is bounded like every other container
+(`LOADER_LIMITS`).
+
 Containers have fixed Docker names (`payment-postgres`, as the seed's commands expect), so a
 replacement must delete the old container before creating the new one (`delete_before_replace`);
 otherwise Docker refuses the second container with the same name.
@@ -37,21 +44,35 @@ from components.docker.files import ContainerFiles
 from components.docker.hardening import DEFAULT_TMPFS, SECURITY_OPTS, exception, host_mount_item
 from components.docker.image_contract import ImageContract
 from stacks.catalog import LOADER_IMAGE
-from stacks.models import HealthTiming, Infrastructure, LogRotation, RestartPolicy, Workload, dns_name
-from stacks.units import Cpus
+from stacks.models import HealthTiming, Infrastructure, LogRotation, Resources, RestartPolicy, Workload, dns_name
+from stacks.units import ByteSize, Cpus
 
 L = TypeVar("L")
 STAGE = "/stage"
 FILES = "/files"
 
 
-def loader_script(roots: Sequence[str]) -> str:
+def loader_script(roots: Sequence[str], *, stage: str = STAGE, files: str = FILES) -> str:
     """The loader's `sh -c` script: replace each folder volume's whole content (mounted at `/files<folder>`) with
-    the folder's staged files, so a file no longer uploaded does not linger."""
-    return " && ".join(
-        f"find {shlex.quote(FILES + root)} -mindepth 1 -delete && cp -a {shlex.quote(STAGE + root)}/. "
-        f"{shlex.quote(FILES + root)}/"
+    the folder's staged files, so a file no longer uploaded does not linger; then delete the staged uploads.
+
+    The staged copies go whether the copy worked or not (its exit status is kept): the provider uploads them into
+    the container's writable layer, which outlives the run (`docker cp`, `docker export` and the engine's data
+    root would show every key and password in it). A loader that cannot delete them exits 1. Started again by
+    hand, it finds nothing staged and leaves the volumes as they are, rather than emptying them: the files are
+    copied again by replacing the loader (`pulumi up --replace <its URN>`).
+
+    `stage` and `files` move both folders elsewhere, for running the script outside a container (tests).
+    """
+    copy = " && ".join(
+        f"find {shlex.quote(files + root)} -mindepth 1 -delete && cp -a {shlex.quote(stage + root)}/. "
+        f"{shlex.quote(files + root)}/"
         for root in roots
+    )
+    staged = shlex.quote(stage)
+    return (
+        f"[ -d {staged} ] || {{ echo 'loader: nothing staged (copied and cleared by an earlier run)' >&2; exit 0; }}; "
+        f"{copy}; copied=$?; rm -rf {staged} || exit 1; exit $copied"
     )
 
 
@@ -61,6 +82,17 @@ def files_volume_name(name: str, root: str) -> str:
     return f"{name}-files-{root.strip('/').replace('/', '-')}"
 
 
+LOADER_LIMITS = Resources(memory=ByteSize.parse("32M"), cpus=Cpus.parse("0.25"))
+"""Memory (no swap) and CPU limit of every loader, in every stack: it copies a few kilobytes (the largest set,
+Grafana's dashboards, is about 90 KB) with `sh`, `find` and `cp`, a few MiB resident; 32M leaves room for the page
+cache its copies are charged and for file sets many times today's, and a quarter of a CPU keeps the loaders that
+start together in a cold `pulumi up` from crowding out the data stores starting beside them.
+
+Processes: pulumi-docker's Container has no `pids_limit` (the engine's PidsLimit is not in its schema), and
+`ulimits` `nproc` does not bind a root process, so what bounds the loader's processes is the memory limit (each
+task's kernel stack and structures are charged to the container's memory cgroup: 3,000 `sleep`s started in a 32M
+cgroup, on our cgroup v1 hosts' kernel 6.18, left 152 alive, the OOM killer ending the rest) and the script itself,
+which runs `sh` and one `find` or `cp` at a time and reads no input."""
 LOADER_CAPABILITIES = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 """All the loader keeps: read the staged files whatever their owner, and give them their owners and modes."""
 NETWORKED = "bridge"
@@ -198,6 +230,10 @@ def _loader(
             for root, volume in volumes.items()
         ],
         network_mode="none",
+        memory=LOADER_LIMITS.memory.mebibytes,
+        # No swap, as for every container: the staged keys never reach the swap device.
+        memory_swap=LOADER_LIMITS.memory.mebibytes,
+        cpus=docker_cpus(LOADER_LIMITS.cpus),
         # Spelled as the engine reports them (API 1.45 prefixes CAP_): "CHOWN" read back as "CAP_CHOWN" by a
         # refresh replaced every loader, and with it every container, on `pulumi up --refresh`.
         capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=list(LOADER_CAPABILITIES)),
@@ -399,9 +435,10 @@ IMAGE_CONTRACT = ImageContract(
     user="0:0",
     # Its command is the whole argv: `sh -c <loader_script>`.
     entrypoint=(),
-    executables=("sh", "find", "cp"),
-    # The script itself, on empty folders: fails where `find` lacks -delete (Debian's busybox).
-    probe=("sh", "-c", f"mkdir -p {STAGE}/probe {FILES}/probe && {loader_script(['/probe'])}"),
+    executables=("sh", "find", "cp", "rm"),
+    # The script itself, on empty folders: fails where `find` lacks -delete (Debian's busybox) or `rm` cannot
+    # clear the staging folder.
+    probe=("sh", "-c", f"mkdir -p {STAGE}/probe {FILES}/probe || exit 1; {loader_script(['/probe'])}"),
     # Only `sh -c <loader_script>` matters, and Debian's busybox lacks `find -delete`: GNU tools stand in.
     stand_in=True,
 )
