@@ -22,8 +22,9 @@ from tests.conftest import unavailable
 CONTRACTS: dict[str, ImageContract] = all_contracts()
 """Every contract the components declare, by local image name."""
 
-PREFIX = f"payment-imagetest-{os.getpid()}"
-"""Names of the containers and volumes these tests create; all removed at the end of each test."""
+PREFIX = os.environ.get("PAYMENT_IMAGETEST_PREFIX") or f"payment-imagetest-{os.getpid()}"
+"""Names of the containers and volumes these tests create; all removed at the end of each test.
+`PAYMENT_IMAGETEST_PREFIX` names them otherwise, on an engine shared with other runs that reserve name prefixes."""
 
 
 def local_ref(contract: ImageContract) -> str:

@@ -96,11 +96,12 @@ class Sandbox:
         """A fresh sandbox volume for each files volume the rendered `loader` fills: rendered name -> sandbox name."""
         return {str(v["volumeName"]): self.volume(str(v["volumeName"])) for v in loader["volumes"]}
 
-    def load(self, spec: Mapping[str, Any], volumes: Mapping[str, str], loader_image: str) -> None:
-        """Run a rendered loader (its command, capabilities, uploads: `Resource.revealed_inputs`) into the sandbox
-        volumes standing for its files volumes (`volumes`: rendered name -> sandbox name)."""
+    def load(self, spec: Mapping[str, Any], volumes: Mapping[str, str], loader_image: str) -> str:
+        """Run a rendered loader (its command, capabilities, limits, uploads: `Resource.revealed_inputs`) into the
+        sandbox volumes standing for its files volumes (`volumes`: rendered name -> sandbox name); returns the name
+        of its exited container."""
         name = self.name(f"loader-{len(self.containers)}")
-        args = ["create", "--name", name, "--network", "none"]
+        args = ["create", "--name", name, "--network", "none", *limit_options(spec)]
         for volume in spec["volumes"]:
             args += ["--volume", f"{volumes[volume['volumeName']]}:{volume['containerPath']}"]
         caps = spec.get("capabilities") or {}
@@ -115,6 +116,7 @@ class Sandbox:
         assert proc.returncode == 0, shown(proc)
         proc = docker("start", "--attach", name, timeout=60)
         assert proc.returncode == 0, f"the loader failed: {shown(proc)}"
+        return name
 
     def run_rendered(self, render: Render, container: Resource, image: str, loader_image: str, *extra: str) -> str:
         """Start `container` as rendered, with `image`, its files loaded and fresh volumes; returns its name.
@@ -158,6 +160,18 @@ class Sandbox:
         for volume in spec.get("volumes") or []:
             args += ["--volume", f"{self.volume(volume['volumeName'])}:{volume['containerPath']}"]
         return args
+
+
+def limit_options(spec: Mapping[str, Any]) -> list[str]:
+    """`docker create` options for the rendered memory, memory + swap and CPU limits (MiB and CPUs, as rendered)."""
+    args: list[str] = []
+    if spec.get("memory"):
+        args += ["--memory", f"{int(spec['memory'])}m"]
+    if spec.get("memorySwap"):
+        args += ["--memory-swap", f"{int(spec['memorySwap'])}m"]
+    if spec.get("cpus"):
+        args += ["--cpus", str(spec["cpus"])]
+    return args
 
 
 def hardening_options(spec: Mapping[str, Any]) -> list[str]:

@@ -9,7 +9,10 @@ loader, so every test here also exercises the loader.
 
 from __future__ import annotations
 
+import json
 import posixpath
+import subprocess
+import tarfile
 import time
 from urllib.parse import urlsplit
 
@@ -17,6 +20,7 @@ import pytest
 
 from components.data.postgres import PostgresPaths
 from components.data.redis import RedisPaths
+from components.docker.containers import FILES, STAGE
 from components.observability.prometheus import PrometheusPaths
 from components.secrets import secret_path
 from plan.engine import Render, Resource
@@ -26,6 +30,7 @@ from tests.images.conftest import CONTRACTS, docker, local_ref, shown
 from tests.images.harness import Sandbox, container_named, containers_running, loader_of, sandbox, wait_healthy
 from vocabulary import RANDOM_PASSWORD
 
+MIB = 1024 * 1024
 HEALTHY_WITHIN = 120
 """Seconds a container may take to pass its healthcheck (PostgreSQL initialises and bootstraps 19 databases)."""
 
@@ -226,3 +231,65 @@ def test_loader_replaces_the_whole_volume(dev: Render) -> None:
         if str(u["file"]).startswith("/stage/run/secrets/")
     )
     assert expected and listing == expected, listing
+
+
+def _exported_names(container: str) -> list[str]:
+    """The paths in `docker export` of `container` (its whole filesystem, volumes aside), read as a stream: names
+    only, no file is read or kept."""
+    with subprocess.Popen(["docker", "export", container], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+            names = [member.name.removeprefix("./") for member in tar]
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, f"docker export {container} exited {proc.returncode}: {err.decode(errors='replace')}"
+    return names
+
+
+def test_loader_leaves_no_staged_copy_and_fills_every_volume(dev: Render) -> None:
+    """Issue 15: the rendered loader, run with its rendered limits, exits 0; its exited container keeps no staged file
+    (`docker diff` of its writable layer, `docker cp` and `docker export` of its filesystem), and each volume got its
+    folder's files with their owner and mode."""
+    needs()
+    loader = dict(loader_of(dev, "payment-postgres-files-run-secrets").revealed_inputs)
+    image = local_ref(CONTRACTS["loader"])
+    with sandbox("loader-staging") as box:
+        volumes = box.files_volumes(loader)
+        name = box.load(loader, volumes, image)
+
+        inspected = docker("inspect", name)
+        assert inspected.returncode == 0, shown(inspected)
+        status, host = json.loads(inspected.stdout)[0]["State"], json.loads(inspected.stdout)[0]["HostConfig"]
+        assert (status["Status"], status["ExitCode"], status["OOMKilled"]) == ("exited", 0, False), status
+        limits = (host["Memory"], host["MemorySwap"], host["NanoCpus"])
+        assert limits == (
+            int(loader["memory"]) * MIB,
+            int(loader["memorySwap"]) * MIB,
+            round(float(loader["cpus"]) * 1e9),
+        )
+
+        diff = docker("diff", name)
+        assert diff.returncode == 0, shown(diff)
+        changed = [line.split(maxsplit=1)[1] for line in diff.stdout.splitlines() if line.strip()]
+        assert not [p for p in changed if p == STAGE or p.startswith(f"{STAGE}/")], f"writable layer: {changed}"
+        # Its stdout would be a tar of the staged files: never shown, only whether the engine found the folder.
+        copied = docker("cp", f"{name}:{STAGE}", "-")
+        said = copied.stderr.lower()
+        assert copied.returncode != 0 and ("could not find" in said or "no such" in said), copied.stderr[-300:]
+        exported = _exported_names(name)
+        staged = STAGE.lstrip("/")
+        assert exported and not [n for n in exported if n.rstrip("/") == staged or n.startswith(f"{staged}/")]
+
+        for rendered_volume, volume in volumes.items():
+            root = next(v["containerPath"] for v in loader["volumes"] if v["volumeName"] == rendered_volume)
+            proc = docker(
+                "run", "--rm", "--network", "none", "--volume", f"{volume}:/files", image,
+                "find", "/files", "-type", "f", "-printf", r"%P %U:%G %m\n",
+            )  # fmt: skip
+            assert proc.returncode == 0, shown(proc)
+            staged_root = f"{STAGE}{str(root).removeprefix(FILES)}/"
+            expected = sorted(
+                f"{path.removeprefix(staged_root)} {u['owner']}:{u['group']} {int(str(u['permissions']), 8):o}"
+                for u in loader["uploads"]
+                if (path := str(u["file"])).startswith(staged_root)
+            )
+            assert expected and sorted(proc.stdout.splitlines()) == expected, rendered_volume
