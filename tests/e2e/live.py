@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from components.docker.containers import STAGE
 from components.docker.labels import PREFIX
 from tests.conftest import pulumi_cli_env, require_tool
 from vocabulary import RANDOM_PASSWORD
@@ -283,6 +284,27 @@ def docker_exec(
 
 def inspect(names: Iterable[str]) -> list[dict[str, Any]]:
     return list(json.loads(docker("inspect", *names)))
+
+
+def staged_leftovers(container: str) -> list[str]:
+    """What of the loaders' staging folder (`/stage`, where the provider uploads their files) `container` still holds:
+    the paths `docker diff` lists in its writable layer, and the folder when `docker cp` finds it. Names only: the
+    copy goes to /dev/null, so no staged key or password is ever read into a message."""
+    changed = docker("diff", container).splitlines()
+    left = [
+        path
+        for _, _, path in (line.partition(" ") for line in changed)
+        if path == STAGE or path.startswith(STAGE + "/")
+    ]
+    copied = subprocess.run(
+        ["docker", "cp", f"{container}:{STAGE}", "-"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    if copied.returncode == 0:
+        left.append(f"{STAGE} (docker cp found it)")
+    elif not any(words in copied.stderr.lower() for words in ("could not find", "no such")):
+        raise CommandError(f"docker cp {container}:{STAGE} failed otherwise: {copied.stderr.strip()}")
+    return left
 
 
 def is_loader(container: Mapping[str, Any]) -> bool:

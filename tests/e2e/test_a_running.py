@@ -1,6 +1,6 @@
 """a. After `pulumi up`, every container runs and is healthy, and `docker inspect` shows the hardening baseline
 took effect exactly as the program declared it (read-only root, dropped capabilities, user, limits, log
-options, restart policy), and each loader ran once and exited 0."""
+options, restart policy), and each loader ran once under its limits, exited 0 and kept no staged file."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from components.docker.hardening import exception
 from plan import Render
-from tests.e2e.live import Live, is_loader
+from tests.e2e.live import Live, is_loader, staged_leftovers
 from vocabulary import CONTAINER
 
 MIB = 1024 * 1024
@@ -87,6 +87,33 @@ def test_hardening_took_effect_as_declared(deployed: Live, expected: Render) -> 
         check("published ports", host.get("PortBindings") or {}, published)
         health = config.get("Healthcheck") or {}
         check("healthcheck", health.get("Test"), want["healthcheck"]["tests"])
+    assert problems == []
+
+
+def test_every_loader_ran_bounded_and_kept_no_staged_file(deployed: Live, expected: Render) -> None:
+    """Issue 15: each loader ran under its declared memory (no swap) and CPU limits, exited 0 without being
+    OOM-killed, and its exited container holds none of the files it copied: `/stage` is neither in its writable layer
+    (`docker diff`) nor found by `docker cp`."""
+    declared = _declared(expected)
+    loaders = [c for c in deployed.containers() if is_loader(c)]
+    assert loaders, "no loader on the engine"
+    problems: list[str] = []
+    for c in loaders:
+        name, host, state = c["Name"].lstrip("/"), c["HostConfig"], c["State"]
+        want = declared[name]
+        if not (want.get("memory") and want.get("memorySwap") and want.get("cpus")):
+            problems.append(f"{name}: declared without memory, swap or CPU limit")
+            continue
+        limits = (host["Memory"], host["MemorySwap"], host["NanoCpus"])
+        wanted = (want["memory"] * MIB, want["memorySwap"] * MIB, round(float(want["cpus"]) * 1e9))
+        if limits != wanted:
+            problems.append(f"{name}: memory, memory + swap, NanoCpus {limits}, declared {wanted}")
+        if (state["Status"], state["ExitCode"], state["OOMKilled"]) != ("exited", 0, False):
+            problems.append(f"{name}: {state['Status']} exit {state['ExitCode']} OOM-killed {state['OOMKilled']}")
+        left = staged_leftovers(c["Id"])
+        if left:
+            problems.append(f"{name}: staged files left in the container: {left[:5]} ({len(left)})")
+    deployed.results["loadersChecked"] = len(loaders)
     assert problems == []
 
 

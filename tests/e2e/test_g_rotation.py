@@ -9,7 +9,7 @@ from pathlib import Path
 
 from stacks.catalog import db_password_secret
 from tests.e2e.conftest import service_containers
-from tests.e2e.live import Live, psql, wait_until_healthy
+from tests.e2e.live import Live, inspect, psql, staged_leftovers, wait_until_healthy
 
 SERVICE = "order-service"
 EXPECTED_REPLACED = {f"payment-{SERVICE}", "payment-postgres", "payment-postgres-files"}
@@ -43,6 +43,10 @@ def test_rotating_a_database_password_replaces_exactly_its_holders(deployed: Liv
     assert set(before) == set(after)
     assert replaced == EXPECTED_REPLACED
     deployed.results["rotationReplaced"] = sorted(replaced)
+    # The replacement loader copied the new password file and deleted its staged copy, as the first one did.
+    loader = inspect(["payment-postgres-files"])[0]
+    assert (loader["State"]["Status"], loader["State"]["ExitCode"]) == ("exited", 0), loader["State"]
+    assert staged_leftovers(loader["Id"]) == []
 
     new_password = deployed.generated_secrets()[secret]
     assert new_password != old_password
