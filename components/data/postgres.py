@@ -1,4 +1,5 @@
-"""PostgreSQL for the platform: one database and one least-privilege login role per catalog service.
+"""PostgreSQL for the platform: one database per catalog service, owned by a NOLOGIN owner role, used by a DML-only
+login role.
 
 The seed ran an init-db.sh once and shared one DB_PASSWORD between all services. Here:
 
@@ -12,11 +13,19 @@ The seed ran an init-db.sh once and shared one DB_PASSWORD between all services.
   PostgreSQL restart per such change (a few seconds in which services reconnect).
 * Passwords stay out of the SQL text and every command line: psql reads each password file with
   `\\set pw `cat <file>``, and the session turns statement logging off before sending them.
-* Least privilege: each service's role owns only its database; CONNECT is revoked from PUBLIC on every
-  database; pg_hba.conf lets a role reach only the database of the same name, only over TLS, and never
+* Least privilege: `<db>_owner` (NOLOGIN) owns the service's database, schemas and objects, and migrations run as
+  it (`SET ROLE` from the superuser's socket session: nobody else is a member of it). The service logs in as
+  `<db>` (its DB_USER, unchanged) with rows-only rights, extended by default privileges to whatever the owner
+  creates later, so a compromised service can neither drop nor alter its schema. CONNECT is revoked from PUBLIC on
+  every database; pg_hba.conf lets a role reach only the database of the same name, only over TLS, and never
   lets the superuser in over the network. Services never receive the superuser password.
+* The exporter's role has pg_read_all_settings, not pg_monitor: pg_monitor's pg_read_all_stats would show it
+  every session's query text, card numbers in literals included.
 * Roles of services removed from the catalog lose LOGIN; their databases stay (payment data is never
-  dropped by a refactor).
+  dropped by a refactor). So does every LOGIN role the program does not manage, `postgres` aside; objects in a
+  service's database owned by any role but its owner (the login role of the older layout, which owned
+  everything) go to the owner. Each such change is one WARNING line in the container's log; a second apply finds
+  nothing to change and logs nothing.
 """
 
 from __future__ import annotations
