@@ -66,7 +66,7 @@ RESERVED_CONNECTIONS = 8
 DATA_PATH = "/var/lib/postgresql"
 """Mount point of the data volume. PostgreSQL 18 images keep PGDATA in a versioned folder under it."""
 ROLE_COMMENT = "payment-platform:"
-"""Marks roles this program manages, so it can disable the ones whose service left the catalog."""
+"""Marks roles this program made, so its report can tell a retired service's login from a hand-made one."""
 OWNER_NOTE = "(owner)"
 """Ends the comment of a service's owner role, which never logs in, after the service's name."""
 
