@@ -627,7 +627,28 @@ RESERVED_NAMES: frozenset[str] = frozenset(
 Redis's built-in user."""
 
 MONITORING_ROLE = "payment_monitoring"
-"""PostgreSQL role of the metrics exporter: pg_monitor (read-only statistics), nothing else."""
+"""PostgreSQL role of the metrics exporter: server statistics and settings, never another role's query text."""
+MONITORING_GRANTS: tuple[str, ...] = ("pg_read_all_settings",)
+"""The predefined roles the monitoring role is a member of, and the only ones. Not pg_monitor: it includes
+pg_read_all_stats, which shows every session's query text (pg_stat_activity.query, pg_stat_statements), card
+numbers in literals included. What postgres_exporter reads besides settings (pg_stat_database, pg_locks, the
+counts of pg_stat_activity, pg_database_size with CONNECT) needs no predefined role."""
+
+POSTGRES_SUPERUSER = "postgres"
+"""The image's bootstrap superuser: the bootstrap runs as it over the container's socket, and migrations too."""
+NAME_MAX = 63
+"""PostgreSQL's longest identifier (NAMEDATALEN - 1 bytes); a longer name is cut silently, so two could meet."""
+DB_OWNER_SUFFIX = "_owner"
+
+
+def db_owner_role(database: str) -> str:
+    """`<database>_owner`: NOLOGIN, owns the service's database, schemas and every object in them (migrations run
+    as it, `SET ROLE` from the superuser); the service's LOGIN role, named like the database, has DML only."""
+    return database + DB_OWNER_SUFFIX
+
+
+DATABASE_NAME_MAX = NAME_MAX - len(DB_OWNER_SUFFIX)
+"""A service database's longest name: its owner role's name must still fit PostgreSQL's identifiers."""
 
 
 @dataclass(frozen=True)

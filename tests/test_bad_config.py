@@ -111,6 +111,18 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
         f'{NEW}.database = "postgres"',
         "not postgres",
     ),
+    (
+        "database named like another's owner role",
+        ["--set", f"{NEW}.port=40030", "--set", f"{NEW}.database=payment_order_owner"],
+        f'{NEW}.database = "payment_order_owner"',
+        "not ending in _owner",
+    ),
+    (
+        "database too long for its owner role",
+        ["--set", f"{NEW}.port=40030", "--set", f"{NEW}.database=payment_{'x' * 50}"],
+        f'{NEW}.database = "payment_{"x" * 50}"',
+        "at most 57 characters",
+    ),
     ("new service without database", ["--set", f"{NEW}.port=40030"], f"{NEW}:", "must declare database"),
     (
         "invalid service name",

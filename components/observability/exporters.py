@@ -11,11 +11,12 @@ healthy. Shaped this way:
   `postgresql://<user>:<password>@<DATA_SOURCE_URI>` itself; redis_exporter's `REDIS_PASSWORD_FILE` is
   a JSON object from Redis URI to password (its `LoadPwdFile`), looked up by `REDIS_ADDR` with `REDIS_USER`
   put in as the URI's user (`lookupPasswordInPasswordMap`): `rediss://<user>@<host>:<port>`.
-* Both stores are reached the way services reach them: PostgreSQL as `payment_monitoring` (pg_monitor,
-  the `postgres` database only, TLS with SCRAM per pg_hba.conf) with `sslmode=verify-full` against the
-  platform CA; Redis over TLS (`rediss://`) verified against the same CA, as its monitoring user
-  (`REDIS_USER`, statistics only: `components.data.redis.MONITORING_RULES`) with
-  `redis-exporter-password`. The CA file sits at `components.pki.CA_FILE`, the path services use.
+* Both stores are reached the way services reach them: PostgreSQL as `payment_monitoring` (statistics and
+  settings, never another session's query text: components.data.postgres; the `postgres` database only, TLS
+  with SCRAM per pg_hba.conf) with `sslmode=verify-full` against the platform CA; Redis over TLS (`rediss://`)
+  verified against the same CA, as its monitoring user (`REDIS_USER`, statistics only:
+  `components.data.redis.MONITORING_RULES`) with `redis-exporter-password`. The CA file sits at
+  `components.pki.CA_FILE`, the path services use.
 * Kafka's listeners are TLS with required client certificates (components/data/kafka.py): kafka_exporter
   connects with its own certificate (`kafka-exporter`, so `User:kafka-exporter`, whose ACLs only describe
   topics, groups and the cluster) through kafka_exporter's `--tls.*` flags, verified against the platform

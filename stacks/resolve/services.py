@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from stacks.catalog import DEMO, MONITORING_ROLE, RESERVED_NAMES, SERVICES, Tier, callers_of
+from stacks.catalog import (
+    DATABASE_NAME_MAX,
+    DB_OWNER_SUFFIX,
+    DEMO,
+    MONITORING_ROLE,
+    RESERVED_NAMES,
+    SERVICES,
+    Tier,
+    callers_of,
+)
 from stacks.errors import Problem, suggest
 from stacks.models import (
     DATABASE_NAME,
@@ -121,11 +130,30 @@ def services(
                 domain=domain,
             )
         )
+    _check_database_roles(found, problems)
     _check_replicas_and_calls(found, problems)
     _check_images(settings, found, problems)
     # Who may call each service: the inverse of the whole stack's call graph, added services included.
     graph = {s.name: s.calls for s in found}
     return tuple(s.model_copy(update={"callers": callers_of(s.name, graph)}) for s in found)
+
+
+def _check_database_roles(services: list[Service], problems: list[Problem]) -> None:
+    """Each database also names its owner role, `<database>_owner` (stacks.catalog.db_owner_role): that name must
+    fit PostgreSQL's 63 characters, and no database may be named like another one's owner role."""
+    for service in services:
+        if service.builtin:
+            continue
+        database = service.database
+        if len(database) > DATABASE_NAME_MAX or database.endswith(DB_OWNER_SUFFIX):
+            problems.append(
+                Problem(
+                    ("services", service.name, "database"),
+                    f"the database's owner role is named <database>{DB_OWNER_SUFFIX}: expected at most "
+                    f"{DATABASE_NAME_MAX} characters, not ending in {DB_OWNER_SUFFIX}",
+                    database,
+                )
+            )
 
 
 def _check_replicas_and_calls(services: list[Service], problems: list[Problem]) -> None:
