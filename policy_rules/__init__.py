@@ -281,8 +281,8 @@ RULES: tuple[Rule, ...] = (
     Rule("CIS-5.13", "the root filesystem is mounted read-only", (CONTAINER,), read_only_root, "read_only"),
     Rule("CIS-5.4", "capabilities: drop ALL, add only documented ones", (CONTAINER,), capabilities, "capabilities"),
     Rule("CIS-5.26", "no-new-privileges is set", (CONTAINER,), no_new_privileges),
-    Rule("CIS-5.11", "memory usage is limited", (CONTAINER,), memory_limit, "limits"),
-    Rule("CIS-5.12", "CPU usage is limited", (CONTAINER,), cpu_limit, "limits"),
+    Rule("CIS-5.11", "memory usage is limited", (CONTAINER,), memory_limit),
+    Rule("CIS-5.12", "CPU usage is limited", (CONTAINER,), cpu_limit),
     Rule("CIS-5.27", "a healthcheck is defined (CIS 4.6)", (CONTAINER,), healthcheck, "healthcheck"),
     Rule(
         "CIS-5.15",

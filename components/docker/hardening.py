@@ -46,7 +46,6 @@ EXCEPTIONS: MappingProxyType[tuple[str, str], str] = MappingProxyType(
         "into a read-only root filesystem); it has no network and exits after copying",
         (LOADER, "healthcheck"): "a one-shot job: `pulumi up` waits for it to exit instead",
         (LOADER, "restart"): "a one-shot job: restarting it would only copy the same files again",
-        (LOADER, "limits"): "a copy of a few kilobytes; it runs for well under a second",
     }
 )
 
