@@ -122,7 +122,7 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
         "service named like infrastructure",
         ["--set", "services.redis.port=40030", "--set", "services.redis.database=payment_redis"],
         "services.redis:",
-        "not an infrastructure or exporter name",
+        "reserved by the platform: an infrastructure, exporter",
     ),
     (
         "replica container name collision",
@@ -321,7 +321,7 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
         "service named like an exporter",
         ["--set", "services.cadvisor.port=40030", "--set", "services.cadvisor.database=payment_cadvisor"],
         "services.cadvisor:",
-        "not an infrastructure or exporter name",
+        "reserved by the platform: an infrastructure, exporter",
     ),
     (
         "service images not configured",
