@@ -532,6 +532,8 @@ DOCKER_API_PROXY = "docker-api-proxy"
 DOCKER_API_PROXY_IMAGE = "ghcr.io/payment-platform/docker-api-proxy:1.0.0"
 """Ours (images/docker-api-proxy, Go standard library): built by `make images`; publish it under this reference
 or point `images.docker-api-proxy` at your registry's copy."""
+DOCKER_API_PROXY_SOCKET = f"{DOCKER_API_PROXY}-socket"
+"""The volume (`payment-docker-api-proxy-socket`) holding the proxy's unix socket, which only cAdvisor shares."""
 NETWORKLESS: frozenset[str] = frozenset({DOCKER_API_PROXY})
 """Containers on no network at all (`network_mode: none`): the proxy listens on a unix socket in a volume only
 cAdvisor shares, so nothing can reach it over a network and it reaches nothing."""
@@ -624,7 +626,7 @@ RESERVED_NAMES: frozenset[str] = frozenset(
     {i.name for i in INFRASTRUCTURE}
     | {e.name for e in EXPORTERS}
     | set(PINNED_IMAGES)
-    | {DOCKER_API_PROXY, REDIS_DEFAULT_USER, OPERATOR}
+    | {DOCKER_API_PROXY, DOCKER_API_PROXY_SOCKET, REDIS_DEFAULT_USER, OPERATOR}
 )
 """Names a service cannot take: they are infrastructure containers, scrape jobs, image roles and cAdvisor's proxy
 already, the operator's certificate subject, or Redis's built-in user. `reserved_name` adds the Docker names."""
