@@ -630,6 +630,8 @@ def test_hostile_values_are_refused_with_the_key_or_resolve(case: tuple[tuple[st
     _run(*case, postgres=None)
 
 
+@pytest.mark.tool("postgresql")
+@pytest.mark.tool("nginx")
 @settings(max_examples=30, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(case=cases)
 @example(case=(("services", NEW, "title"), "Loyalty 'quoted' \\ $HOME `x`", None))
