@@ -532,6 +532,8 @@ DOCKER_API_PROXY = "docker-api-proxy"
 DOCKER_API_PROXY_IMAGE = "ghcr.io/payment-platform/docker-api-proxy:1.0.0"
 """Ours (images/docker-api-proxy, Go standard library): built by `make images`; publish it under this reference
 or point `images.docker-api-proxy` at your registry's copy."""
+DOCKER_API_PROXY_SOCKET = f"{DOCKER_API_PROXY}-socket"
+"""The volume (`payment-docker-api-proxy-socket`) holding the proxy's unix socket, which only cAdvisor shares."""
 NETWORKLESS: frozenset[str] = frozenset({DOCKER_API_PROXY})
 """Containers on no network at all (`network_mode: none`): the proxy listens on a unix socket in a volume only
 cAdvisor shares, so nothing can reach it over a network and it reaches nothing."""
@@ -621,10 +623,13 @@ REDIS_MONITORING_USER = REDIS_EXPORTER.name
 """The Redis ACL user redis_exporter logs in as (its `REDIS_USER`): statistics only, no key."""
 
 RESERVED_NAMES: frozenset[str] = frozenset(
-    {i.name for i in INFRASTRUCTURE} | {e.name for e in EXPORTERS} | {DOCKER_API_PROXY, REDIS_DEFAULT_USER}
+    {i.name for i in INFRASTRUCTURE}
+    | {e.name for e in EXPORTERS}
+    | set(PINNED_IMAGES)
+    | {DOCKER_API_PROXY, DOCKER_API_PROXY_SOCKET, REDIS_DEFAULT_USER, OPERATOR}
 )
-"""Names a service cannot take: they are infrastructure containers, scrape jobs and cAdvisor's proxy already, or
-Redis's built-in user."""
+"""Names a service cannot take: they are infrastructure containers, scrape jobs, image roles and cAdvisor's proxy
+already, the operator's certificate subject, or Redis's built-in user. `reserved_name` adds the Docker names."""
 
 MONITORING_ROLE = "payment_monitoring"
 """PostgreSQL role of the metrics exporter: server statistics and settings, never another role's query text."""
@@ -683,3 +688,33 @@ def store_network(store: CatalogInfrastructure) -> CatalogNetwork:
     """`payment-data-<store>`: one data store, the services that keep state in it, and its exporter. One per store,
     so a compromised Kafka cannot reach PostgreSQL."""
     return CatalogNetwork(f"payment-data-{store.name}", f"{store.title} and its clients")
+
+
+# --- names a service cannot take ---------------------------------------------------------------------------------
+DOCKER_NAME_PREFIX = "payment-"
+"""Every Docker object of the platform is named `payment-<...>`: a service's containers are `payment-<name>` and
+`payment-<name>-<replica>`."""
+LOADER_SUFFIX = "-files"
+"""`payment-<container>-files`: the loader of each container with files (components.docker.containers), and the
+start of its files volumes' names (`payment-<container>-files-<folder>`)."""
+DATA_VOLUME_SUFFIX = "-data"
+"""`payment-<store>-data`: a data store's volume (components.docker.containers.infrastructure_container)."""
+LOADER_RESOURCE_SUFFIX = "-loader"
+"""`<container resource>-loader`: the loader's Pulumi resource name."""
+RESERVED_SUFFIXES: tuple[str, ...] = (LOADER_SUFFIX, DATA_VOLUME_SUFFIX, LOADER_RESOURCE_SUFFIX)
+
+
+def reserved_name(name: str) -> str | None:
+    """Why a service of a stack cannot be called `name` (it would share a Docker or Pulumi name, a DNS name, a
+    certificate subject or a Redis user with something of the platform), or None when it can."""
+    if name in RESERVED_NAMES:
+        return "an infrastructure, exporter, image role or platform name"
+    networks = [APP_NETWORK, TRACING_NETWORK, MONITORING_NETWORK, *(store_network(s) for s in DATA_STORES)]
+    if f"{DOCKER_NAME_PREFIX}{name}" in {n.name for n in networks}:
+        return "the name of one of the platform's networks"
+    if f"{DOCKER_NAME_PREFIX}{name}".startswith(edge_network("").name):
+        return f"in the name space of the edge networks ({edge_network('<name>').name})"
+    if name.endswith(RESERVED_SUFFIXES) or f"{LOADER_SUFFIX}-" in name:
+        suffixes = " or ".join(RESERVED_SUFFIXES)
+        return f"ending in {suffixes} or holding {LOADER_SUFFIX}- (how loaders and volumes are named)"
+    return None

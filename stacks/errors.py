@@ -19,10 +19,11 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ValidationError
 
+from stacks.text import one_line
 from vocabulary import SECRET
 
 _NO_VALUE = object()
-_PLAIN_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def format_path(segments: Sequence[str | int]) -> str:
@@ -31,7 +32,7 @@ def format_path(segments: Sequence[str | int]) -> str:
     for segment in segments:
         if isinstance(segment, int):
             out += f"[{segment}]"
-        elif _PLAIN_SEGMENT.match(segment):
+        elif _PLAIN_SEGMENT.fullmatch(segment):
             out += f".{segment}" if out else segment
         else:
             out += f"[{json.dumps(segment)}]"
@@ -48,10 +49,12 @@ class Problem:
 
     def line(self, namespace: str) -> str:
         key = f"{namespace}:{format_path(self.path)}"
+        # `expected` may quote a key the user wrote (`unknown service 'x\n'`): escaped, the line stays one line.
+        expected = one_line(self.expected)
         if self.value is _NO_VALUE:
-            return f"{key}: {self.expected}"
+            return f"{key}: {expected}"
         shown = SECRET if self.secret else _show(self.value)
-        return f"{key} = {shown}: {self.expected}"
+        return f"{key} = {shown}: {expected}"
 
 
 def _show(value: Any) -> str:

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
 from stacks.catalog import NETWORKLESS, Integration, SecretKind, Tier
+from stacks.text import Printable
 from stacks.units import ByteSize, Cpus
 
 ProfileName = Literal["dev", "prod"]
@@ -45,11 +46,21 @@ MAX_RESTART_RETRIES = 5
 MAX_REPLICAS = 20
 """Replicas are separate containers on one Docker host; more than this is a sizing mistake."""
 
-SERVICE_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+# Every pattern here is used with `fullmatch`: `$` would also match before a final newline, and a name ending in
+# `\n` once reached bootstrap.sql, where it ended psql's `\set` line early.
+SERVICE_NAME = re.compile(r"[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?")
 """A DNS label short enough that `payment-<name>-<replica>` stays a readable container name."""
 
-DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 """An unquoted PostgreSQL identifier (63 bytes at most), so generated SQL never needs quoting tricks."""
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*", re.DOTALL)
+"""A DNS name (or an IPv4 address written as one): letters, digits, hyphens and dots, 253 characters at most."""
+
+EMAIL_ADDRESS = re.compile(rf"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@{_LABEL}(?:\.{_LABEL})*")
+"""A plain addr-spec (`noreply@example.com`): it becomes a mail header (`From:`) and an environment variable, so no
+display name, quotes, comments or white space, only the characters addresses providers issue are made of."""
 
 
 class Model(BaseModel):
@@ -68,22 +79,31 @@ class ResourcesSettings(Model):
     """Memory, e.g. `512M` or `1G`."""
 
 
+def host_address(value: IPv4Address) -> IPv4Address:
+    """An address a port can be published on: one of the host's (any unicast), loopback, or 0.0.0.0 for all."""
+    if value.is_multicast or (value.is_reserved and not value.is_unspecified):
+        raise ValueError("expected a host address such as 127.0.0.1 (not multicast, broadcast or reserved)")
+    return value
+
+
 class PublishSettings(Model):
     enabled: bool | None = None
     """Publish the port on the Docker host."""
-    address: IPv4Address | None = None
+    address: Annotated[IPv4Address, AfterValidator(host_address)] | None = None
     """Host address to bind the published port to."""
 
 
 IMAGE_REFERENCE = re.compile(
-    r"^(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
-    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$"
+    r"(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?"
 )
+"""Docker's reference grammar (distribution/reference), ASCII only (`\\w` and `\\d` would take any Unicode letter or
+digit)."""
 
 
 def pinned_image(value: str) -> str:
     """An image reference with a version tag or a digest; never a floating `latest`."""
-    match = IMAGE_REFERENCE.match(value)
+    match = IMAGE_REFERENCE.fullmatch(value)
     if not match:
         raise ValueError("expected an image reference such as postgres:18.6-trixie")
     if "@sha256:" not in value and (match["tag"] is None or match["tag"] == "latest"):
@@ -94,14 +114,35 @@ def pinned_image(value: str) -> str:
 PinnedImage = Annotated[str, AfterValidator(pinned_image)]
 
 
+HOST_PATH = re.compile(r"(?:/[A-Za-z0-9._+@-]+)+")
+"""Folder names of plain characters: a host path becomes a bind mount (`<source>:<target>:ro`, where `:` and `,`
+separate fields) and appears in shell-quoted commands."""
+
+
 def absolute_path(value: str) -> str:
-    """A normalised absolute host path (no `..`, no trailing slash)."""
-    if not value.startswith("/") or posixpath.normpath(value) != value or "//" in value:
-        raise ValueError("expected a normalised absolute path such as /var/lib/docker")
+    """A normalised absolute host path (no `..`, no trailing slash) of plain folder names."""
+    if not HOST_PATH.fullmatch(value) or posixpath.normpath(value) != value:
+        raise ValueError("expected a normalised absolute path of letters, digits and ._+@- such as /var/lib/docker")
     return value
 
 
 AbsolutePath = Annotated[str, AfterValidator(absolute_path)]
+
+
+def hostname(value: str) -> str:
+    if not HOSTNAME.fullmatch(value):
+        raise ValueError("expected a host name such as smtp.example.com (letters, digits, hyphens and dots)")
+    return value
+
+
+def email_address(value: str) -> str:
+    if not EMAIL_ADDRESS.fullmatch(value):
+        raise ValueError("expected a plain e-mail address such as noreply@example.com (no display name or spaces)")
+    return value
+
+
+Hostname = Annotated[str, AfterValidator(hostname)]
+EmailAddress = Annotated[str, AfterValidator(email_address)]
 
 
 class WorkloadSettings(Model):
@@ -161,13 +202,13 @@ class ServiceSettings(WorkloadSettings):
     """New services only: its PostgreSQL database."""
     tier: Tier | None = None
     """New services only: `core` (default) or `bff`."""
-    title: str | None = None
+    title: Annotated[Printable, Field(min_length=1, max_length=80)] | None = None
     """New services only: human name (defaults to the service name)."""
     calls: list[str] | None = None
     """New services only: upstream services it calls."""
     image: PinnedImage | None = None
     """Image of this service, overriding `serviceImages` and `demo`."""
-    healthcheck: list[str] | None = None
+    healthcheck: list[Printable] | None = None
     """Docker healthcheck test replacing the default mTLS GET /health (e.g. ["CMD", "/app/healthcheck"])."""
 
 
@@ -180,8 +221,9 @@ def _country(value: str) -> str:
 class PkiSettings(Model):
     """`pki.*`: the private CA and the certificates it issues."""
 
-    organization: str | None = None
-    organizational_unit: str | None = None
+    # X.509's upper bound for both (RFC 5280 ub-organization-name, ub-organizational-unit-name).
+    organization: Annotated[Printable, Field(min_length=1, max_length=64)] | None = None
+    organizational_unit: Annotated[Printable, Field(min_length=1, max_length=64)] | None = None
     country: Annotated[str, AfterValidator(_country)] | None = None
     ca_validity_hours: Hours | None = None
     leaf_validity_hours: Hours | None = None
@@ -198,10 +240,10 @@ class StripeSettings(Model):
 class SmtpSettings(Model):
     enabled: bool | None = None
     """Inject SMTP settings into notification-service (default: on when smtp-password is set)."""
-    host: str | None = None
+    host: Hostname | None = None
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    username: str | None = None
-    sender: str | None = Field(default=None, alias="from")
+    username: Annotated[Printable, Field(min_length=1, max_length=256)] | None = None
+    sender: EmailAddress | None = Field(default=None, alias="from")
 
 
 class ServiceImagesSettings(Model):
@@ -210,7 +252,7 @@ class ServiceImagesSettings(Model):
     registry: str | None = None
     """Repository prefix: the image of `order-service` is `<registry>/order-service:<tag>`."""
     tag: str | None = None
-    build_context: str | None = None
+    build_context: Annotated[Printable, Field(min_length=1)] | None = None
     """Folder holding `<service>/Dockerfile` (the seed's backend/services); images are built from it."""
 
 

@@ -15,7 +15,7 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-_SIZE = re.compile(r"^(?P<number>\d+(?:\.\d+)?)\s*(?:(?P<unit>[KMGT])(?:IB|I|B)?|B)?$", re.IGNORECASE)
+_SIZE = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?:(?P<unit>[KMGT])(?:IB|I|B)?|B)?", re.IGNORECASE)
 
 
 class ByteSize(int):
@@ -31,7 +31,7 @@ class ByteSize(int):
             if value <= 0:
                 raise ValueError("expected a positive size such as 512M or 1G")
             return cls(value)
-        match = _SIZE.match(value.strip())
+        match = _SIZE.fullmatch(value.strip())
         if not match:
             raise ValueError("expected a size: a number with unit K, M, G or T, such as 512M or 1G")
         number = Decimal(match["number"]) * _UNITS[(match["unit"] or "").upper()]

@@ -14,9 +14,11 @@ import pytest
 
 import plan.__main__ as cli
 from plan import RecordingMonitor, StackFileError, render
+from stacks.catalog import LOADER_SUFFIX
 from stacks.errors import ConfigError
-from tests.conftest import run_cli
-from vocabulary import STACK_TYPE
+from stacks.models import SERVICE_NAME
+from tests.conftest import rendered, run_cli, stack_config
+from vocabulary import CONTAINER, NETWORK, STACK_TYPE, VOLUME
 
 NEW = "services.loyalty-service"
 CORPUS: list[tuple[str, list[str], str, str]] = [
@@ -134,7 +136,7 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
         "service named like infrastructure",
         ["--set", "services.redis.port=40030", "--set", "services.redis.database=payment_redis"],
         "services.redis:",
-        "not an infrastructure or exporter name",
+        "reserved by the platform: an infrastructure, exporter",
     ),
     (
         "replica container name collision",
@@ -333,7 +335,7 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
         "service named like an exporter",
         ["--set", "services.cadvisor.port=40030", "--set", "services.cadvisor.database=payment_cadvisor"],
         "services.cadvisor:",
-        "not an infrastructure or exporter name",
+        "reserved by the platform: an infrastructure, exporter",
     ),
     (
         "service images not configured",
@@ -408,6 +410,133 @@ CORPUS: list[tuple[str, list[str], str, str]] = [
         f"{NEW}.calls",
         "did you mean 'order-service'",
     ),
+    # --- issue 15: values that once slipped through ---
+    (
+        "service name ending in a newline",
+        ["--set", 'services["loyalty-service\\n"].port=40030', "--set", 'services["loyalty-service\\n"].database=p_l'],
+        'services["loyalty-service\\n"]:',
+        "not a valid service name",
+    ),
+    (
+        "database name ending in a newline",
+        ["--set", f"{NEW}.port=40030", "--set", f'{NEW}.database="payment_loyalty\\n"'],
+        f'{NEW}.database = "payment_loyalty\\n"',
+        "PostgreSQL name",
+    ),
+    (
+        "database name PostgreSQL reserves for roles",
+        ["--set", f"{NEW}.port=40030", "--set", f"{NEW}.database=pg_loyalty"],
+        f'{NEW}.database = "pg_loyalty"',
+        "pg_*",
+    ),
+    (
+        "database name pg_hba.conf reads as a keyword",
+        ["--set", f"{NEW}.port=40030", "--set", f"{NEW}.database=sameuser"],
+        f'{NEW}.database = "sameuser"',
+        "PostgreSQL name",
+    ),
+    ("loopback subnet", ["--set", "networkSubnet=127.0.0.0/16"], 'networkSubnet = "127.0.0.0/16"', "RFC 1918"),
+    ("link-local subnet", ["--set", "networkSubnet=169.254.0.0/16"], 'networkSubnet = "169.254.0.0/16"', "RFC 1918"),
+    ("this-network subnet", ["--set", "networkSubnet=0.0.0.0/16"], 'networkSubnet = "0.0.0.0/16"', "RFC 1918"),
+    ("shared address space", ["--set", "networkSubnet=100.64.0.0/16"], 'networkSubnet = "100.64.0.0/16"', "RFC 1918"),
+    (
+        "smtp sender with a header injected",
+        ["--set", 'smtp.from="noreply@example.com\\r\\nBcc: all@example.com"'],
+        'smtp.from = "noreply@example.com\\r\\nBcc: all@example.com"',
+        "plain e-mail address",
+    ),
+    ("smtp host with a space", ["--set", "smtp.host=mail example.com"], 'smtp.host = "mail example.com"', "host name"),
+    (
+        "smtp user with a newline",
+        ["--set", 'smtp.username="noreply\\nRCPT TO:<x@example.com>"'],
+        "smtp.username",
+        "printable text",
+    ),
+    (
+        "service named like PostgreSQL's loader",
+        ["--set", "services.postgres-files.port=40030", "--set", "services.postgres-files.database=payment_pf"],
+        "services.postgres-files:",
+        "reserved by the platform: ending in -files",
+    ),
+    (
+        "service named like a data volume",
+        ["--set", "services.kafka-data.port=40030", "--set", "services.kafka-data.database=payment_kd"],
+        "services.kafka-data:",
+        "reserved by the platform",
+    ),
+    (
+        "service named like the docker api proxy",
+        ["--set", "services.docker-api-proxy.port=40030", "--set", "services.docker-api-proxy.database=payment_dp"],
+        "services.docker-api-proxy:",
+        "reserved by the platform",
+    ),
+    (
+        "service named like the operator certificate",
+        ["--set", "services.operator.port=40030", "--set", "services.operator.database=payment_op"],
+        "services.operator:",
+        "reserved by the platform",
+    ),
+    (
+        "service named like a network",
+        ["--set", "services.data-redis.port=40030", "--set", "services.data-redis.database=payment_dr"],
+        "services.data-redis:",
+        "platform's networks",
+    ),
+    (
+        "topic name ending in a newline",
+        ["--set", 'kafka.topics["loyalty.events\\n"].partitions=3'],
+        'kafka.topics["loyalty.events\\n"]:',
+        "topic name",
+    ),
+    (
+        "image reference ending in a newline",
+        ["--set", 'images.redis="redis:8.10.2-alpine\\n"'],
+        'images.redis = "redis:8.10.2-alpine\\n"',
+        "image reference",
+    ),
+    ("service tag ending in a newline", ["--set", 'serviceImages.tag="1.0\\n"'], 'serviceImages.tag = "1.0\\n"', "tag"),
+    (
+        "docker data root with a newline",
+        ["--set", 'dockerDataRoot="/var/lib/docker\\n"'],
+        'dockerDataRoot = "/var/lib/docker\\n"',
+        "absolute path",
+    ),
+    (
+        "docker data root with a bind separator",
+        ["--set", "dockerDataRoot=/var/lib/docker:/etc"],
+        'dockerDataRoot = "/var/lib/docker:/etc"',
+        "absolute path",
+    ),
+    (
+        "organization with a newline",
+        ["--set", 'pki.organization="Payment\\nPlatform"'],
+        'pki.organization = "Payment\\nPlatform"',
+        "printable text",
+    ),
+    (
+        "service title with a right-to-left override",
+        ["--set", f"{NEW}.port=40030", "--set", f"{NEW}.database=payment_l", "--set", f'{NEW}.title="Loyalty\\u202e"'],
+        f'{NEW}.title = "Loyalty\\u202e"',
+        "printable text",
+    ),
+    (
+        "healthcheck with a newline",
+        ["--set", 'services.order-service.healthcheck=["CMD-SHELL", "true\\nrm -rf /"]'],
+        "services.order-service.healthcheck[1]",
+        "printable text",
+    ),
+    (
+        "secret with a newline",
+        ["--set-secret", 'secrets.jwt-secret="' + "x" * 64 + '\\n"'],
+        "secrets.jwt-secret = [secret]",
+        "printable text",
+    ),
+    (
+        "publish address that is multicast",
+        ["--set", "grafana.publish.address=224.0.0.1"],
+        'grafana.publish.address = "224.0.0.1"',
+        "host address",
+    ),
     (
         "declared boolean key with text",
         ["--set", "demo=maybe"],
@@ -480,3 +609,40 @@ def test_a_missing_config_file_is_an_error_naming_it() -> None:
 def test_stack_file_errors_are_stack_file_errors() -> None:
     with pytest.raises(StackFileError, match="invalid config path"):
         render("dev", sets=("services..x=1",))
+
+
+def test_a_newline_in_a_demo_service_name_exits_2_without_a_traceback() -> None:
+    # issue 15: the name once passed the `$`-anchored check and reached the demo's nginx.conf builder, which raised
+    # (exit 1 and a traceback). The dev stack runs the demo images.
+    name = 'services["loyalty\\n"]'
+    result = run_cli("render", "--set", f"{name}.port=40030", "--set", f"{name}.database=payment_loyalty")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: invalid configuration for stack 'dev': payment-platform:services[\"loyalty\\n\"]:")
+
+
+def _docker_names(stack: str) -> set[str]:
+    render = rendered(stack)
+    return {str(r.inputs["name"]) for r in render.resources if r.type in (CONTAINER, VOLUME, NETWORK)}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_service_name_can_take_a_docker_name_the_platform_uses(stack: str) -> None:
+    """Derived from the render, so a new container, loader, volume or network cannot drift past the reserved names:
+    every name a new service would need for its container (`payment-<name>`) or its loader (`payment-<name>-files`)
+    that the stack already uses is refused."""
+    names = _docker_names(stack)
+    candidates = {n.removeprefix("payment-") for n in names if n.startswith("payment-")}
+    candidates |= {c.removesuffix(LOADER_SUFFIX) for c in candidates if c.endswith(LOADER_SUFFIX)}
+    candidates = {c for c in candidates if SERVICE_NAME.fullmatch(c)}
+    assert {"postgres", "postgres-files", "postgres-data", "docker-api-proxy", "order-service"} <= candidates
+    accepted = []
+    for name in sorted(candidates):
+        try:
+            stack_config(stack, services={name: {"port": 40030, "database": "payment_new"}})
+        except ConfigError as error:
+            assert any(p.path[:2] == ("services", name) for p in error.problems), error.lines
+        else:
+            accepted.append(name)
+    assert accepted == []

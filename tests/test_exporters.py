@@ -499,5 +499,5 @@ def test_the_platform_points_kafka_exporter_at_the_broker_s_internal_listener(de
 
 def test_no_service_can_take_the_proxy_s_name() -> None:
     """A service `docker-api-proxy` would be a second `payment-docker-api-proxy` container on the engine."""
-    with pytest.raises(ConfigError, match=r"services\.docker-api-proxy: 'docker-api-proxy' is not a valid service"):
+    with pytest.raises(ConfigError, match=r"services\.docker-api-proxy: 'docker-api-proxy' is reserved"):
         stack_config("dev", services={DOCKER_API_PROXY: {"port": 40031, "database": "payment_proxy"}})

@@ -173,7 +173,7 @@ def test_a_service_added_through_config_is_scraped_without_any_other_change() ->
 
 def test_a_service_named_like_another_job_is_refused() -> None:
     # The config layer refuses the name before any document is built (stacks.catalog.RESERVED_NAMES).
-    with pytest.raises(ConfigError, match=r"services\.cadvisor: 'cadvisor' is not a valid service name"):
+    with pytest.raises(ConfigError, match=r"services\.cadvisor: 'cadvisor' is reserved by the platform"):
         stack_config("dev", services={"cadvisor": {"port": 40031, "database": "payment_cadvisor"}})
 
 

@@ -154,7 +154,7 @@ def test_no_password_in_the_public_config_or_the_healthcheck() -> None:
 
 def test_a_service_named_like_redis_default_user_is_refused() -> None:
     # Its Redis user would be a second `user default` line: the config layer refuses the name first.
-    with pytest.raises(ConfigError, match=r"services\.default: 'default' is not a valid service name"):
+    with pytest.raises(ConfigError, match=r"services\.default: 'default' is reserved by the platform"):
         stack_config("dev", services={"default": {"port": 40031, "database": "payment_default"}})
 
 

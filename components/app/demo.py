@@ -51,7 +51,7 @@ HEALTH_TIMEOUT_SECONDS = 3
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Upper bounds (seconds) of `http_request_duration_seconds`: the Prometheus client libraries' defaults."""
 
-_SAFE_PATH = re.compile(r"^(?:/[A-Za-z0-9._-]+)*$")
+_SAFE_PATH = re.compile(r"(?:/[A-Za-z0-9._-]+)*")
 
 
 @dataclass(frozen=True)

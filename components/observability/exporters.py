@@ -80,6 +80,7 @@ REDIS_EXPORTER = catalog.REDIS_EXPORTER.name
 KAFKA_EXPORTER = catalog.KAFKA_EXPORTER.name
 CADVISOR = catalog.CADVISOR.name
 DOCKER_API_PROXY = catalog.DOCKER_API_PROXY
+DOCKER_API_PROXY_SOCKET = catalog.DOCKER_API_PROXY_SOCKET
 
 NOBODY = 65534
 """`nobody`: the user quay.io/prometheus/busybox images run as (postgres_exporter's Dockerfile: USER nobody)."""
@@ -345,7 +346,7 @@ def docker_api_proxy(name: str, args: ExportersArgs, parent: pulumi.Resource) ->
     """The proxy container and its socket volume (module docstring)."""
     volume = docker.Volume(
         f"{name}-{DOCKER_API_PROXY}-socket",
-        name=f"payment-{DOCKER_API_PROXY}-socket",
+        name=f"payment-{DOCKER_API_PROXY_SOCKET}",
         labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(args.host.labels.items())],
         opts=pulumi.ResourceOptions(parent=parent),
     )

@@ -28,7 +28,7 @@ from stacks.models import (
     RestartPolicy,
     StackSettings,
 )
-from stacks.profiles import PROFILES
+from stacks.profiles import PRIVATE_NETWORKS, PROFILES
 from stacks.resolve.data import data_tier
 from stacks.resolve.gateway import gateway
 from stacks.resolve.jwt import jwt
@@ -161,8 +161,9 @@ def _profile(settings: StackSettings, stack: str, problems: list[Problem]) -> Pr
 def _network(settings: StackSettings, problems: list[Problem]) -> Network:
     subnet = settings.network_subnet or DEFAULT_SUBNET
     reasons = []
-    if not subnet.is_private:
-        reasons.append("expected a private (RFC 1918) range")
+    # Not `is_private`: it also holds loopback, link-local, 0.0.0.0/8 and other special ranges Docker cannot route.
+    if not any(subnet.subnet_of(private) for private in PRIVATE_NETWORKS):
+        reasons.append(f"expected a private (RFC 1918) range inside {', '.join(map(str, PRIVATE_NETWORKS))}")
     if subnet.prefixlen > 24:
         reasons.append("expected a prefix of /24 or shorter, room for every container")
     if subnet.overlaps(DOCKER_DEFAULT_BRIDGE):

@@ -10,7 +10,8 @@ from stacks.errors import Problem
 from stacks.models import DataTier, Infrastructure, Profile, StackSettings, Topic, TopicSettings
 from stacks.resolve.merge import overlay
 
-TOPIC_NAME = re.compile(r"^[a-z][a-z0-9._-]{0,200}$")
+TOPIC_NAME = re.compile(r"[a-z][a-z0-9._-]{0,200}")
+"""Kafka's legal topic characters, lower case; always `fullmatch`ed (`$` would let a final newline through)."""
 
 
 def data_tier(
@@ -42,7 +43,7 @@ def data_tier(
     grants = {t.name: {"producers": t.producers, "consumers": t.consumers} for t in TOPICS}
     topics = []
     for name in names:
-        if not TOPIC_NAME.match(name):
+        if not TOPIC_NAME.fullmatch(name):
             problems.append(
                 Problem(
                     (KAFKA.name, "topics", name),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from stacks.catalog import Integration, SecretKind, platform_secrets
 from stacks.errors import Problem, suggest
 from stacks.models import Pki, Profile, Secret, Secrets, Service, Smtp, StackSettings
+from stacks.text import NOT_PRINTABLE
 
 MIN_SECRET_LENGTH = 32
 SECRET_PREFIXES = {
@@ -86,6 +87,10 @@ def _check_value(name: str, kind: SecretKind, value: str, problems: list[Problem
     path = ("secrets", name)
     if not value.strip():
         problems.append(Problem(path, "is empty", value, secret=True))
+    elif not value.isprintable():
+        # A secret reaches files and variables, and its consumers differ on a final newline (psql's backticks
+        # strip it, a service reading the file keeps it): the same secret would be two passwords.
+        problems.append(Problem(path, NOT_PRINTABLE, value, secret=True))
     elif kind is SecretKind.GENERATED and len(value) < MIN_SECRET_LENGTH:
         problems.append(
             Problem(

@@ -10,10 +10,10 @@ from stacks.catalog import (
     DB_OWNER_SUFFIX,
     DEMO,
     MONITORING_ROLE,
-    RESERVED_NAMES,
     SERVICES,
     Tier,
     callers_of,
+    reserved_name,
 )
 from stacks.errors import Problem, suggest
 from stacks.models import (
@@ -29,11 +29,21 @@ from stacks.models import (
 )
 from stacks.resolve.workloads import workload
 
-RESERVED_DATABASES = frozenset({"postgres", "template0", "template1", MONITORING_ROLE})
+RESERVED_DATABASES = frozenset(
+    {"postgres", "template0", "template1", MONITORING_ROLE}
+    # Role names PostgreSQL refuses or reads as a keyword (a service's role is named after its database) ...
+    | {"public", "none", "current_user", "current_role", "session_user", "user"}
+    # ... and words pg_hba.conf reads as keywords in its database and user columns.
+    | {"all", "sameuser", "samerole", "samegroup", "replication"}
+)
+RESERVED_ROLE_PREFIX = "pg_"
+"""PostgreSQL refuses to create a role whose name starts with it (`role name "pg_x" is reserved`)."""
 IDENTITY_FIELDS = ("port", "database", "tier", "title", "calls")
 """What a built-in service keeps from the seed, whatever the stack says."""
-IMAGE_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-REPOSITORY = re.compile(r"^(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+# `fullmatch`ed, ASCII only: the tag and repository grammar of Docker's image references (`\w` and `\d` would take any
+# Unicode letter or digit, and `$` a final newline).
+IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+REPOSITORY = re.compile(r"(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
 
 
 def services(
@@ -86,15 +96,18 @@ def services(
                 )
             )
             continue
-        if not SERVICE_NAME.match(name) or name in RESERVED_NAMES:
+        if not SERVICE_NAME.fullmatch(name):
             problems.append(
                 Problem(
                     path,
                     f"'{name}' is not a valid service name: expected lower-case letters, digits and hyphens, "
-                    "starting with a letter, at most 40 characters, not an infrastructure or exporter name "
-                    "nor `default` (Redis's built-in user)",
+                    "starting with a letter, at most 40 characters",
                 )
             )
+            continue
+        reserved = reserved_name(name)
+        if reserved is not None:
+            problems.append(Problem(path, f"'{name}' is reserved by the platform: {reserved}; choose another name"))
             continue
         assert override.port is not None and override.database is not None
         if override.port < 1024:
@@ -105,12 +118,18 @@ def services(
                     override.port,
                 )
             )
-        if not DATABASE_NAME.match(override.database) or override.database in RESERVED_DATABASES:
+        if (
+            not DATABASE_NAME.fullmatch(override.database)
+            or override.database in RESERVED_DATABASES
+            or override.database.startswith(RESERVED_ROLE_PREFIX)
+        ):
             problems.append(
                 Problem(
                     (*path, "database"),
                     "expected a PostgreSQL name of lower-case letters, digits and underscores, "
-                    "at most 63 characters, not postgres/template0/template1",
+                    "at most 63 characters, not postgres/template0/template1 nor another name PostgreSQL or "
+                    f"pg_hba.conf reserves ({RESERVED_ROLE_PREFIX}*, "
+                    f"{', '.join(sorted(RESERVED_DATABASES - {'postgres', 'template0', 'template1'}))})",
                     override.database,
                 )
             )
@@ -197,7 +216,7 @@ def _image(name: str, override: ServiceSettings, settings: StackSettings, pinned
 
 def _check_images(settings: StackSettings, services: list[Service], problems: list[Problem]) -> None:
     images = settings.service_images or ServiceImagesSettings()
-    if images.registry is not None and not REPOSITORY.match(images.registry):
+    if images.registry is not None and not REPOSITORY.fullmatch(images.registry):
         problems.append(
             Problem(
                 ("serviceImages", "registry"),
@@ -205,7 +224,7 @@ def _check_images(settings: StackSettings, services: list[Service], problems: li
                 images.registry,
             )
         )
-    if images.tag is not None and (not IMAGE_TAG.match(images.tag) or images.tag == "latest"):
+    if images.tag is not None and (not IMAGE_TAG.fullmatch(images.tag) or images.tag == "latest"):
         problems.append(
             Problem(("serviceImages", "tag"), "expected a version tag such as 1.4.2 (not latest)", images.tag)
         )
