@@ -25,7 +25,7 @@ from stacks.units import ByteSize, Cpus
 
 ProfileName = Literal["dev", "prod"]
 EnvironmentName = Literal["dev", "staging", "prod"]
-"""`environment`: what a stack declares it is (`stacks.profiles.select_profile`); `prod` holds it to the prod profile."""
+"""`environment`: what a stack declares it is (`stacks.profiles.select_profile`); prod binds it to the prod profile."""
 SERVICE_URL = "https://{host}:{port}"
 
 

@@ -25,7 +25,6 @@ from types import MappingProxyType
 from typing import get_args
 
 from stacks.errors import Problem
-
 from stacks.models import (
     EnvironmentName,
     GatewayDefaults,
