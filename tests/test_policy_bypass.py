@@ -295,8 +295,11 @@ CORPUS: dict[str, Bypass] = {
 
 
 def _named(document: dict[str, Any], type_: str, name: str) -> dict[str, Any]:
-    (record,) = [r for r in document["resources"] if r["type"] == type_ and r["inputs"].get("name") == name]
-    return record
+    found: list[dict[str, Any]] = [
+        r for r in document["resources"] if r["type"] == type_ and r["inputs"].get("name") == name
+    ]
+    assert len(found) == 1, f"{len(found)} {type_} named {name}"
+    return found[0]
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
