@@ -409,15 +409,21 @@ def _every_address(ip: Any) -> bool | None:
     return address.is_unspecified
 
 
+def _port(value: Any) -> str:
+    """A port as a user writes it: the engine hands a policy every number as a float (`40432.0`)."""
+    number = _number(value)
+    return str(int(number)) if number is not None and number.is_integer() else str(value)
+
+
 def ports_bound_to_address(resource: Record, profile: str) -> list[Found]:
     found = []
     name = docker_name(resource)
     for port in _inputs(resource).get("ports") or []:
-        external, internal = port.get("external", "?"), port.get("internal", "?")
+        external, internal = _port(port.get("external", "?")), port.get("internal", "?")
         every = _every_address(port.get("ip"))
         if every is None:
             found.append(Found(f"port {external} is bound to {port.get('ip')!r}, not an IP address"))
-        elif every and (name, _number(external), _number(internal)) != PUBLIC_GATEWAY:
+        elif every and (name, _number(port.get("external")), _number(internal)) != PUBLIC_GATEWAY:
             shown = port.get("ip") or "no ip"
             found.append(
                 Found(
@@ -433,7 +439,7 @@ def no_privileged_ports(resource: Record, profile: str) -> list[Found]:
     for port in _inputs(resource).get("ports") or []:
         external = _number(port.get("external"))
         if port.get("external") is not None and (external is None or external < LOWEST_UNPRIVILEGED_PORT):
-            found.append(Found(f"publishes privileged host port {port['external']}"))
+            found.append(Found(f"publishes privileged host port {_port(port['external'])}"))
     return found
 
 
