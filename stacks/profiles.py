@@ -246,7 +246,7 @@ def select_profile(stack: str, profile: str | None, environment: str | None) -> 
         )
     name = profile if profile in PROFILES else None
     if name is None and profile is None:
-        name = stack if stack in PROFILES else (PRODUCTION if production else None)
+        name = PRODUCTION if production else (stack if stack in PROFILES else None)
         if name is None:
             problems.append(
                 Problem(
