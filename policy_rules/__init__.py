@@ -61,7 +61,7 @@ TRIVIAL = "trivial"
 """The value a healthcheck that cannot fail departs with (never documented: a loader has none at all)."""
 TRIVIAL_COMMANDS = frozenset({"true", ":", "exit", "echo", "printf", "sleep"})
 """Commands that succeed whatever the container's state (`exit` with status 0 or none, see `_trivial_step`)."""
-SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "busybox"})
+SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
 _SEPARATORS = re.compile(r"(\|\||&&|;|\n|\||&)")
 
 Record = Mapping[str, Any]
@@ -357,14 +357,11 @@ def _always_succeeds(script: str, depth: int = 0) -> bool:
 
 
 def _trivial_healthcheck(tests: list[Any]) -> bool:
+    """`CMD-SHELL` runs its text in a shell; `CMD` runs its words as they are (a shell among them unwrapped)."""
     kind, argv = _word(tests[0]), [str(t) for t in tests[1:]]
     if not "".join(argv).strip():
         return True
-    if kind == "cmd-shell":
-        return _always_succeeds(" ".join(argv))
-    if len(argv) >= 3 and posixpath.basename(argv[-3 if argv[0] == "busybox" else 0]) in SHELLS and "-c" in argv[:3]:
-        return _always_succeeds(argv[argv.index("-c") + 1])
-    return _trivial_step(" ".join(argv))
+    return _always_succeeds(" ".join(argv)) if kind == "cmd-shell" else _trivial_step(" ".join(argv))
 
 
 def healthcheck(resource: Record, profile: str) -> list[Found]:

@@ -144,3 +144,14 @@ def test_prod_publishes_only_the_gateway_proxy_publicly() -> None:
 def test_dev_publishes_on_loopback_only() -> None:
     addresses = {p["ip"] for c in containers(rendered("dev")) for p in c.get("ports", [])}
     assert addresses == {"127.0.0.1"}
+
+
+def test_the_loader_exception_allows_exactly_the_capabilities_the_loader_gets() -> None:
+    """The loader's exception names its capabilities (components.docker.hardening); the loader adds them
+    (components.docker.containers): one list, or a loader with one more capability would stop every preview."""
+    from components.docker.containers import LOADER_CAPABILITIES as GIVEN  # noqa: PLC0415
+    from components.docker.hardening import LOADER_CAPABILITIES as DOCUMENTED  # noqa: PLC0415
+
+    assert GIVEN == DOCUMENTED
+    allows = EXCEPTIONS[(LOADER, "capabilities")].allows
+    assert all(allows(cap) for cap in DOCUMENTED) and not allows("CAP_SYS_ADMIN")

@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -338,3 +339,46 @@ def test_an_insecure_dev_container_stops_the_real_pack(pack: Pack) -> None:
         "violation CIS-5.14 payment-postgres-container: port 40432 is published on every host address (0.0.0.0); "
         "only the gateway's 40080 may be"
     ]
+
+
+@pytest.mark.parametrize(("target", "stack"), [("preview", "dev"), ("up", "prod")])
+def test_make_preview_and_up_pass_the_pack_its_config(target: str, stack: str) -> None:
+    """Issue 15: `make preview` passed no policy config. Both targets write it for their stack and pass it."""
+    out = subprocess.run(
+        ["make", "-n", target, f"STACK={stack}"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    config = f".pulumi-state/policy-{stack}.json"
+    assert any(f"-m policy.config --stack '{stack}' --output {config}" in line for line in lines), lines
+    (run,) = [line for line in lines if f"pulumi {target} --stack {stack}" in line]
+    assert run.endswith(f"--policy-pack policy --policy-pack-config {config}"), run
+
+
+def test_the_written_pack_config_names_the_stack_for_each_policy(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "policy.config", "--stack", "prod", "--output", str(tmp_path / "p.json")],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "p.json").read_text()) == {
+        HARDENING: {"stack": "prod"},
+        DOCUMENTED: {"stack": "prod"},
+    }
+    bad = subprocess.run(
+        [sys.executable, "-m", "policy.config", "--stack", "prod\n", "--output", str(tmp_path / "q.json")],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "expected a stack name" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "q.json").exists()
