@@ -22,14 +22,14 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy.proxy import UnknownValueError
 
 from policy_rules import Finding, Report, check
-from stacks.profiles import select_profile
+from stacks.profiles import PRODUCTION, select_profile
 from vocabulary import SECRET, UNKNOWN, VOLUME
 
 HARDENING = "container-hardening"
@@ -166,8 +166,9 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> Seen:
 
 
 def seen() -> Seen:
-    """The stack as the engine's `ConfigureStack` described it, else as the environment does."""
-    return SEEN if SEEN.stack else from_environment()
+    """The stack as the engine's `ConfigureStack` described it, else as the environment does (with what `Configure`
+    asked for either way)."""
+    return SEEN if SEEN.stack else replace(from_environment(), lowered=SEEN.lowered)
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ def select(seen: Seen, pack_config: Mapping[str, Any] | None) -> Selection:
             'run it through make preview/up, or pass --policy-pack-config with {"stack": ...}; checking with '
             "the prod rules"
         )
-        return Selection("prod", tuple(problems))
+        return Selection(PRODUCTION, tuple(problems))
     namespace = f"{seen.project}:" if seen.project else ""
     selection = select_profile(
         stack, seen.config.get(f"{namespace}profile"), seen.config.get(f"{namespace}environment")
