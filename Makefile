@@ -16,7 +16,7 @@ PULUMI = PATH="$(TOOLCHAIN_BIN):$$PATH" PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DIS
 	PULUMI_BACKEND_URL=$(PULUMI_BACKEND_URL) pulumi
 
 .PHONY: bench check diffs help deps plan render-json diff lint test pytest preview up health destroy pulumi-prereqs clean \
-	toolchain engine engine-stop images e2e
+	toolchain engine engine-stop images e2e policy-config
 
 help:
 	@echo "make plan STACK=dev|prod   offline render of the stack (no Pulumi CLI or Docker needed)"
@@ -99,13 +99,21 @@ pulumi-prereqs: deps
 	mkdir -p .pulumi-state
 	$(PULUMI) stack select --create $(STACK)
 
+# The policy pack's config (policy/config.py): names the stack, which the pack checks against the one the engine
+# runs. The rules follow the stack (prod rules for a production stack), never this file.
+POLICY_CONFIG = .pulumi-state/policy-$(STACK).json
+POLICY = --policy-pack policy --policy-pack-config $(POLICY_CONFIG)
+
+policy-config: deps
+	$(PY) -m policy.config --stack '$(STACK)' --output $(POLICY_CONFIG)
+
 # Fails fast on invalid config: the program checks it before registering anything.
-preview: pulumi-prereqs
-	$(PULUMI) preview --stack $(STACK) --diff --policy-pack policy
+preview: pulumi-prereqs policy-config
+	$(PULUMI) preview --stack $(STACK) --diff $(POLICY)
 
 # --refresh: pulumi-tls replaces a certificate inside its early-renewal window only when state is refreshed.
-up: pulumi-prereqs
-	$(PULUMI) up --stack $(STACK) --refresh --policy-pack policy
+up: pulumi-prereqs policy-config
+	$(PULUMI) up --stack $(STACK) --refresh $(POLICY)
 
 # Probes every published health endpoint over mTLS with the operator certificate (needs the Pulumi CLI).
 health: deps

@@ -1,8 +1,10 @@
 """The policy pack: `pulumi preview --policy-pack policy` runs policy_rules over the stack being deployed.
 
 Thin on purpose: the rules are the functions `python -m plan check` runs offline (policy_rules/), and
-`policy/adapter.py` (tested without Pulumi) turns the engine's resources into their records. The profile
-comes from the pack's config (`pulumi preview --policy-pack-config`), prod by default: the strict one.
+`policy/adapter.py` (tested without Pulumi) turns the engine's resources into their records and decides which
+rules apply: the prod rules for a production stack, as `stacks.profiles.select_profile` decides for the program,
+from the stack name and config the engine sends (no default: a dev stack gets the dev rules with or without the
+`--policy-pack-config` that `make preview`/`make up` pass).
 """
 
 import sys
@@ -13,41 +15,50 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyConfigSchema,
     PolicyPack,
     ReportViolation,
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy import policy as sdk
 
-from policy.adapter import validate
+from policy.adapter import DOCUMENTED, HARDENING, listen, seen, select, validate
 
-
-def _profile(args: StackValidationArgs) -> str:
-    return str(args.get_config().get("profile", "prod"))
+# Before the pack starts serving: the engine's ConfigureStack comes first (see policy.adapter.listen).
+listen(sdk._PolicyAnalyzerServicer)
 
 
 def hardening(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    validate(args.resources, _profile(args), report_violation)
+    selection = select(seen(), args.get_config())
+    for problem in selection.problems:
+        report_violation(problem, None)
+    validate(args.resources, selection.profile, report_violation)
 
 
 def documented_exceptions(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    validate(args.resources, _profile(args), report_violation, exceptions=True)
+    selection = select(seen(), args.get_config())
+    validate(args.resources, selection.profile, report_violation, exceptions=True)
 
+
+STACK_CONFIG = PolicyConfigSchema(properties={"stack": {"type": "string"}})
 
 PolicyPack(
     name="payment-platform-hardening",
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=[
         StackValidationPolicy(
-            name="container-hardening",
+            name=HARDENING,
             description="CIS Docker Benchmark v1.6 section 5 for every container (policy_rules/).",
             validate=hardening,
+            config_schema=STACK_CONFIG,
         ),
         StackValidationPolicy(
-            name="documented-exceptions",
+            name=DOCUMENTED,
             description="Departures documented in components/docker/hardening.py: shown, never blocking.",
             validate=documented_exceptions,
             enforcement_level=EnforcementLevel.ADVISORY,
+            config_schema=STACK_CONFIG,
         ),
     ],
 )

@@ -25,6 +25,8 @@ from stacks.text import Printable
 from stacks.units import ByteSize, Cpus
 
 ProfileName = Literal["dev", "prod"]
+EnvironmentName = Literal["dev", "staging", "prod"]
+"""`environment`: what a stack declares it is (`stacks.profiles.select_profile`); prod binds it to the prod profile."""
 SERVICE_URL = "https://{host}:{port}"
 
 
@@ -313,6 +315,7 @@ class StackSettings(Model):
     """Everything under the `payment-platform:` config namespace."""
 
     profile: ProfileName | None = None
+    environment: EnvironmentName | None = None
     network_subnet: IPv4Network | None = None
     log_max_size: ByteSize | None = None
     log_max_files: Annotated[int, Field(ge=1, le=20)] | None = None

@@ -1,8 +1,15 @@
-"""The `dev` and `prod` profiles: every default that differs between environments.
+"""The `dev` and `prod` profiles: every default that differs between environments, and which one a stack runs.
 
 A stack named `dev` or `prod` uses the profile of that name; any other stack sets `profile` (a `staging`
 stack runs prod defaults with `pulumi config set profile prod`). Stack config overrides single values on
 top of a profile; it never has to restate one.
+
+A production stack cannot opt out of the prod profile (issue 15): `select_profile` is the one decision, taken by
+the program (`stacks.resolve`), by `python -m plan check` (`policy_rules.check`) and by the policy pack (from the
+stack name and config the engine hands it), so the three never disagree. A stack is production when its *declared
+environment* is: its name has the word `prod` or `production` (`prod`, `prod-eu`, `eu_prod2`, `Production`), or
+its `environment` config key says `prod`. Such a stack runs the prod profile and the prod rules; `profile: dev`
+or `environment: dev` on it is a configuration error, never a quiet downgrade.
 
 dev follows the seed guide (1 CPU / 512M limits, 0.5 CPU / 256M reservations, every port published) but
 binds published ports to 127.0.0.1, so a laptop does not expose an unauthenticated Redis to its Wi-Fi.
@@ -11,10 +18,15 @@ prod is sized for the seed's recommended 16-core / 32 GB host and publishes only
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from types import MappingProxyType
+from typing import get_args
 
+from stacks.errors import Problem
 from stacks.models import (
+    EnvironmentName,
     GatewayDefaults,
     HealthTiming,
     LogRotation,
@@ -171,3 +183,76 @@ PROD = Profile(
 )
 
 PROFILES: MappingProxyType[str, Profile] = MappingProxyType({"dev": DEV, "prod": PROD})
+
+
+PRODUCTION = "prod"
+"""The environment (and profile) whose rules no stack of it can switch off."""
+ENVIRONMENTS: tuple[str, ...] = get_args(EnvironmentName)
+"""Values of the `environment` config key: what the stack is, whichever profile it runs. Only `prod` binds."""
+PRODUCTION_NAME = re.compile(r"(?:^|[-_.])(?:prod|production)[0-9]*(?:$|[-_.])", re.IGNORECASE)
+"""A stack name that declares production by itself: a word `prod`/`production`, optionally numbered, between the
+name's separators. `preprod` or `product` is not one (a word of its own is); such a stack declares
+`environment: prod` if it is production."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which profile a stack runs (`profile`, None when it cannot be told) and the problems that decision found."""
+
+    profile: str | None
+    production: bool
+    """The stack's name or its `environment` key declares production."""
+    problems: tuple[Problem, ...]
+
+    @property
+    def rules(self) -> str:
+        """The profile whose policy rules apply: a production stack's always prod, and prod too where the program
+        cannot run at all (a problem): the strict rules are never the ones a bad configuration falls back from."""
+        if self.production or self.problems or self.profile is None:
+            return PRODUCTION
+        return self.profile
+
+
+def select_profile(stack: str, profile: str | None, environment: str | None) -> Selection:
+    """The profile stack `stack` runs, given its `profile` and `environment` config values (None when unset).
+
+    Raw values are accepted (the policy pack reads them from the engine, unchecked): anything but a known profile
+    or environment is a problem naming the key, as the program reports it.
+    """
+    problems: list[Problem] = []
+    by_name = PRODUCTION_NAME.search(stack) is not None
+    if environment is not None and environment not in ENVIRONMENTS:
+        problems.append(Problem(("environment",), f"expected one of: {', '.join(ENVIRONMENTS)}", environment))
+    if profile is not None and profile not in PROFILES:
+        problems.append(Problem(("profile",), f"expected one of: {', '.join(PROFILES)}", profile))
+    if by_name and environment is not None and environment != PRODUCTION:
+        problems.append(
+            Problem(
+                ("environment",),
+                f"stack '{stack}' is a production stack by its name; expected {PRODUCTION} or unset",
+                environment,
+            )
+        )
+    production = by_name or environment == PRODUCTION
+    if production and profile is not None and profile != PRODUCTION:
+        declared = "its name" if by_name else f"`environment: {PRODUCTION}`"
+        problems.append(
+            Problem(
+                ("profile",),
+                f"stack '{stack}' is a production stack ({declared}) and cannot opt out of the {PRODUCTION} "
+                f"profile and its rules; expected {PRODUCTION} or unset",
+                profile,
+            )
+        )
+    name = profile if profile in PROFILES else None
+    if name is None and profile is None:
+        name = PRODUCTION if production else (stack if stack in PROFILES else None)
+        if name is None:
+            problems.append(
+                Problem(
+                    ("profile",),
+                    f"not set, and stack '{stack}' is not named after a profile; "
+                    f"run `pulumi config set profile prod` (expected one of: {', '.join(PROFILES)})",
+                )
+            )
+    return Selection(profile=name, production=production, problems=tuple(problems))

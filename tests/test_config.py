@@ -10,6 +10,7 @@ import pytest
 from stacks.catalog import SERVICES, Tier
 from stacks.errors import ConfigError
 from stacks.models import PlatformConfig
+from stacks.profiles import select_profile
 from stacks.resolve import resolve
 from tests.conftest import stack_config
 
@@ -147,3 +148,46 @@ def test_every_problem_is_reported_at_once() -> None:
         ("services", "order-service", "reservations", "cpus"),
         ("networkSubnet",),
     ]
+
+
+@pytest.mark.parametrize(
+    ("stack", "profile", "environment", "runs", "rules"),
+    [
+        ("dev", None, None, "dev", "dev"),
+        ("prod", None, None, "prod", "prod"),
+        ("prod-eu", None, None, "prod", "prod"),
+        ("eu_prod2", None, None, "prod", "prod"),
+        ("Production", None, None, "prod", "prod"),
+        ("preprod", "dev", None, "dev", "dev"),  # a word of its own, not a part of one
+        ("staging", "prod", None, "prod", "prod"),
+        ("staging", "dev", "staging", "dev", "dev"),
+        ("live", None, "prod", "prod", "prod"),
+        ("dev", None, "prod", "prod", "prod"),  # declared production beats the name's profile
+    ],
+)
+def test_select_profile_follows_the_declared_environment(
+    stack: str, profile: str | None, environment: str | None, runs: str, rules: str
+) -> None:
+    selection = select_profile(stack, profile, environment)
+    assert (selection.profile, selection.rules) == (runs, rules) and not selection.problems
+
+
+@pytest.mark.parametrize(
+    ("stack", "profile", "environment", "key"),
+    [
+        ("prod", "dev", None, "profile"),
+        ("prod", None, "dev", "environment"),
+        ("prod-eu", None, "staging", "environment"),
+        ("staging", "dev", "prod", "profile"),
+        ("staging", None, None, "profile"),
+    ],
+)
+def test_a_production_stack_cannot_opt_out(stack: str, profile: str | None, environment: str | None, key: str) -> None:
+    """Issue 15: `plan check --stack prod --set profile=dev` reported 0 violations under the dev rules."""
+    selection = select_profile(stack, profile, environment)
+    assert [p.path for p in selection.problems] == [(key,)]
+    assert selection.rules == "prod"
+    with pytest.raises(ConfigError, match=f"payment-platform:{key}"):
+        config(
+            stack, **({"profile": profile} if profile else {}), **({"environment": environment} if environment else {})
+        )

@@ -15,7 +15,7 @@ import pytest
 from components.docker.containers import NETWORKED, docker_cpus
 from components.docker.hardening import EXCEPTIONS, LOADER
 from plan import Render
-from policy_rules import RULES, check, identity
+from policy_rules import RULES, check, identities
 from stacks.catalog import APP_NETWORK, DATA_STORES, MONITORING_NETWORK, TRACING_NETWORK, edge_network, store_network
 from stacks.units import Cpus
 from tests.conftest import rendered
@@ -42,14 +42,14 @@ def containers(render: Render) -> list[dict[str, Any]]:
 
 def excepted(render: Render) -> set[tuple[str, str, str | None]]:
     """(container identity, rule id, baseline item) of every documented exception the rules apply to `render`."""
-    records = {r["name"]: r for r in render.to_json()["resources"] if r["type"] == CONTAINER}
-    return {(identity(records[f.resource]), f.rule, ITEM[f.rule]) for f in check(render.to_json()).exceptions}
+    names = identities(render.to_json())
+    return {(names[f.resource], f.rule, ITEM[f.rule]) for f in check(render.to_json()).exceptions}
 
 
 def test_every_departure_is_a_documented_exception(stack: Render) -> None:
     report = check(stack.to_json())
     assert report.ok, "\n".join(f.line() for f in report.violations)
-    assert all(f.reason in EXCEPTIONS.values() for f in report.exceptions)
+    assert all(f.reason in {documented.reason for documented in EXCEPTIONS.values()} for f in report.exceptions)
 
 
 def test_which_containers_depart_from_which_rule() -> None:
@@ -110,15 +110,23 @@ def test_cpus_are_spelled_as_the_provider_reads_them_back(configured: str, read_
     assert docker_cpus(Cpus.parse(configured)) == read_back
 
 
+def loader_names(render: Render) -> set[str]:
+    """Docker names of the containers the rules take for loaders."""
+    names = identities(render.to_json())
+    return {str(r.inputs["name"]) for r in render.by_type(CONTAINER) if names[r.name] == LOADER}
+
+
 def test_read_only_containers_get_scratch_space(stack: Render) -> None:
+    loaders = loader_names(stack)
     for container in containers(stack):
-        if container.get("readOnly") and identity({"inputs": container}) != LOADER:
+        if container.get("readOnly") and container["name"] not in loaders:
             assert "/tmp" in container.get("tmpfs", {}), container["name"]
 
 
 def test_loaders_have_no_network_and_only_the_copying_capabilities(stack: Render) -> None:
-    loaders = [c for c in containers(stack) if identity({"inputs": c}) == LOADER]
-    assert loaders
+    loaders = [c for c in containers(stack) if c["name"] in loader_names(stack)]
+    # Every container with files has its loader, and every loader is one (a name alone makes none: test_policy_rules).
+    assert {c["name"] for c in loaders} == {c["name"] for c in containers(stack) if c["name"].endswith("-files")}
     for loader in loaders:
         assert loader["networkMode"] == "none"
         # With the CAP_ prefix, as the engine reports them: otherwise every refresh shows a change.
@@ -137,3 +145,14 @@ def test_prod_publishes_only_the_gateway_proxy_publicly() -> None:
 def test_dev_publishes_on_loopback_only() -> None:
     addresses = {p["ip"] for c in containers(rendered("dev")) for p in c.get("ports", [])}
     assert addresses == {"127.0.0.1"}
+
+
+def test_the_loader_exception_allows_exactly_the_capabilities_the_loader_gets() -> None:
+    """The loader's exception names its capabilities (components.docker.hardening); the loader adds them
+    (components.docker.containers): one list, or a loader with one more capability would stop every preview."""
+    from components.docker.containers import LOADER_CAPABILITIES as GIVEN  # noqa: PLC0415
+    from components.docker.hardening import LOADER_CAPABILITIES as DOCUMENTED  # noqa: PLC0415
+
+    assert GIVEN == DOCUMENTED
+    allows = EXCEPTIONS[(LOADER, "capabilities")].allows
+    assert all(allows(cap) for cap in DOCUMENTED) and not allows("CAP_SYS_ADMIN")

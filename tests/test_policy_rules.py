@@ -99,7 +99,7 @@ BROKEN_CONTAINERS = {
 @pytest.mark.parametrize("case", sorted(BROKEN_CONTAINERS))
 def test_each_container_rule_reports_exactly_its_break(case: str) -> None:
     rule, edit = BROKEN_CONTAINERS[case]
-    record = resource("prod", CONTAINER, "payment-kong")  # published ports, no documented exception
+    record = resource("prod", CONTAINER, "payment-grafana")  # published on 127.0.0.1, no documented exception
     assert only(record).ok
     edit(record["inputs"])
     report = only(record)
@@ -157,12 +157,14 @@ def test_every_rule_has_an_id_a_description_and_a_known_exception_item() -> None
         assert rule.item is None or rule.item in items
 
 
-def test_cli_check_prod_passes_and_lists_exceptions() -> None:
-    result = run_cli("check", "--stack", "prod")
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_cli_check_passes_the_real_renders_and_lists_exceptions(stack: str) -> None:
+    result = run_cli("check", "--stack", stack)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert any(line.startswith("exception CIS-5.13 payment-kafka-container:") for line in lines)
     assert not any(line.startswith("violation") for line in lines)
+    assert lines[-1].startswith("0 violation(s), ")
 
 
 def test_a_broken_document_fails_the_check() -> None:
@@ -250,7 +252,17 @@ def test_the_docker_api_proxy_may_hold_the_socket_file_and_nothing_else() -> Non
 
     folder = copy.deepcopy(proxy)
     folder["inputs"]["mounts"] = [{"readOnly": True, "source": "/var/run", "target": "/var/run", "type": "bind"}]
-    assert {f.rule for f in only(folder).violations} == {"PAY-HOST-PATHS"}
+    # The exception allows the socket file, not its folder (issue 15: the exact value).
+    assert {f.rule for f in only(folder).violations} == {"CIS-5.32", "PAY-HOST-PATHS"}
+
+    writable = copy.deepcopy(proxy)
+    for mount in writable["inputs"]["mounts"]:
+        if mount["type"] == "bind":
+            mount["readOnly"] = False
+    assert [f.line() for f in only(writable).violations] == [
+        "violation CIS-5.32 payment-exporters-docker-api-proxy-container: mounts the Docker socket via host path "
+        "/var/run/docker.sock"
+    ]
 
     as_root = copy.deepcopy(proxy)
     as_root["inputs"]["user"] = "0"

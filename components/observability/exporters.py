@@ -50,7 +50,6 @@ for an exporter is one it exports by default (cAdvisor: with the metric kinds en
 from __future__ import annotations
 
 import json
-import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -61,7 +60,7 @@ import pulumi_docker as docker
 
 from components.docker.containers import ContainerSpec, Host, container, image
 from components.docker.files import PUBLIC_READ, ContainerFiles, upload
-from components.docker.hardening import DOCKER_SOCKETS
+from components.docker.hardening import CADVISOR_HOST_MOUNTS, DOCKER_SOCKETS, layer_ids
 from components.docker.image_contract import ImageContract, PathContract
 from components.pki import CA_FILE, CERTS_DIR, LeafCertificate
 from components.secrets import SECRETS_DIR, secret_path
@@ -102,21 +101,6 @@ REDIS_PASSWORD_MAP = f"{SECRETS_DIR}/redis-exporter-passwords.json"
 KAFKA_PROTOCOL_VERSION = "3.9.0"
 """What `--kafka.version` tells sarama: the newest protocol level it knows, all of it accepted by Kafka 4."""
 
-CADVISOR_HOST_MOUNTS: tuple[tuple[str, str], ...] = (
-    # The host's cgroup tree. Without this mount Docker puts the container's own cgroup view here (cgroup v1
-    # binds its own cgroup; v2 hosts default to private cgroup namespaces) and cAdvisor sees no other container.
-    ("/sys/fs/cgroup", "/sys/fs/cgroup"),
-    # Each container's /proc/<pid>/net/dev (network metrics): cAdvisor reads /rootfs/proc/<pid> when /rootfs/proc
-    # exists, with the host pid the inspect answer gives.
-    ("/proc", "/rootfs/proc"),
-)
-"""cAdvisor's (host path, container path) pairs besides the layer-id folder, all read-only. Not `/` (cAdvisor's
-documented `docker run` mounts it at /rootfs), /var/run (the Docker socket), /sys (machine facts come from the
-container's own read-only /sys) or /dev/disk (device names for disk metrics, not collected)."""
-
-DOCKER_STORAGE_DRIVER = "overlay2"
-"""The engine's storage driver (`docker info`: Driver), part of the layer-id folder's path."""
-
 DOCKER_SOCKET = DOCKER_SOCKETS[0]
 """The engine's socket on the host, /var/run/docker.sock; only docker-api-proxy mounts it (the file: a folder would
 bring the rest)."""
@@ -124,11 +108,6 @@ PROXY_SOCKET_DIR = "/run/docker-api-proxy"
 """Where the proxy's socket volume is mounted, in the proxy (read-write) and in cAdvisor (read-only: connecting
 to a socket needs no write access to the mount)."""
 PROXY_SOCKET = f"{PROXY_SOCKET_DIR}/docker.sock"
-
-
-def layer_ids(docker_data_root: str) -> str:
-    """The folder of each container's read-write layer id (`<id>/mount-id`, world-readable) in the data root."""
-    return posixpath.join(docker_data_root, "image", DOCKER_STORAGE_DRIVER, "layerdb", "mounts")
 
 
 def cadvisor_host_mounts(docker_data_root: str) -> tuple[tuple[str, str], ...]:

@@ -28,7 +28,7 @@ from stacks.models import (
     RestartPolicy,
     StackSettings,
 )
-from stacks.profiles import PRIVATE_NETWORKS, PROFILES
+from stacks.profiles import PRIVATE_NETWORKS, PROFILES, select_profile
 from stacks.resolve.data import data_tier
 from stacks.resolve.gateway import gateway
 from stacks.resolve.jwt import jwt
@@ -86,7 +86,9 @@ def resolve(
             valid[key] = value
     settings = StackSettings.model_validate(valid)
 
-    profile = _profile(settings, stack, problems) if "profile" in valid or "profile" not in values else None
+    # A malformed `profile` or `environment` is reported above; deciding without it could pick the wrong profile.
+    decidable = all(key in valid or key not in values for key in ("profile", "environment"))
+    profile = _profile(settings, stack, problems) if decidable else None
     if profile is None:
         raise ConfigError(project, stack, problems)
 
@@ -145,17 +147,10 @@ def _images(settings: StackSettings, problems: list[Problem]) -> dict[str, str]:
 
 
 def _profile(settings: StackSettings, stack: str, problems: list[Problem]) -> Profile | None:
-    name = settings.profile or (stack if stack in PROFILES else None)
-    if name is None:
-        problems.append(
-            Problem(
-                ("profile",),
-                f"not set, and stack '{stack}' is not named after a profile; "
-                f"run `pulumi config set profile prod` (expected one of: {', '.join(PROFILES)})",
-            )
-        )
-        return None
-    return PROFILES[name]
+    """The profile `select_profile` picks (the one decision the policy pack and `plan check` take too)."""
+    selection = select_profile(stack, settings.profile, settings.environment)
+    problems.extend(selection.problems)
+    return None if selection.problems or selection.profile is None else PROFILES[selection.profile]
 
 
 def _network(settings: StackSettings, problems: list[Problem]) -> Network:
