@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from components.docker.containers import NETWORKED, docker_cpus
-from components.docker.hardening import EXCEPTIONS, LOADER
+from components.docker.hardening import EXCEPTIONS, LOADER, LOADER_CAPABILITIES, loader_name
 from plan import Render
 from policy_rules import RULES, check, identities
 from stacks.catalog import APP_NETWORK, DATA_STORES, MONITORING_NETWORK, TRACING_NETWORK, edge_network, store_network
@@ -147,12 +147,13 @@ def test_dev_publishes_on_loopback_only() -> None:
     assert addresses == {"127.0.0.1"}
 
 
-def test_the_loader_exception_allows_exactly_the_capabilities_the_loader_gets() -> None:
-    """The loader's exception names its capabilities (components.docker.hardening); the loader adds them
-    (components.docker.containers): one list, or a loader with one more capability would stop every preview."""
-    from components.docker.containers import LOADER_CAPABILITIES as GIVEN  # noqa: PLC0415
-    from components.docker.hardening import LOADER_CAPABILITIES as DOCUMENTED  # noqa: PLC0415
-
-    assert GIVEN == DOCUMENTED
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_loader_exception_allows_exactly_the_capabilities_the_loaders_get(stack: str) -> None:
+    """Every rendered loader adds exactly the capabilities its exception documents, and the exception allows
+    nothing else: one list, or a loader with one more capability would stop every preview."""
+    loaders = [c for c in containers(rendered(stack)) if c["name"] == loader_name(c["name"].removesuffix("-files"))]
+    assert loaders
+    for loader in loaders:
+        assert loader["capabilities"] == {"drops": ["ALL"], "adds": list(LOADER_CAPABILITIES)}, loader["name"]
     allows = EXCEPTIONS[(LOADER, "capabilities")].allows
-    assert all(allows(cap) for cap in DOCUMENTED) and not allows("CAP_SYS_ADMIN")
+    assert all(allows(cap) for cap in LOADER_CAPABILITIES) and not allows("CAP_SYS_ADMIN")

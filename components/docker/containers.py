@@ -41,7 +41,15 @@ import pulumi
 import pulumi_docker as docker
 
 from components.docker.files import ContainerFiles
-from components.docker.hardening import DEFAULT_TMPFS, SECURITY_OPTS, exception, host_mount_item
+from components.docker.hardening import (
+    DEFAULT_TMPFS,
+    LOADER_CAPABILITIES,
+    SECURITY_OPTS,
+    exception,
+    host_mount_item,
+    loader_name,
+    runs_as_root,
+)
 from components.docker.image_contract import ImageContract
 from stacks.catalog import LOADER_IMAGE
 from stacks.models import HealthTiming, Infrastructure, LogRotation, Resources, RestartPolicy, Workload, dns_name
@@ -79,7 +87,7 @@ def loader_script(roots: Sequence[str], *, stage: str = STAGE, files: str = FILE
 def files_volume_name(name: str, root: str) -> str:
     """`payment-postgres-files-etc-postgresql`: the volume (and, from the resource name, the resource) holding the
     files of folder `root` of the container `name`."""
-    return f"{name}-files-{root.strip('/').replace('/', '-')}"
+    return f"{loader_name(name)}-{root.strip('/').replace('/', '-')}"
 
 
 LOADER_LIMITS = Resources(memory=ByteSize.parse("32M"), cpus=Cpus.parse("0.25"))
@@ -93,8 +101,6 @@ Processes: pulumi-docker's Container has no `pids_limit` (the engine's PidsLimit
 task's kernel stack and structures are charged to the container's memory cgroup: 3,000 `sleep`s started in a 32M
 cgroup, on our cgroup v1 hosts' kernel 6.18, left 152 alive, the OOM killer ending the rest) and the script itself,
 which runs `sh` and one `find` or `cp` at a time and reads no input."""
-LOADER_CAPABILITIES = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
-"""All the loader keeps: read the staged files whatever their owner, and give them their owners and modes."""
 NETWORKED = "bridge"
 """`network_mode` of every container on a network: the provider's default, which it leaves before the first start
 (`container` says why not the container's own network)."""
@@ -199,8 +205,7 @@ def mount_roots(paths: Sequence[str]) -> list[str]:
 
 
 def _check_user(name: str, user: str) -> None:
-    uid = user.split(":", 1)[0]
-    if uid in ("", "0", "root") and exception(name, "user") is None:
+    if runs_as_root(user) and exception(name, "user") is None:
         raise ValueError(f"{name}: containers run as a non-root user unless documented, got {user!r}")
 
 
@@ -221,7 +226,7 @@ def _loader(
     ]
     return docker.Container(
         resource_name,
-        name=f"{spec.container_name}-files",
+        name=loader_name(spec.container_name),
         image=spec.host.loader_image,
         command=["sh", "-c", loader_script(list(volumes))],
         uploads=staged,

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from stacks.catalog import LOADER_SUFFIX
+
 DEFAULT_TMPFS = MappingProxyType({"/tmp": "rw,noexec,nosuid,size=64m"})
 """Scratch space for a read-only container; noexec: nothing written at run time can be executed."""
 
@@ -38,7 +40,7 @@ MEMORY, CPUS = "memory", "cpus"
 
 def loader_name(container: str) -> str:
     """The Docker name of the loader the program builds for `container` (components.docker.containers)."""
-    return f"{container}-files"
+    return f"{container}{LOADER_SUFFIX}"
 
 
 def runs_as_root(user: str) -> bool:
@@ -105,7 +107,8 @@ def _only(*values: str) -> Callable[[str], bool]:
 
 
 LOADER_CAPABILITIES = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
-"""The loader's capabilities, as the engine reports them (components.docker.containers adds exactly these)."""
+"""All the loader keeps, spelled as the engine reports them: read the staged files whatever their owner, and give
+them their owners and modes (components.docker.containers adds exactly these)."""
 
 EXCEPTIONS: MappingProxyType[tuple[str, str], Documented] = MappingProxyType(
     {
