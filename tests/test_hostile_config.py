@@ -32,16 +32,11 @@ import tempfile
 import time
 import typing
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -53,6 +48,7 @@ from stacks.errors import ConfigError, format_path, unwrap_optional
 from stacks.models import PlatformConfig, StackSettings
 from stacks.resolve import resolve
 from tests.conftest import IN_CI, free_port, unavailable
+from tests.tlstools import self_signed
 from vocabulary import CONTAINER, SELF_SIGNED_CERT
 
 STACK = "dev"
@@ -377,24 +373,8 @@ def _nginx() -> str | None:
 
 @functools.cache
 def _key_pair() -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hostile-config-test")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem_key = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return certificate.public_bytes(serialization.Encoding.PEM).decode(), pem_key
+    certificate, key, _ = self_signed("hostile-config-test", ca=True)
+    return certificate, key
 
 
 _PATH_ROOTS = ("/etc/", "/app/", "/tmp/", "/run/")

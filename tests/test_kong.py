@@ -22,9 +22,7 @@ import pulumi_docker as docker
 import pytest
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from components.docker.containers import docker_cpus
 from components.docker.labels import platform_labels
@@ -52,6 +50,7 @@ from stacks.models import PlatformConfig
 from tests.conftest import attachments, docker_host, stack_config
 from tests.conftest import uploads as container_uploads
 from tests.support.tlsmodel import Faithful
+from tests.tlstools import self_signed
 from vocabulary import CONTAINER, LOCALLY_SIGNED_CERT, PRIVATE_KEY, REMOTE_IMAGE, SECRET
 
 KONG = "payment-kong-container"
@@ -593,23 +592,7 @@ def test_every_trusted_ca_is_one_real_ca_certificate_as_kong_requires() -> None:
 
 def _certificate(days: int = 90, start: datetime | None = None) -> tuple[str, str, ec.EllipticCurvePrivateKey]:
     """A self-signed certificate for gateway.example.com (PEM) and its key (PEM), valid from `start` for `days`."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    begin = start or datetime.now(UTC) - timedelta(hours=1)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gateway.example.com")])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(begin)
-        .not_valid_after(begin + timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return certificate.public_bytes(serialization.Encoding.PEM).decode(), key_pem, key
+    return self_signed("gateway.example.com", days=days, start=start)
 
 
 @pytest.fixture(scope="module")

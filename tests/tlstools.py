@@ -6,9 +6,14 @@ import shutil
 import ssl
 import subprocess
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.conftest import IN_CI
 
@@ -95,3 +100,29 @@ def openssl(*args: str) -> subprocess.CompletedProcess[str]:
             pytest.fail(message)
         pytest.skip(f"SKIPPED, NOT PASSED: {message}")
     return subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def self_signed(
+    common_name: str, *, days: int = 90, start: datetime | None = None, ca: bool = False
+) -> tuple[str, str, ec.EllipticCurvePrivateKey]:
+    """A self-signed P-256 certificate for `common_name` (PEM), its PKCS#8 key (PEM) and the key, valid from
+    `start` (default an hour ago) for `days`; with `ca`, marked as a CA (to stand where nginx wants one)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    begin = start or datetime.now(UTC) - timedelta(hours=1)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(begin)
+        .not_valid_after(begin + timedelta(days=days))
+    )
+    if ca:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    certificate = builder.sign(key, hashes.SHA256())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return certificate.public_bytes(serialization.Encoding.PEM).decode(), key_pem, key

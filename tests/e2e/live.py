@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -334,6 +335,20 @@ def published_port(outputs: Mapping[str, Any], name: str) -> int:
     port = urlsplit(str(outputs["urls"][name])).port
     assert port is not None, f"urls.{name} names no port"
     return port
+
+
+def operator_tls(outputs: Mapping[str, Any], ca_file: Path, folder: Path) -> ssl.SSLContext:
+    """A client context holding the operator's certificate (stack outputs `operatorCertificate`/`operatorKey`),
+    trusting the platform CA alone: how the host reaches Prometheus's API. The key is written to `folder` with mode
+    0600 before it holds anything."""
+    cert, key = folder / "operator.pem", folder / "operator.key"
+    if not cert.exists():
+        cert.write_text(outputs["operatorCertificate"])
+        key.touch(mode=0o600)
+        key.write_text(outputs["operatorKey"])
+    context = ssl.create_default_context(cafile=str(ca_file))
+    context.load_cert_chain(str(cert), str(key))
+    return context
 
 
 def psql(

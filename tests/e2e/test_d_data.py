@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import ssl
 import subprocess
 import time
 import urllib.request
@@ -15,7 +14,7 @@ from pathlib import Path
 from components.data.kafka import CLIENT_CONFIG
 from stacks.catalog import TOPICS, db_password_secret
 from tests.conftest import require_tool
-from tests.e2e.live import Live, docker_exec, psql, published_port
+from tests.e2e.live import Live, docker_exec, operator_tls, psql, published_port
 
 HOST = "127.0.0.1"
 
@@ -59,12 +58,7 @@ def test_redis_wants_the_generated_password(deployed: Live, ca_file: Path) -> No
 
 def test_every_prometheus_service_target_is_up(deployed: Live, ca_file: Path, tmp_path: Path) -> None:
     outputs = deployed.outputs(show_secrets=True)
-    cert, key = tmp_path / "operator.pem", tmp_path / "operator.key"
-    cert.write_text(outputs["operatorCertificate"])
-    key.touch(mode=0o600)
-    key.write_text(outputs["operatorKey"])
-    context = ssl.create_default_context(cafile=str(ca_file))
-    context.load_cert_chain(str(cert), str(key))
+    context = operator_tls(outputs, ca_file, tmp_path)
     url = outputs["urls"]["prometheus"].rstrip("/") + "/api/v1/targets?state=active"
     deadline, down = time.monotonic() + 120, ["?"]
     while down and time.monotonic() < deadline:

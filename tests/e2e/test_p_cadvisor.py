@@ -6,7 +6,6 @@ the proxy is refused."""
 from __future__ import annotations
 
 import json
-import ssl
 import time
 import urllib.parse
 import urllib.request
@@ -16,7 +15,7 @@ from typing import Any
 from components.docker.hardening import exposes_docker_socket
 from components.observability.exporters import DOCKER_API_PROXY, PROXY_SOCKET, PROXY_SOCKET_DIR
 from stacks.catalog import CADVISOR, DEMO
-from tests.e2e.live import Live, docker, inspect
+from tests.e2e.live import Live, docker, inspect, operator_tls
 
 CADVISOR_CONTAINER = f"payment-{CADVISOR.name}"
 PROXY_CONTAINER = f"payment-{DOCKER_API_PROXY}"
@@ -76,13 +75,7 @@ def test_a_container_creation_through_the_proxy_is_refused(deployed: Live) -> No
 def _prometheus(deployed: Live, ca_file: Path, tmp_path: Path, path: str) -> dict[str, Any]:
     """GET `path` of Prometheus's API with the operator certificate, as test_d_data reads the targets."""
     outputs = deployed.outputs(show_secrets=True)
-    cert, key = tmp_path / "operator.pem", tmp_path / "operator.key"
-    if not cert.exists():
-        cert.write_text(outputs["operatorCertificate"])
-        key.touch(mode=0o600)
-        key.write_text(outputs["operatorKey"])
-    context = ssl.create_default_context(cafile=str(ca_file))
-    context.load_cert_chain(str(cert), str(key))
+    context = operator_tls(outputs, ca_file, tmp_path)
     url = outputs["urls"]["prometheus"].rstrip("/") + path
     with urllib.request.urlopen(url, context=context, timeout=10) as response:
         document: dict[str, Any] = json.load(response)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import ssl
 import subprocess
 import time
 import urllib.parse
@@ -24,7 +23,7 @@ import pytest
 
 from stacks.catalog import MONITORING_ROLE, POSTGRES_EXPORTER_PASSWORD, db_owner_role, db_password_secret
 from tests.conftest import require_tool
-from tests.e2e.live import Live, docker_exec, inspect, psql, published_port, wait_until_healthy
+from tests.e2e.live import Live, docker_exec, inspect, operator_tls, psql, published_port, wait_until_healthy
 
 CONTAINER = "payment-postgres"
 SERVICE = "order-service"
@@ -132,12 +131,7 @@ def test_the_exporter_counts_a_session_but_never_reads_its_query(deployed: Live,
 def test_prometheus_still_gets_every_database_size(deployed: Live, ca_file: Path, tmp_path: Path) -> None:
     """pg_database_size wants CONNECT or pg_read_all_stats; the exporter has only the former now."""
     outputs = deployed.outputs(show_secrets=True)
-    cert, key = tmp_path / "operator.pem", tmp_path / "operator.key"
-    cert.write_text(outputs["operatorCertificate"])
-    key.touch(mode=0o600)
-    key.write_text(outputs["operatorKey"])
-    context = ssl.create_default_context(cafile=str(ca_file))
-    context.load_cert_chain(str(cert), str(key))
+    context = operator_tls(outputs, ca_file, tmp_path)
     query = urllib.parse.urlencode({"query": "pg_database_size_bytes"})
     url = outputs["urls"]["prometheus"].rstrip("/") + f"/api/v1/query?{query}"
     wanted = {s["database"] for s in outputs["services"].values()}
