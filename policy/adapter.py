@@ -29,6 +29,7 @@ from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy.proxy import UnknownValueError
 
 from policy_rules import Finding, Report, check
+from stacks.catalog import DATA_VOLUME_SUFFIX, DOCKER_NAME_PREFIX
 from stacks.profiles import PRODUCTION, select_profile
 from vocabulary import SECRET, UNKNOWN, VOLUME
 
@@ -41,7 +42,7 @@ PACK_CONFIG_KEYS = frozenset({"stack"})
 STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 """A Pulumi stack name (the part after `org/project/`)."""
 
-DATA_VOLUME = re.compile(r"^payment-[a-z0-9-]+-data$")
+DATA_VOLUME = re.compile(f"{re.escape(DOCKER_NAME_PREFIX)}[a-z0-9-]+{re.escape(DATA_VOLUME_SUFFIX)}")
 
 
 class Resource(Protocol):
@@ -93,7 +94,8 @@ def document(resources: Iterable[Resource], profile: str) -> dict[str, Any]:
                 "name": resource.name,
                 "inputs": inputs,
                 "protect": _protected(resource),
-                "retainOnDelete": resource.resource_type == VOLUME and bool(DATA_VOLUME.match(str(inputs.get("name")))),
+                "retainOnDelete": resource.resource_type == VOLUME
+                and bool(DATA_VOLUME.fullmatch(str(inputs.get("name")))),
             }
         )
     return {"resources": records, "outputs": {"profile": profile}}

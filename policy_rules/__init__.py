@@ -478,7 +478,9 @@ def narrow_host_paths(resource: Record, profile: str) -> list[Found]:
     return found
 
 
-LOG_SIZE = re.compile(r"^[1-9][0-9]*[kmg]?$")
+LOG_SIZE = re.compile(r"[1-9][0-9]*[kmg]?")
+LOG_FILES = re.compile(r"[1-9][0-9]*")
+"""Full-matched (a `$` would let a final newline through; `str.isdigit` takes `²`, which `int` refuses)."""
 
 
 def log_rotation(resource: Record, profile: str) -> list[Found]:
@@ -487,9 +489,9 @@ def log_rotation(resource: Record, profile: str) -> list[Found]:
         return [Found(f"log driver {inputs.get('logDriver')!r} (want json-file with rotation)")]
     opts = inputs.get("logOpts") or {}
     found = []
-    if not LOG_SIZE.match(str(opts.get("max-size", ""))):
+    if not LOG_SIZE.fullmatch(str(opts.get("max-size", ""))):
         found.append(Found(f"json-file logs with max-size {opts.get('max-size')!r} (want a size such as 10m)"))
-    if not str(opts.get("max-file", "")).isdigit() or int(opts["max-file"]) < 1:
+    if not LOG_FILES.fullmatch(str(opts.get("max-file", ""))):
         found.append(Found(f"json-file logs with max-file {opts.get('max-file')!r} (want a count of 1 or more)"))
     return found
 

@@ -229,6 +229,8 @@ CORPUS: dict[str, Bypass] = {
     "log max-size empty": case(GRAFANA, _log_opts(**{"max-size": ""}), "PAY-LOG-ROTATION"),
     "log max-size 0": case(GRAFANA, _log_opts(**{"max-size": "0"}), "PAY-LOG-ROTATION"),
     "log max-file 0": case(GRAFANA, _log_opts(**{"max-file": "0"}), "PAY-LOG-ROTATION"),
+    "log max-size with a final newline": case(GRAFANA, _log_opts(**{"max-size": "10m\n"}), "PAY-LOG-ROTATION"),
+    "log max-file a superscript digit": case(GRAFANA, _log_opts(**{"max-file": "\u00b2"}), "PAY-LOG-ROTATION"),
     "writable root": case(GRAFANA, _set("readOnly", False), "CIS-5.13"),
     # host paths in disguise
     "bind /etc": case(GRAFANA, _bind("/etc"), "CIS-5.6"),

@@ -51,7 +51,7 @@ from components.docker.hardening import (
     runs_as_root,
 )
 from components.docker.image_contract import ImageContract
-from stacks.catalog import LOADER_IMAGE
+from stacks.catalog import DATA_VOLUME_SUFFIX, DOCKER_NAME_PREFIX, LOADER_IMAGE
 from stacks.models import HealthTiming, Infrastructure, LogRotation, Resources, RestartPolicy, Workload, dns_name
 from stacks.units import ByteSize, Cpus
 
@@ -407,7 +407,8 @@ def infrastructure_container(
         raise ValueError(f"the catalog gives {infra.name} no image")
     volumes = []
     if spec.data_path is not None:
-        volume = data_volume(f"{infra.name}-data", f"payment-{infra.name}-data", host, parent)
+        data = f"{infra.name}{DATA_VOLUME_SUFFIX}"
+        volume = data_volume(data, f"{DOCKER_NAME_PREFIX}{data}", host, parent)
         volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=spec.data_path))
     return container(
         f"{name}-container",
