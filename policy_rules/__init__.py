@@ -46,7 +46,7 @@ from components.docker.hardening import (
     loader_name,
     runs_as_root,
 )
-from stacks.catalog import KONG, SECRET_VARIABLES
+from stacks.catalog import KONG, SECRET_VARIABLES, container_name
 from stacks.profiles import PRODUCTION, select_profile
 from vocabulary import CONTAINER, REMOTE_IMAGE, SECRET, UNKNOWN, VOLUME, holds
 
@@ -54,7 +54,7 @@ PROD = PRODUCTION
 SENSITIVE_HOST_PATHS = ("/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr", "/root", "/var/lib/docker")
 LOWEST_UNPRIVILEGED_PORT = 1025
 MAX_RESTARTS = 5
-PUBLIC_GATEWAY = (f"payment-{KONG.name}", KONG.published_port, KONG.published_target)
+PUBLIC_GATEWAY = (container_name(KONG.name), KONG.published_port, KONG.published_target)
 """(container, host port, container port) of the one port the platform declares public: Kong's TLS proxy. It alone
 may be published on every host address; any other port needs an explicit address (CIS 5.14)."""
 TRIVIAL = "trivial"

@@ -694,6 +694,14 @@ def store_network(store: CatalogInfrastructure) -> CatalogNetwork:
 DOCKER_NAME_PREFIX = "payment-"
 """Every Docker object of the platform is named `payment-<...>`: a service's containers are `payment-<name>` and
 `payment-<name>-<replica>`."""
+
+
+def container_name(name: str) -> str:
+    """The Docker name of the container (or first name of the containers) of catalog entry `name`, as in the seed:
+    `payment-<name>`; a service's replicas add `-<n>` (stacks.models.Service.container_names)."""
+    return f"{DOCKER_NAME_PREFIX}{name}"
+
+
 LOADER_SUFFIX = "-files"
 """`payment-<container>-files`: the loader of each container with files (components.docker.containers), and the
 start of its files volumes' names (`payment-<container>-files-<folder>`)."""
@@ -710,9 +718,9 @@ def reserved_name(name: str) -> str | None:
     if name in RESERVED_NAMES:
         return "an infrastructure, exporter, image role or platform name"
     networks = [APP_NETWORK, TRACING_NETWORK, MONITORING_NETWORK, *(store_network(s) for s in DATA_STORES)]
-    if f"{DOCKER_NAME_PREFIX}{name}" in {n.name for n in networks}:
+    if container_name(name) in {n.name for n in networks}:
         return "the name of one of the platform's networks"
-    if f"{DOCKER_NAME_PREFIX}{name}".startswith(edge_network("").name):
+    if container_name(name).startswith(edge_network("").name):
         return f"in the name space of the edge networks ({edge_network('<name>').name})"
     if name.endswith(RESERVED_SUFFIXES) or f"{LOADER_SUFFIX}-" in name:
         suffixes = " or ".join(RESERVED_SUFFIXES)

@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from stacks.catalog import NETWORKLESS, Integration, SecretKind, Tier
+from stacks.catalog import NETWORKLESS, Integration, SecretKind, Tier, container_name
 from stacks.text import Printable
 from stacks.units import ByteSize, Cpus
 
@@ -589,8 +589,8 @@ class Service(Model):
     def container_names(self) -> tuple[str, ...]:
         """`payment-<name>` as in the seed, or `payment-<name>-<n>` for each of several replicas."""
         if self.replicas == 1:
-            return (f"payment-{self.name}",)
-        return tuple(f"payment-{self.name}-{n}" for n in range(1, self.replicas + 1))
+            return (container_name(self.name),)
+        return tuple(f"{container_name(self.name)}-{n}" for n in range(1, self.replicas + 1))
 
 
 class Infrastructure(Model):
@@ -618,7 +618,7 @@ class Infrastructure(Model):
 
     @property
     def container_name(self) -> str:
-        return f"payment-{self.name}"
+        return container_name(self.name)
 
     @property
     def dns_name(self) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from stacks.catalog import LOADER_SUFFIX
+from stacks.catalog import CADVISOR, DOCKER_API_PROXY, KAFKA, LOADER_SUFFIX, container_name
 
 DEFAULT_TMPFS = MappingProxyType({"/tmp": "rw,noexec,nosuid,size=64m"})
 """Scratch space for a read-only container; noexec: nothing written at run time can be executed."""
@@ -112,19 +112,19 @@ them their owners and modes (components.docker.containers adds exactly these).""
 
 EXCEPTIONS: MappingProxyType[tuple[str, str], Documented] = MappingProxyType(
     {
-        ("payment-kafka", "read_only"): Documented(
+        (container_name(KAFKA.name), "read_only"): Documented(
             "the apache/kafka image renders server.properties into /opt/kafka/config on every start; "
             "a tmpfs there would hide the log4j and tools configuration the image ships",
             _only(WRITABLE),
         ),
-        ("payment-cadvisor", "host_mounts"): Documented(
+        (container_name(CADVISOR.name), "host_mounts"): Documented(
             "reads container statistics from the host, read-only and as a non-root user with no capabilities "
             "(components.observability.exporters.cadvisor_host_mounts): the host's cgroup tree, the host's /proc "
             "at /rootfs/proc (each container's /proc/<pid>/net/dev) and the engine's layer-id folder "
             "(<data root>/image/overlay2/layerdb/mounts); never /, /var/run or the Docker socket",
             _cadvisor_path,
         ),
-        ("payment-docker-api-proxy", "docker_socket"): Documented(
+        (container_name(DOCKER_API_PROXY), "docker_socket"): Documented(
             "the one container with the Docker socket (the socket file, not its folder): it serves cAdvisor only "
             "GET/HEAD of /_ping, /version, /info and /containers/<id>/json (Config.Env removed), on a unix "
             "socket in a volume only cAdvisor mounts, and refuses every other call; no TCP port, non-root in the "

@@ -71,6 +71,7 @@ from stacks.catalog import (
     POSTGRES_EXPORTER_PASSWORD,
     REDIS_MONITORING_USER,
     CatalogExporter,
+    container_name,
 )
 from stacks.models import Infrastructure, Workload
 
@@ -325,14 +326,14 @@ def docker_api_proxy(name: str, args: ExportersArgs, parent: pulumi.Resource) ->
     """The proxy container and its socket volume (module docstring)."""
     volume = docker.Volume(
         f"{name}-{DOCKER_API_PROXY}-socket",
-        name=f"payment-{DOCKER_API_PROXY_SOCKET}",
+        name=container_name(DOCKER_API_PROXY_SOCKET),
         labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(args.host.labels.items())],
         opts=pulumi.ResourceOptions(parent=parent),
     )
     proxy = container(
         f"{name}-{DOCKER_API_PROXY}-container",
         ContainerSpec(
-            container_name=f"payment-{DOCKER_API_PROXY}",
+            container_name=container_name(DOCKER_API_PROXY),
             alias=DOCKER_API_PROXY,
             image=image(f"{name}-{DOCKER_API_PROXY}-image", args.images[DOCKER_API_PROXY], parent),
             host=args.host,
@@ -378,7 +379,7 @@ class Exporters(pulumi.ComponentResource):
             self.containers[exporter.name] = container(
                 f"{name}-{exporter.name}-container",
                 ContainerSpec(
-                    container_name=f"payment-{exporter.name}",
+                    container_name=container_name(exporter.name),
                     alias=exporter.name,
                     image=image(f"{name}-{exporter.name}-image", args.images[exporter.name], self),
                     host=args.host,
