@@ -726,3 +726,63 @@ def test_an_older_volume_is_migrated_to_the_role_split_and_the_changes_reported(
         again = server.bootstrap()
         assert again.returncode == 0, again.stderr
         assert again.stderr == "", "the second apply changed (and reported) something"
+
+
+@pytest.mark.tool("postgresql")
+def test_what_a_migration_run_as_the_superuser_made_goes_to_the_owner_and_is_reported() -> None:
+    """An operator who forgot `SET ROLE <db>_owner` leaves superuser-owned objects the service cannot use and
+    pg_shdepend does not list: the next start hands them to the owner, with the sequences they own, and says so."""
+    with running_server() as server:
+        first = server.bootstrap()
+        assert first.returncode == 0 and first.stderr == "", first.stderr
+        service = "order-service"
+        database = SERVICES_CONFIG.service(service).database
+        owner = db_owner_role(database)
+        made = server.superuser(
+            "\n".join(
+                [
+                    "CREATE TABLE forgotten (id serial PRIMARY KEY, amount integer NOT NULL);",
+                    "INSERT INTO forgotten (amount) VALUES (5);",
+                    "CREATE SCHEMA audit;",
+                    "CREATE TABLE audit.events (id bigint GENERATED ALWAYS AS IDENTITY, what text);",
+                    "CREATE VIEW recent AS SELECT amount FROM forgotten;",
+                    # An extension's own objects stay the superuser's: they are the extension's, not a migration's.
+                    "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
+                ]
+            ),
+            database,
+        )
+        assert made.returncode == 0, made.stderr
+
+        applied = server.bootstrap()
+        assert applied.returncode == 0, applied.stderr
+        for what in ("schema audit", "table forgotten", "table audit.events", "view recent"):
+            line = f"WARNING:  database {database}: {what} was owned by postgres: now owned by {owner}"
+            assert line in applied.stderr, f"{line!r} not reported:\n{applied.stderr}"
+        assert "pg_stat_statements" not in applied.stderr
+        owners = server.query(
+            "select string_agg(c.relname || ':' || pg_get_userbyid(c.relowner), ',' order by c.relname) "
+            "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname in ('public', 'audit') and c.relkind in ('r', 'v', 'S')",
+            database,
+        )
+        mine = ("events", "events_id_seq", "forgotten", "forgotten_id_seq", "recent")
+        extensions = ("pg_stat_statements", "pg_stat_statements_info")
+        assert owners == ",".join(
+            sorted([f"{name}:{owner}" for name in mine] + [f"{name}:postgres" for name in extensions])
+        ), owners
+        # The service uses them now, sequences included, and still cannot change them.
+        for sql, expected in (
+            ("INSERT INTO forgotten (amount) VALUES (7) RETURNING id", "2"),
+            ("SELECT sum(amount) FROM recent", "12"),
+            ("INSERT INTO audit.events (what) VALUES ('refund') RETURNING id", "1"),
+        ):
+            result = server.login(service, sql)
+            assert result.returncode == 0, f"{sql}: {result.stderr}"
+            assert result.stdout.split()[0] == expected, f"{sql}: {result.stdout}"
+        dropped = server.login(service, "DROP TABLE forgotten CASCADE")
+        assert dropped.returncode != 0 and "must be owner" in dropped.stderr
+
+        again = server.bootstrap()
+        assert again.returncode == 0, again.stderr
+        assert again.stderr == "", "the second apply changed (and reported) something"

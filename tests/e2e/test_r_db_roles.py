@@ -31,6 +31,8 @@ DATABASE = "payment_order"
 CARD_NUMBER = "4111111111111111"
 TABLE = "e2e_roles"
 LEGACY_TABLE = "e2e_legacy"
+FORGOTTEN_TABLE = "e2e_superuser_made"
+"""Made by the superuser without `SET ROLE`: the next start hands it, and its sequence, to the owner."""
 INTRUDER = "e2e_intruder"
 
 
@@ -51,7 +53,7 @@ def as_service(deployed: Live, ca_file: Path, sql: str) -> subprocess.CompletedP
 def scratch() -> Iterator[None]:
     """Whatever the tests below make by hand is gone afterwards, even after a failure."""
     yield
-    superuser(f"DROP TABLE IF EXISTS {TABLE}, {LEGACY_TABLE}", DATABASE)
+    superuser(f"DROP TABLE IF EXISTS {TABLE}, {LEGACY_TABLE}, {FORGOTTEN_TABLE}", DATABASE)
     superuser(f"DROP ROLE IF EXISTS {INTRUDER}")
 
 
@@ -167,6 +169,8 @@ def test_a_restart_migrates_what_an_older_layout_left_and_says_so(deployed: Live
         DATABASE,
         f"INSERT INTO {LEGACY_TABLE} VALUES (42)",
         f"ALTER TABLE {LEGACY_TABLE} OWNER TO {DATABASE}",
+        # A migration run as the superuser without `SET ROLE` to the owner.
+        f"CREATE TABLE {FORGOTTEN_TABLE} (id serial PRIMARY KEY, amount integer)",
     )
     superuser(f"CREATE ROLE {INTRUDER} LOGIN SUPERUSER", "postgres", f"GRANT pg_monitor TO {MONITORING_ROLE}")
 
@@ -175,6 +179,7 @@ def test_a_restart_migrates_what_an_older_layout_left_and_says_so(deployed: Live
     owner = db_owner_role(DATABASE)
     for line in (
         f"database {DATABASE}: table {LEGACY_TABLE} was owned by {DATABASE}: now owned by {owner}",
+        f"database {DATABASE}: table {FORGOTTEN_TABLE} was owned by postgres: now owned by {owner}",
         f"role {INTRUDER} (superuser) is not a login of payment-platform: login disabled",
         f"role {MONITORING_ROLE} was a member of pg_monitor (granted by postgres): membership revoked",
     ):
