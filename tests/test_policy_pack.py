@@ -360,25 +360,24 @@ def test_make_preview_and_up_pass_the_pack_its_config(target: str, stack: str) -
     assert run.endswith(f"--policy-pack policy --policy-pack-config {config}"), run
 
 
-def test_the_written_pack_config_names_the_stack_for_each_policy(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "policy.config", "--stack", "prod", "--output", str(tmp_path / "p.json")],
+def _write_pack_config(stack: str, output: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m policy.config`, as `make preview`/`make up` run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "policy.config", "--stack", stack, "--output", str(output)],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_the_written_pack_config_names_the_stack_for_each_policy(tmp_path: Path) -> None:
+    out = _write_pack_config("prod", tmp_path / "p.json")
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "p.json").read_text()) == {
         HARDENING: {"stack": "prod"},
         DOCUMENTED: {"stack": "prod"},
     }
-    bad = subprocess.run(
-        [sys.executable, "-m", "policy.config", "--stack", "prod\n", "--output", str(tmp_path / "q.json")],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    bad = _write_pack_config("prod\n", tmp_path / "q.json")
     assert bad.returncode == 2 and "expected a stack name" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "q.json").exists()

@@ -236,6 +236,13 @@ class Server:
         database = SERVICES_CONFIG.service(service).database
         return self.connect(database, database, self.passwords[db_password_secret(service)], sql=sql)
 
+    def answer(self, service: str, sql: str) -> str:
+        """The first value `sql` returns as the service's runtime role, which must be allowed to run it."""
+        result = self.login(service, sql)
+        assert result.returncode == 0, f"{sql}: {result.stderr}"
+        assert result.stdout.split(), f"{sql}: no value returned"
+        return result.stdout.split()[0]
+
     def query(self, sql: str, database: str = "postgres") -> str:
         result = self.superuser(sql, database)
         assert result.returncode == 0, result.stderr
@@ -476,9 +483,7 @@ def test_the_runtime_role_reads_and_writes_rows_of_the_owners_tables(server: Ser
             (f"SELECT sum(amount) FROM {table}", "11"),
             (f"DELETE FROM {table} RETURNING amount", "11"),
         ):
-            result = server.login(RUNTIME_SERVICE, sql)
-            assert result.returncode == 0, f"{sql}: {result.stderr}"
-            assert result.stdout.split()[0] == expected, f"{sql}: {result.stdout}"
+            assert server.answer(RUNTIME_SERVICE, sql) == expected, sql
     owner = db_owner_role(SERVICES_CONFIG.service(RUNTIME_SERVICE).database)
     assert (
         server.query(
@@ -709,9 +714,7 @@ def test_an_older_volume_is_migrated_to_the_role_split_and_the_changes_reported(
             ("UPDATE settlements SET amount = amount + 1 WHERE id = 1 RETURNING amount", "43"),
             ("DELETE FROM settlements WHERE id = 2 RETURNING amount", "7"),
         ):
-            result = server.login(LEGACY_SERVICE, sql)
-            assert result.returncode == 0, f"{sql}: {result.stderr}"
-            assert result.stdout.split()[0] == expected, f"{sql}: {result.stdout}"
+            assert server.answer(LEGACY_SERVICE, sql) == expected, sql
         dropped = server.login(LEGACY_SERVICE, "DROP TABLE settlements")
         assert dropped.returncode != 0 and "must be owner" in dropped.stderr
         # The retired service's database stays its own; only the table it had in another database moved.
@@ -777,9 +780,7 @@ def test_what_a_migration_run_as_the_superuser_made_goes_to_the_owner_and_is_rep
             ("SELECT sum(amount) FROM recent", "12"),
             ("INSERT INTO audit.events (what) VALUES ('refund') RETURNING id", "1"),
         ):
-            result = server.login(service, sql)
-            assert result.returncode == 0, f"{sql}: {result.stderr}"
-            assert result.stdout.split()[0] == expected, f"{sql}: {result.stdout}"
+            assert server.answer(service, sql) == expected, sql
         dropped = server.login(service, "DROP TABLE forgotten CASCADE")
         assert dropped.returncode != 0 and "must be owner" in dropped.stderr
 
