@@ -95,12 +95,15 @@ class PublishSettings(Model):
     """Host address to bind the published port to."""
 
 
-IMAGE_REFERENCE = re.compile(
-    r"(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
-    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?"
-)
-"""Docker's reference grammar (distribution/reference), ASCII only (`\\w` and `\\d` would take any Unicode letter or
-digit)."""
+# Docker's reference grammar (distribution/reference), ASCII only (`\w` and `\d` would take any Unicode letter or
+# digit); every pattern is `fullmatch`ed.
+_REPOSITORY = r"(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+REPOSITORY = re.compile(_REPOSITORY)
+"""An image repository, with an optional registry host and port."""
+IMAGE_TAG = re.compile(_TAG)
+IMAGE_REFERENCE = re.compile(rf"{_REPOSITORY}(?::(?P<tag>{_TAG}))?(?:@sha256:[a-f0-9]{{64}})?")
+"""A whole image reference: repository, optional tag, optional digest."""
 
 
 def pinned_image(value: str) -> str:

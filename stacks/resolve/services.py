@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from stacks.catalog import (
@@ -18,6 +17,8 @@ from stacks.catalog import (
 from stacks.errors import Problem, suggest
 from stacks.models import (
     DATABASE_NAME,
+    IMAGE_TAG,
+    REPOSITORY,
     SERVICE_NAME,
     Infrastructure,
     Profile,
@@ -40,10 +41,6 @@ RESERVED_ROLE_PREFIX = "pg_"
 """PostgreSQL refuses to create a role whose name starts with it (`role name "pg_x" is reserved`)."""
 IDENTITY_FIELDS = ("port", "database", "tier", "title", "calls")
 """What a built-in service keeps from the seed, whatever the stack says."""
-# `fullmatch`ed, ASCII only: the tag and repository grammar of Docker's image references (`\w` and `\d` would take any
-# Unicode letter or digit, and `$` a final newline).
-IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-REPOSITORY = re.compile(r"(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
 
 
 def services(
